@@ -1,0 +1,88 @@
+// Loading entry points and small Dataset/report helpers.
+#include "gridtree/engine/dataset.h"
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "raw_feature.h"
+
+namespace gridtree {
+
+std::optional<int32_t> Dataset::Find(std::string_view id) const {
+  auto it = node_by_id.find(std::string(id));
+  if (it == node_by_id.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<int> Dataset::MetricIndex(std::string_view name) const {
+  for (size_t i = 0; i < metric_names.size(); ++i)
+    if (metric_names[i] == name) return static_cast<int>(i);
+  return std::nullopt;
+}
+
+std::string Finding::ToString() const {
+  std::string s = file;
+  if (feature >= 0) s += ": feature " + std::to_string(feature);
+  if (!id.empty()) s += " (id \"" + id + "\")";
+  s += severity == Severity::kError ? ": error [" : ": warning [";
+  s += code + "]: " + message;
+  return s;
+}
+
+size_t ValidationReport::errors() const {
+  size_t n = 0;
+  for (const auto& f : findings) n += f.severity == Severity::kError;
+  return n;
+}
+
+size_t ValidationReport::warnings() const { return findings.size() - errors(); }
+
+namespace internal {
+
+void FindingSink::Add(Severity severity, int64_t feature, const std::string& id, std::string code,
+                      std::string message) {
+  if (severity == Severity::kError) ++errors_;
+  if (report_.findings.size() >= max_) {
+    if (dropped_++ == 0)
+      report_.findings.push_back({Severity::kWarning, file_, -1, "", "truncated",
+                                  "more findings than max_findings; the rest are not listed"});
+    return;
+  }
+  report_.findings.push_back({severity, file_, feature, id, std::move(code), std::move(message)});
+}
+
+}  // namespace internal
+
+LoadResult LoadDatasetFromText(std::string_view text, const std::string& name, const LoadOptions& options) {
+  using Clock = std::chrono::steady_clock;
+  LoadResult result;
+  internal::FindingSink sink(result.report, name, options.max_findings);
+  const auto t0 = Clock::now();
+  std::vector<internal::RawFeature> features = internal::ReadGeoJson(text, sink);
+  const auto t1 = Clock::now();
+  result.report.features = static_cast<int64_t>(features.size());
+  if (sink.errors() == 0) {
+    result.dataset = internal::BuildDataset(std::move(features), options, sink);
+    if (result.dataset) result.dataset->source = name;
+  }
+  result.report.parse_seconds = std::chrono::duration<double>(t1 - t0).count();
+  result.report.check_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
+  if (sink.errors() > 0) result.dataset.reset();
+  return result;
+}
+
+LoadResult LoadDataset(const std::string& path, const LoadOptions& options) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    LoadResult r;
+    r.report.findings.push_back({Severity::kError, path, -1, "", "unreadable", "cannot open the file"});
+    return r;
+  }
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  const std::string text = buf.str();
+  return LoadDatasetFromText(text, path, options);
+}
+
+}  // namespace gridtree

@@ -1,0 +1,154 @@
+// Engine and View: construction, point location and metric reads.
+#include "gridtree/engine/engine.h"
+
+#include <cmath>
+
+#include "engine_state.h"
+
+namespace gridtree {
+
+using internal::MetricState;
+using internal::Topology;
+
+namespace internal {
+
+std::shared_ptr<MetricState> RollUp(const Dataset& ds, const std::vector<int64_t>& leaf_metrics, uint64_t version) {
+  auto state = std::make_shared<MetricState>();
+  const size_t m = ds.metric_count(), n = ds.node_count();
+  state->version = version;
+  state->metric_count = m;
+  state->values.assign(n * m, 0);
+  // Children follow their parent in pre-order, so one backward pass sums
+  // every subtree.
+  for (size_t k = n; k-- > 0;) {
+    if (const int32_t l = ds.leaf_of_node[k]; l >= 0)
+      for (size_t j = 0; j < m; ++j) state->values[k * m + j] = leaf_metrics[l * m + j];
+    if (const int32_t p = ds.parents[k]; p >= 0)
+      for (size_t j = 0; j < m; ++j) state->values[p * m + j] += state->values[k * m + j];
+  }
+  return state;
+}
+
+}  // namespace internal
+
+View::View(std::shared_ptr<const Topology> topology, std::shared_ptr<const MetricState> metrics)
+    : topology_(std::move(topology)), metrics_(std::move(metrics)) {}
+View::~View() = default;
+
+const Dataset& View::dataset() const { return topology_->dataset; }
+const index::PolygonIndex& View::spatial_index() const { return *topology_->index; }
+uint64_t View::dataset_version() const { return topology_->dataset_version; }
+uint64_t View::version() const { return metrics_->version; }
+
+LocateResult View::Locate(index::Point p, const LocateOptions& options) const {
+  LocateResult r;
+  int32_t leaf = topology_->index->Locate(p);
+  if (leaf < 0 && options.max_distance_m > 0) {
+    if (auto near = topology_->index->NearestWithin(p, options.max_distance_m)) {
+      leaf = near->polygon;
+      r.snapped = true;
+      r.distance_m = near->distance_m;
+    }
+  }
+  if (leaf >= 0) {
+    r.leaf = leaf;
+    r.node = topology_->dataset.leaf_nodes[leaf];
+  }
+  return r;
+}
+
+Chain View::ChainOf(int32_t node) const {
+  Chain c;
+  int32_t up[kLevelCount];
+  int n = 0;
+  for (int32_t v = node; v >= 0 && n < kLevelCount; v = topology_->dataset.parents[v]) up[n++] = v;
+  for (int i = 0; i < n; ++i) c.nodes[i] = up[n - 1 - i];
+  c.size = n;
+  return c;
+}
+
+std::string_view View::id(int32_t node) const { return topology_->dataset.ids[node]; }
+std::string_view View::name(int32_t node) const { return topology_->dataset.names[node]; }
+Level View::level(int32_t node) const { return topology_->dataset.levels[node]; }
+std::optional<int32_t> View::Find(std::string_view id) const { return topology_->dataset.Find(id); }
+int64_t View::Metric(int32_t node, int metric) const { return metrics_->Get(node, metric); }
+
+Engine::Engine() : state_(std::make_unique<internal::EngineState>()) {}
+Engine::~Engine() = default;
+
+Result<std::unique_ptr<Engine>> Engine::Create(Dataset dataset, const EngineOptions& options) {
+  std::unique_ptr<Engine> engine(new Engine());
+  engine->state_->options = options;
+  engine->state_->pool = std::make_unique<internal::WorkerPool>(options.threads);
+  auto topology = std::make_shared<Topology>();
+  topology->index = index::PolygonIndex::Build(std::move(dataset.leaf_geometry), options.index);
+  dataset.leaf_geometry.clear();
+  topology->dataset = std::move(dataset);
+  auto metrics = internal::RollUp(topology->dataset, topology->dataset.leaf_metrics, 0);
+  engine->state_->current.store(std::make_shared<const View>(std::move(topology), std::move(metrics)));
+  return engine;
+}
+
+Result<std::unique_ptr<Engine>> Engine::Open(const std::string& path, const EngineOptions& options,
+                                             ValidationReport* report) {
+  LoadResult loaded = LoadDataset(path);
+  if (report) *report = loaded.report;
+  if (!loaded.dataset) {
+    std::string first;
+    for (const auto& f : loaded.report.findings)
+      if (f.severity == Severity::kError) {
+        first = f.ToString();
+        break;
+      }
+    return InvalidArgument(path + ": " + std::to_string(loaded.report.errors()) + " error(s); first: " + first);
+  }
+  return Create(std::move(*loaded.dataset), options);
+}
+
+std::shared_ptr<const View> Engine::Read() const { return state_->current.load(); }
+
+int Engine::threads() const { return state_->pool->threads(); }
+
+namespace {
+Status CheckPoint(double lon, double lat, size_t i) {
+  if (std::isfinite(lon) && std::isfinite(lat)) return Status::Ok();
+  return InvalidArgument("point " + std::to_string(i) + ": coordinates must be finite numbers (got lon=" +
+                         std::to_string(lon) + ", lat=" + std::to_string(lat) + ")");
+}
+}  // namespace
+
+Result<LocateResult> Engine::Locate(double lon, double lat, const LocateOptions& options) const {
+  if (Status s = CheckPoint(lon, lat, 0); !s.ok()) return s;
+  return Read()->Locate({lon, lat}, options);
+}
+
+Status Engine::LocateBatch(std::span<const index::Point> points, std::span<LocateResult> out,
+                           const LocateOptions& options) const {
+  if (points.size() != out.size())
+    return InvalidArgument("LocateBatch: " + std::to_string(points.size()) + " points but " +
+                           std::to_string(out.size()) + " result slots");
+  for (size_t i = 0; i < points.size(); ++i)
+    if (Status s = CheckPoint(points[i].x, points[i].y, i); !s.ok()) return s;
+  auto view = Read();
+  state_->pool->For(points.size(), 4096, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) out[i] = view->Locate(points[i], options);
+  });
+  return Status::Ok();
+}
+
+Status Engine::LocateColumns(std::span<const double> lon, std::span<const double> lat,
+                             std::span<int32_t> leaf_out) const {
+  if (lon.size() != lat.size() || lon.size() != leaf_out.size())
+    return InvalidArgument("LocateColumns: lon, lat and output differ in length (" + std::to_string(lon.size()) +
+                           ", " + std::to_string(lat.size()) + ", " + std::to_string(leaf_out.size()) + ")");
+  for (size_t i = 0; i < lon.size(); ++i)
+    if (Status s = CheckPoint(lon[i], lat[i], i); !s.ok()) return s;
+  auto view = Read();
+  const index::PolygonIndex& idx = view->spatial_index();
+  state_->pool->For(lon.size(), 8192, [&](size_t b, size_t e) {
+    idx.LocateMany(lon.subspan(b, e - b), lat.subspan(b, e - b), leaf_out.subspan(b, e - b));
+  });
+  return Status::Ok();
+}
+
+}  // namespace gridtree

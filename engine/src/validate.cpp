@@ -1,0 +1,371 @@
+// BuildDataset: checks the raw features and flattens them into a Dataset in
+// depth-first pre-order. docs/dataset.md lists every finding, whether it is
+// an error (the dataset cannot be served) or a warning, and why.
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <mutex>
+#include <unordered_map>
+
+#include "raw_feature.h"
+#include "ring_checks.h"
+#include "worker_pool.h"
+
+namespace gridtree::internal {
+namespace {
+
+std::string Quote(const std::string& s) { return "\"" + s + "\""; }
+
+std::string Fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+// One feature's geometry findings, collected in parallel and merged in
+// feature order so that reports are deterministic.
+struct GeometryFindings {
+  std::vector<std::tuple<Severity, std::string, std::string>> items;  // severity, code, message
+  bool usable = true;
+};
+
+// Normalises rings in place: drops the closing vertex, removes repeats,
+// fixes orientation, checks simplicity. strict: the feature is a leaf.
+GeometryFindings NormaliseGeometry(index::MultiPolygon& mp, bool strict) {
+  GeometryFindings out;
+  const Severity hard = strict ? Severity::kError : Severity::kWarning;
+  size_t not_closed = 0, repeated = 0, reoriented = 0, touching = 0;
+  for (size_t p = 0; p < mp.parts.size(); ++p) {
+    index::Polygon& part = mp.parts[p];
+    if (part.rings.empty()) {
+      out.items.emplace_back(hard, "empty-polygon", "part " + std::to_string(p) + " has no rings");
+      out.usable = false;
+      continue;
+    }
+    for (size_t r = 0; r < part.rings.size(); ++r) {
+      index::Ring& ring = part.rings[r];
+      const std::string where = (mp.parts.size() > 1 ? "part " + std::to_string(p) + " " : "") + "ring " +
+                                std::to_string(r);
+      const size_t given = ring.size();
+      const bool closed = given >= 2 && ring.front() == ring.back();
+      if (closed) ring.pop_back();
+      else ++not_closed;
+      if ((closed ? given : given + 1) < 4) {
+        out.items.emplace_back(hard, "ring-too-short",
+                               where + " has " + std::to_string(given) + " positions; a closed ring needs at least 4");
+        out.usable = false;
+        continue;
+      }
+      repeated += RemoveRepeatedVertices(ring);
+      const RingDefect defect = CheckRingSimple(ring);
+      if (defect == RingDefect::kCrosses) {
+        // A warning, not an error: published borders do this (Heshan), and
+        // the even-odd rule still defines exactly what is inside.
+        out.items.emplace_back(Severity::kWarning, "self-intersection",
+                               where + " crosses itself; the even-odd rule decides what is inside");
+      } else if (defect == RingDefect::kTouches) {
+        ++touching;
+      }
+      const double area = index::SignedArea(ring);
+      if (ring.size() < 3 || area == 0) {
+        out.items.emplace_back(hard, "degenerate-ring", where + " encloses no area");
+        out.usable = false;
+        continue;
+      }
+      if ((r == 0) != (area > 0)) {
+        std::reverse(ring.begin(), ring.end());
+        ++reoriented;
+      }
+    }
+  }
+  if (not_closed)
+    out.items.emplace_back(Severity::kWarning, "ring-not-closed",
+                           std::to_string(not_closed) + " ring(s) not closed; closed them");
+  if (repeated)
+    out.items.emplace_back(Severity::kWarning, "repeated-vertex",
+                           std::to_string(repeated) + " repeated consecutive vertices removed");
+  if (reoriented)
+    out.items.emplace_back(Severity::kWarning, "orientation",
+                           std::to_string(reoriented) +
+                               " ring(s) reversed (outer rings counter-clockwise, holes clockwise)");
+  if (touching)
+    out.items.emplace_back(Severity::kWarning, "self-touching",
+                           std::to_string(touching) +
+                               " ring(s) touch themselves at a point or along an edge; answers follow the even-odd rule");
+  // Holes must lie inside their outer ring: test the first vertex of each.
+  for (size_t p = 0; p < mp.parts.size() && out.usable; ++p) {
+    const auto& rings = mp.parts[p].rings;
+    for (size_t r = 1; r < rings.size(); ++r) {
+      if (rings[r].empty() || rings[0].empty()) continue;
+      const index::Point q = rings[r][0];
+      bool inside = false;
+      const auto& outer = rings[0];
+      for (size_t i = 0, j = outer.size() - 1; i < outer.size(); j = i++) {
+        if ((outer[i].y > q.y) != (outer[j].y > q.y) &&
+            q.x < (outer[j].x - outer[i].x) * (q.y - outer[i].y) / (outer[j].y - outer[i].y) + outer[i].x)
+          inside = !inside;
+      }
+      bool on_boundary = false;
+      for (const auto& v : outer) on_boundary |= (v == q);
+      if (!inside && !on_boundary) {
+        out.items.emplace_back(hard, "hole-outside",
+                               "hole " + std::to_string(r) + " of part " + std::to_string(p) + " lies outside its outer ring");
+        if (strict) out.usable = false;
+      }
+    }
+  }
+  return out;
+}
+
+uint64_t Fnv(uint64_t h, const void* data, size_t n) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+}  // namespace
+
+std::optional<Dataset> BuildDataset(std::vector<RawFeature> features, const LoadOptions& options,
+                                    FindingSink& sink) {
+  const size_t n = features.size();
+  // 1. Ids, levels, names.
+  std::unordered_map<std::string, int32_t> by_id;
+  by_id.reserve(n * 2);
+  std::vector<std::optional<Level>> level(n);
+  for (size_t i = 0; i < n; ++i) {
+    RawFeature& f = features[i];
+    if (!f.has_id) {
+      sink.Error(f.index, "", "missing-id", "feature has no \"id\" (string)");
+    } else if (auto [it, fresh] = by_id.emplace(f.id, static_cast<int32_t>(i)); !fresh) {
+      sink.Error(f.index, f.id, "duplicate-id",
+                 "id " + Quote(f.id) + " is already used by feature " + std::to_string(features[it->second].index));
+    }
+    if (!f.has_level) sink.Error(f.index, f.id, "missing-level", "properties.level is missing");
+    else if (!(level[i] = ParseLevel(f.level)))
+      sink.Error(f.index, f.id, "bad-level",
+                 "unknown level " + Quote(f.level) + "; expected city, county, town, community, grid or micro_grid");
+    if (!f.has_name) {
+      sink.Warning(f.index, f.id, "missing-name", "properties.name is missing; the id is used as the name");
+      f.name = f.id;
+    }
+  }
+  // 2. Parents and children (in file order).
+  std::vector<int32_t> parent(n, -1);
+  std::vector<std::vector<int32_t>> kids(n);
+  std::vector<int32_t> roots;
+  for (size_t i = 0; i < n; ++i) {
+    const RawFeature& f = features[i];
+    if (!f.parent) {
+      roots.push_back(static_cast<int32_t>(i));
+      continue;
+    }
+    auto it = by_id.find(*f.parent);
+    if (it == by_id.end()) {
+      sink.Error(f.index, f.id, "unknown-parent", "parent " + Quote(*f.parent) + " is not the id of any feature");
+      continue;
+    }
+    parent[i] = it->second;
+    kids[it->second].push_back(static_cast<int32_t>(i));
+    if (level[i] && level[it->second] && *level[i] <= *level[it->second])
+      sink.Error(f.index, f.id, "level-order",
+                 "level " + std::string(LevelName(*level[i])) + " is not below its parent " + Quote(*f.parent) +
+                     " of level " + std::string(LevelName(*level[it->second])) + "; levels must go strictly downward");
+  }
+  // 3. Depth-first pre-order from the roots; what is never reached sits on a cycle.
+  std::vector<int32_t> order;
+  order.reserve(n);
+  std::vector<char> seen(n, 0);
+  {
+    std::vector<int32_t> stack;
+    for (int32_t r : roots) {
+      stack.push_back(r);
+      while (!stack.empty()) {
+        const int32_t v = stack.back();
+        stack.pop_back();
+        if (seen[v]) continue;
+        seen[v] = 1;
+        order.push_back(v);
+        for (auto it = kids[v].rbegin(); it != kids[v].rend(); ++it) stack.push_back(*it);
+      }
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (seen[i] || parent[i] < 0 || !features[i].parent || !by_id.count(*features[i].parent)) continue;
+    // Walk up until a feature repeats: that loop is the cycle.
+    std::vector<int32_t> path{static_cast<int32_t>(i)};
+    std::vector<char> on_path(n, 0);
+    on_path[i] = 1;
+    int32_t v = parent[i];
+    while (v >= 0 && !on_path[v]) on_path[v] = 1, path.push_back(v), v = parent[v];
+    if (v < 0) continue;
+    std::string chain;
+    for (int32_t p : path) chain += Quote(features[p].id) + " -> ";
+    sink.Error(features[i].index, features[i].id, "cycle",
+               "parent chain " + chain + Quote(features[v].id) + " never reaches a root");
+    for (int32_t p : path) seen[p] = 1;  // report each cycle once
+  }
+  // 4. Geometry: leaves need polygons; normalise all in parallel.
+  std::vector<GeometryFindings> geo(n);
+  std::vector<char> is_leaf(n);
+  for (size_t i = 0; i < n; ++i) is_leaf[i] = kids[i].empty();
+  WorkerPool pool(0);
+  pool.For(n, 64, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) {
+      RawFeature& f = features[i];
+      if (f.geometry_type == "Polygon" || f.geometry_type == "MultiPolygon")
+        geo[i] = NormaliseGeometry(f.geometry, is_leaf[i]);
+    }
+  });
+  for (size_t i = 0; i < n; ++i) {
+    RawFeature& f = features[i];
+    for (auto& [sev, code, msg] : geo[i].items) sink.Add(sev, f.index, f.id, code, msg);
+    const bool polygonal = f.geometry_type == "Polygon" || f.geometry_type == "MultiPolygon";
+    if (is_leaf[i] && f.geometry_type != "invalid" && !polygonal)
+      sink.Error(f.index, f.id, "leaf-without-polygon",
+                 "leaf has " + (f.geometry_type.empty() ? std::string("no geometry") : f.geometry_type + " geometry") +
+                     "; a leaf needs a Polygon or MultiPolygon");
+    else if (!is_leaf[i] && !f.geometry_type.empty() && !polygonal && f.geometry_type != "invalid")
+      sink.Warning(f.index, f.id, "ignored-geometry", f.geometry_type + " geometry on an inner node is ignored");
+    if (!polygonal || !geo[i].usable) f.geometry.parts.clear();
+  }
+  // 5. Metric names: every name any leaf uses, in order of first use.
+  std::vector<std::string> metric_names;
+  std::unordered_map<std::string, int> metric_index;
+  for (size_t i = 0; i < n; ++i)
+    for (auto& [name, v] : features[i].metrics)
+      if (metric_index.emplace(name, static_cast<int>(metric_names.size())).second) metric_names.push_back(name);
+  if (sink.errors() > 0) return std::nullopt;
+
+  // 6. Flatten.
+  Dataset ds;
+  const size_t m = metric_names.size();
+  ds.metric_names = metric_names;
+  std::vector<int32_t> node_of(n, -1);
+  for (size_t k = 0; k < order.size(); ++k) node_of[order[k]] = static_cast<int32_t>(k);
+  ds.ids.reserve(n);
+  ds.parents.resize(n);
+  ds.levels.resize(n);
+  ds.leaf_of_node.assign(n, -1);
+  ds.inner_geometry.resize(n);
+  ds.node_by_id.reserve(n * 2);
+  for (size_t k = 0; k < n; ++k) {
+    RawFeature& f = features[order[k]];
+    ds.ids.push_back(std::move(f.id));
+    ds.names.push_back(std::move(f.name));
+    ds.kinds.push_back(std::move(f.kind));
+    ds.levels[k] = *level[order[k]];
+    ds.parents[k] = parent[order[k]] < 0 ? -1 : node_of[parent[order[k]]];
+    ds.node_by_id.emplace(ds.ids.back(), static_cast<int32_t>(k));
+    if (is_leaf[order[k]]) {
+      ds.leaf_of_node[k] = static_cast<int32_t>(ds.leaf_nodes.size());
+      ds.leaf_nodes.push_back(static_cast<int32_t>(k));
+      ds.leaf_geometry.push_back(std::move(f.geometry));
+      const size_t base = ds.leaf_metrics.size();
+      ds.leaf_metrics.resize(base + m, 0);
+      for (auto& [name, v] : f.metrics) ds.leaf_metrics[base + metric_index[name]] = v;
+    } else if (!f.geometry.parts.empty()) {
+      ds.inner_geometry[k] = std::move(f.geometry);
+    }
+  }
+  ds.subtree_end.resize(n);
+  for (size_t k = n; k-- > 0;) {
+    int32_t end = static_cast<int32_t>(k) + 1;
+    for (int32_t c : kids[order[k]]) end = std::max(end, ds.subtree_end[node_of[c]]);
+    ds.subtree_end[k] = end;
+  }
+  ds.child_begin.assign(n + 1, 0);
+  for (size_t k = 0; k < n; ++k) {
+    ds.child_begin[k + 1] = ds.child_begin[k] + static_cast<int32_t>(kids[order[k]].size());
+    for (int32_t c : kids[order[k]]) ds.children.push_back(node_of[c]);
+  }
+  // 7. Bounds and areas, bottom-up; inner metrics must equal their leaves' sums.
+  const size_t leaves = ds.leaf_nodes.size();
+  std::vector<double> leaf_area(leaves);
+  pool.For(leaves, 256, [&](size_t b, size_t e) {
+    for (size_t l = b; l < e; ++l) leaf_area[l] = index::GeodesicAreaKm2(ds.leaf_geometry[l]);
+  });
+  ds.node_bounds.assign(n, index::Box::Empty());
+  ds.node_area_km2.assign(n, 0);
+  std::vector<int64_t> sums(n * m, 0);
+  bool overflow = false;
+  for (size_t k = n; k-- > 0;) {
+    if (const int32_t l = ds.leaf_of_node[k]; l >= 0) {
+      ds.node_bounds[k] = index::BoundsOf(ds.leaf_geometry[l]);
+      ds.node_area_km2[k] = leaf_area[l];
+      for (size_t j = 0; j < m; ++j) sums[k * m + j] = ds.leaf_metrics[l * m + j];
+    }
+    if (const int32_t p = ds.parents[k]; p >= 0) {
+      ds.node_bounds[p].Extend(ds.node_bounds[k]);
+      ds.node_area_km2[p] += ds.node_area_km2[k];
+      for (size_t j = 0; j < m; ++j)
+        overflow |= __builtin_add_overflow(sums[p * m + j], sums[k * m + j], &sums[p * m + j]);
+    }
+  }
+  if (overflow) sink.Error(-1, "", "overflow", "a metric sum exceeds 2^63-1");
+  for (size_t k = 0; k < n; ++k) {
+    const RawFeature& f = features[order[k]];
+    if (ds.leaf_of_node[k] >= 0 || f.metrics.empty()) continue;
+    bool equal = true;
+    std::string first_diff;
+    for (auto& [name, v] : f.metrics) {
+      const int64_t want = sums[k * m + metric_index[name]];
+      if (v != want && equal) {
+        equal = false;
+        first_diff = name + " is " + std::to_string(v) + " but its leaves sum to " + std::to_string(want);
+      }
+    }
+    if (equal)
+      sink.Warning(f.index, ds.ids[k], "inner-metrics",
+                   "metrics on an inner node are ignored (they equal the sum of its leaves)");
+    else
+      sink.Error(f.index, ds.ids[k], "inner-metrics",
+                 "metrics on an inner node disagree with its leaves: " + first_diff +
+                     "; inner values are always the sum of leaves");
+  }
+  // 8. Coverage: children against the parent's own geometry, by area and bounds.
+  // Bounds may differ by rounding and by a generator's half-pixel border: about 100 m.
+  const double slack = 1e-3;
+  for (size_t k = 0; k < n; ++k) {
+    if (!ds.inner_geometry[k]) continue;
+    const index::Box own = index::BoundsOf(*ds.inner_geometry[k]);
+    const double own_area = index::GeodesicAreaKm2(*ds.inner_geometry[k]);
+    const double kids_area = ds.node_area_km2[k];
+    const double diff = kids_area - own_area;
+    const int64_t feature = features[order[k]].index;
+    if (own_area > 0 && std::abs(diff) > options.coverage_tolerance * own_area) {
+      if (diff > 0)
+        sink.Warning(feature, ds.ids[k], "children-exceed-parent",
+                     "children cover " + Fixed(diff, 3) + " km² (" + Fixed(100 * diff / own_area, 2) +
+                         " %) more than the node's own geometry: overlapping children or children reaching outside");
+      else
+        sink.Warning(feature, ds.ids[k], "coverage-gap",
+                     "children leave " + Fixed(-diff, 3) + " km² (" + Fixed(-100 * diff / own_area, 2) +
+                         " %) of the node's own geometry uncovered");
+    }
+    for (int32_t i = ds.child_begin[k]; i < ds.child_begin[k + 1]; ++i) {
+      const int32_t c = ds.children[i];
+      const index::Box& b = ds.node_bounds[c];
+      if (b.min_x < own.min_x - slack || b.min_y < own.min_y - slack || b.max_x > own.max_x + slack ||
+          b.max_y > own.max_y + slack)
+        sink.Warning(features[order[c]].index, ds.ids[c], "outside-parent",
+                     "reaches outside the bounds of its parent " + Quote(ds.ids[k]));
+    }
+  }
+  if (sink.errors() > 0) return std::nullopt;
+  // 9. Fingerprint: what a write-ahead log must match.
+  uint64_t h = 1469598103934665603ull;
+  for (size_t k = 0; k < n; ++k) {
+    h = Fnv(h, ds.ids[k].data(), ds.ids[k].size() + 1);
+    h = Fnv(h, &ds.parents[k], sizeof(int32_t));
+    h = Fnv(h, &ds.levels[k], 1);
+  }
+  for (const auto& name : ds.metric_names) h = Fnv(h, name.data(), name.size() + 1);
+  for (const auto& g : ds.leaf_geometry)
+    for (const auto& part : g.parts)
+      for (const auto& ring : part.rings) h = Fnv(h, ring.data(), ring.size() * sizeof(index::Point));
+  ds.fingerprint = h;
+  return ds;
+}
+
+}  // namespace gridtree::internal

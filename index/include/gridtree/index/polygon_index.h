@@ -1,0 +1,104 @@
+// PolygonIndex: point location over a fixed set of (multi)polygons.
+//
+// The index knows nothing of what the polygons mean: it maps a position to
+// the number of the polygon that holds it. Built once and immutable.
+// Thread safety: const methods may be called concurrently; the object is
+// never mutated after Build.
+//
+// Boundary rule (docs/boundaries.md): a point is located as if it were moved
+// by an infinitesimal step right (east) and an even smaller step up (north).
+// A point on an edge shared by two polygons therefore belongs to exactly one
+// of them, decided exactly (robust orientation predicate), whatever the
+// floating-point coordinates.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "gridtree/index/geometry.h"
+
+namespace gridtree::index {
+
+struct PolygonIndexOptions {
+  // Target number of cells in the lookup grid per polygon edge. A cell that
+  // no edge touches answers without any polygon test.
+  // DEFAULT: 4.0
+  double cells_per_edge = 4.0;
+  // Upper bound on the lookup grid size (cells), to cap memory on sparse data.
+  // DEFAULT: 1 << 25 (32 Mi cells, 128 MiB of int32)
+  int64_t max_cells = int64_t{1} << 25;
+  // Edges per horizontal slab in the per-part edge buckets.
+  // DEFAULT: 4
+  int edges_per_slab = 4;
+};
+
+struct IndexStats {
+  size_t polygons = 0;
+  size_t parts = 0;
+  size_t edges = 0;
+  int64_t grid_cells = 0;
+  int64_t grid_mixed_cells = 0;
+  size_t memory_bytes = 0;
+};
+
+class PolygonIndex {
+ public:
+  // polygons[i] becomes polygon number i. Rings must be closed implicitly
+  // (no repeated last vertex) and oriented as Ring says.
+  static std::unique_ptr<PolygonIndex> Build(std::vector<MultiPolygon> polygons,
+                                             const PolygonIndexOptions& options = {});
+  ~PolygonIndex();
+  PolygonIndex(const PolygonIndex&) = delete;
+  PolygonIndex& operator=(const PolygonIndex&) = delete;
+
+  // The polygon holding p, or -1 when p is in none. Where polygons overlap
+  // the lowest number wins. NaN or infinite input returns -1; callers that
+  // want an error check IsFinite first. No allocation.
+  int32_t Locate(Point p) const;
+
+  // Locate for many points; out[i] answers points[i]. Single-threaded.
+  void LocateMany(std::span<const double> xs, std::span<const double> ys, std::span<int32_t> out) const;
+
+  // The polygon nearest to p within max_distance_m metres (ground distance
+  // to its boundary), when p is in none of them.
+  struct Nearest {
+    int32_t polygon = -1;
+    double distance_m = 0;
+  };
+  std::optional<Nearest> NearestWithin(Point p, double max_distance_m) const;
+
+  // Calls visit(polygon) for every polygon whose part boxes intersect box;
+  // a polygon with several such parts is reported once per part. Stops when
+  // visit returns false.
+  template <typename Visit>
+  void VisitBoxCandidates(const Box& box, Visit&& visit) const {
+    CandidateSink sink{&visit, [](void* v, int32_t id) { return (*static_cast<Visit*>(v))(id); }};
+    QueryBox(box, sink);
+  }
+
+  // Brute-force point location over every part of every polygon with the
+  // same boundary rule; used by tests and as a baseline.
+  int32_t LocateBruteForce(Point p) const;
+
+  const MultiPolygon& polygon(int32_t i) const;
+  const Box& bounds(int32_t i) const;
+  size_t size() const;
+  Box extent() const;
+  IndexStats stats() const;
+
+ private:
+  struct CandidateSink {
+    void* ctx;
+    bool (*fn)(void*, int32_t);
+  };
+  void QueryBox(const Box& box, CandidateSink sink) const;
+
+  struct Impl;
+  explicit PolygonIndex(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gridtree::index

@@ -1,0 +1,189 @@
+// gridtree locate: one point, or a file of points in parallel.
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "commands.h"
+#include "gridtree/engine/engine.h"
+#include "json_writer.h"
+
+namespace gridtree::cli {
+namespace {
+
+[[noreturn]] void Fail(const std::string& message) {
+  std::cerr << "gridtree locate: " << message << "\n";
+  throw CLI::RuntimeError(1);
+}
+
+bool EndsWith(const std::string& s, const char* suffix) {
+  const size_t n = std::strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+// CSV "lon,lat" per line (a first line that is not numeric is a header), or
+// raw little-endian float64 pairs when the name ends in .bin.
+std::vector<index::Point> ReadPoints(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) Fail("cannot open points file " + path);
+  std::vector<index::Point> pts;
+  if (EndsWith(path, ".bin")) {
+    std::ostringstream buf;
+    buf << in.rdbuf();
+    const std::string bytes = buf.str();
+    if (bytes.size() % 16 != 0)
+      Fail(path + ": " + std::to_string(bytes.size()) + " bytes is not a whole number of float64 (lon, lat) pairs");
+    pts.resize(bytes.size() / 16);
+    std::memcpy(pts.data(), bytes.data(), bytes.size());
+    return pts;
+  }
+  std::string line;
+  int64_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty() || line == "\r") continue;
+    char* end = nullptr;
+    const double lon = std::strtod(line.c_str(), &end);
+    const bool ok1 = end != line.c_str() && *end == ',';
+    char* end2 = nullptr;
+    const double lat = ok1 ? std::strtod(end + 1, &end2) : 0;
+    const bool ok2 = ok1 && end2 != end + 1;
+    if (!ok2) {
+      if (line_no == 1 && pts.empty()) continue;  // header
+      Fail(path + ": line " + std::to_string(line_no) + ": expected \"lon,lat\", got \"" + line + "\"");
+    }
+    pts.push_back({lon, lat});
+  }
+  return pts;
+}
+
+void AppendChainJson(std::string& out, const View& view, const LocateResult& r, index::Point p) {
+  out += "{\"lon\":";
+  AppendJsonNumber(out, p.x);
+  out += ",\"lat\":";
+  AppendJsonNumber(out, p.y);
+  out += ",\"leaf\":";
+  if (!r.hit()) {
+    out += "null,\"chain\":[]}";
+    return;
+  }
+  AppendJsonString(out, view.id(r.node));
+  out += ",\"chain\":[";
+  const Chain c = view.ChainOf(r.node);
+  for (int i = 0; i < c.size; ++i) {
+    if (i) out += ',';
+    out += "{\"id\":";
+    AppendJsonString(out, view.id(c.nodes[i]));
+    out += ",\"level\":";
+    AppendJsonString(out, LevelName(view.level(c.nodes[i])));
+    out += ",\"name\":";
+    AppendJsonString(out, view.name(c.nodes[i]));
+    out += '}';
+  }
+  out += ']';
+  if (r.snapped) {
+    out += ",\"snapped_m\":";
+    AppendJsonNumber(out, r.distance_m);
+  }
+  out += '}';
+}
+
+void AppendChainText(std::string& out, const View& view, const LocateResult& r, index::Point p) {
+  AppendJsonNumber(out, p.x);
+  out += ',';
+  AppendJsonNumber(out, p.y);
+  out += ',';
+  if (!r.hit()) return;
+  out += view.id(r.node);
+  out += ',';
+  const Chain c = view.ChainOf(r.node);
+  for (int i = 0; i < c.size; ++i) {
+    if (i) out += '/';
+    out += view.id(c.nodes[i]);
+  }
+  if (r.snapped) out += ",snapped " + std::to_string(r.distance_m) + " m";
+}
+
+}  // namespace
+
+void RegisterLocate(CLI::App& app) {
+  auto* cmd = app.add_subcommand("locate", "Which leaf holds a point, with its chain of ancestors");
+  struct Args {
+    std::string path, points, out;
+    std::vector<double> lonlat;
+    bool json = false;
+    int threads = 0;
+    double max_distance_m = 0;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("path", a->path, "Dataset file")->required();
+  cmd->add_option("lonlat", a->lonlat, "LON LAT of one point")->expected(0, 2);
+  cmd->add_option("--points", a->points, "CSV lon,lat per line, or raw float64 pairs (.bin)");
+  cmd->add_option("--threads", a->threads, "Worker threads (0 = all)")->capture_default_str();
+  cmd->add_option("--max-distance", a->max_distance_m, "Snap misses to the nearest leaf within this many metres")
+      ->capture_default_str();
+  cmd->add_option("--out", a->out, "Write leaf numbers as a binary int32 array instead of text");
+  cmd->add_flag("--json", a->json, "JSON output (one object per line)");
+  cmd->callback([a] {
+    if (a->points.empty() && a->lonlat.size() != 2) Fail("give LON LAT or --points FILE");
+    EngineOptions options;
+    options.threads = a->threads;
+    auto opened = Engine::Open(a->path, options);
+    if (!opened.ok()) Fail(opened.status().message());
+    Engine& engine = *opened.value();
+    LocateOptions lo;
+    lo.max_distance_m = a->max_distance_m;
+    auto view = engine.Read();
+    if (a->points.empty()) {
+      Result<LocateResult> r = engine.Locate(a->lonlat[0], a->lonlat[1], lo);
+      if (!r.ok()) Fail(r.status().message());
+      const index::Point p{a->lonlat[0], a->lonlat[1]};
+      std::string out;
+      if (a->json) {
+        AppendChainJson(out, *view, r.value(), p);
+        std::cout << out << "\n";
+        return;
+      }
+      if (!r.value().hit()) {
+        std::cout << "miss: (" << p.x << ", " << p.y << ") is in no leaf\n";
+        throw CLI::RuntimeError(2);
+      }
+      const Chain c = view->ChainOf(r.value().node);
+      for (int i = 0; i < c.size; ++i)
+        std::printf("%-10s %-18s %s\n", std::string(LevelName(view->level(c.nodes[i]))).c_str(),
+                    std::string(view->id(c.nodes[i])).c_str(), std::string(view->name(c.nodes[i])).c_str());
+      if (r.value().snapped) std::printf("(snapped: %.1f m outside the leaf)\n", r.value().distance_m);
+      return;
+    }
+    const std::vector<index::Point> pts = ReadPoints(a->points);
+    std::vector<LocateResult> results(pts.size());
+    const auto t0 = std::chrono::steady_clock::now();
+    Status s = engine.LocateBatch(pts, results, lo);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!s.ok()) Fail(a->points + ": " + s.message());
+    if (!a->out.empty()) {
+      std::vector<int32_t> leaves(results.size());
+      for (size_t i = 0; i < results.size(); ++i) leaves[i] = results[i].leaf;
+      std::ofstream out(a->out, std::ios::binary);
+      out.write(reinterpret_cast<const char*>(leaves.data()), static_cast<std::streamsize>(leaves.size() * 4));
+      if (!out) Fail("cannot write " + a->out);
+    } else {
+      std::string buf;
+      for (size_t i = 0; i < pts.size(); ++i) {
+        if (a->json) AppendChainJson(buf, *view, results[i], pts[i]);
+        else AppendChainText(buf, *view, results[i], pts[i]);
+        buf += '\n';
+        if (buf.size() > (1 << 20)) std::fwrite(buf.data(), 1, buf.size(), stdout), buf.clear();
+      }
+      std::fwrite(buf.data(), 1, buf.size(), stdout);
+    }
+    size_t hits = 0;
+    for (const auto& r : results) hits += r.hit();
+    std::fprintf(stderr, "%zu points in %.3f s: %.1f M lookups/s (%d thread%s), %zu in a leaf\n", pts.size(), secs,
+                 secs > 0 ? pts.size() / secs / 1e6 : 0.0, engine.threads(), engine.threads() == 1 ? "" : "s", hits);
+  });
+}
+
+}  // namespace gridtree::cli

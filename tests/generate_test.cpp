@@ -1,0 +1,418 @@
+// Tests of the dataset generator (engine/src/generate): calibration counts and
+// totals, determinism, and that the leaves tile the city without gaps or
+// overlaps (brute-force even-odd point tests).
+#include "gridtree/engine/generate.h"
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#ifndef GRIDTREE_DATA_ROOT
+#error "GRIDTREE_DATA_ROOT (the data folder, a string literal) must be defined for this test"
+#endif
+
+namespace gridtree {
+namespace {
+
+namespace fs = std::filesystem;
+using Ring = std::vector<std::array<double, 2>>;
+
+std::string TempPath(const std::string& name) {
+  return (fs::temp_directory_path() / ("gridtree_generate_test_" + std::to_string(::getpid()) + "_" + name)).string();
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+struct Feature {
+  std::string id, parent, level, name, kind;
+  bool has_metrics = false;
+  std::map<std::string, int64_t> metrics;
+  std::vector<std::vector<Ring>> polygons;  // empty: null geometry
+};
+
+std::vector<Ring> ReadPolygon(simdjson::dom::array rings) {
+  std::vector<Ring> out;
+  for (simdjson::dom::element r : rings) {
+    Ring ring;
+    for (simdjson::dom::element pt : r.get_array()) {
+      simdjson::dom::array xy = pt.get_array();
+      ring.push_back({double(xy.at(0)), double(xy.at(1))});
+    }
+    out.push_back(std::move(ring));
+  }
+  return out;
+}
+
+Feature ParseFeature(simdjson::dom::element f) {
+  Feature out;
+  out.id = std::string(std::string_view(f["id"]));
+  simdjson::dom::element props = f["properties"];
+  std::string_view sv;
+  if (!props["parent"].get(sv)) out.parent = std::string(sv);
+  out.level = std::string(std::string_view(props["level"]));
+  out.name = std::string(std::string_view(props["name"]));
+  if (!props["kind"].get(sv)) out.kind = std::string(sv);
+  simdjson::dom::object metrics;
+  if (!props["metrics"].get(metrics)) {
+    out.has_metrics = true;
+    for (auto [k, v] : metrics) out.metrics[std::string(k)] = int64_t(v);
+  }
+  simdjson::dom::element g = f["geometry"];
+  if (!g.is_null()) {
+    std::string_view type = g["type"];
+    if (type == "Polygon") {
+      out.polygons.push_back(ReadPolygon(g["coordinates"]));
+    } else {
+      for (simdjson::dom::element p : g["coordinates"].get_array()) out.polygons.push_back(ReadPolygon(p));
+    }
+  }
+  return out;
+}
+
+std::vector<Feature> ParseCollection(const std::string& path) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parser.load(path);
+  std::vector<Feature> out;
+  for (simdjson::dom::element f : doc["features"].get_array()) out.push_back(ParseFeature(f));
+  return out;
+}
+
+double SignedArea(const Ring& r) {
+  double a = 0;
+  for (size_t k = 0; k + 1 < r.size(); ++k) a += r[k][0] * r[k + 1][1] - r[k + 1][0] * r[k][1];
+  return a / 2;
+}
+
+bool EvenOdd(const std::vector<Ring>& rings, double x, double y) {
+  bool in = false;
+  for (const Ring& r : rings) {
+    for (size_t k = 0, m = r.size() - 1; k < r.size(); m = k++) {
+      if ((r[k][1] > y) != (r[m][1] > y) &&
+          x < r[k][0] + (y - r[k][1]) * (r[m][0] - r[k][0]) / (r[m][1] - r[k][1]))
+        in = !in;
+    }
+  }
+  return in;
+}
+
+double SegmentDistance(double px, double py, const std::array<double, 2>& a, const std::array<double, 2>& b) {
+  double dx = b[0] - a[0], dy = b[1] - a[1];
+  double len2 = dx * dx + dy * dy;
+  double t = len2 > 0 ? std::clamp(((px - a[0]) * dx + (py - a[1]) * dy) / len2, 0.0, 1.0) : 0.0;
+  double ex = a[0] + t * dx - px, ey = a[1] + t * dy - py;
+  return std::sqrt(ex * ex + ey * ey);
+}
+
+struct SplitMix {
+  uint64_t s;
+  double Uniform() {
+    uint64_t z = (s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return static_cast<double>((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
+  }
+};
+
+GenerateOptions JiangmenOptions(const std::string& out, uint64_t seed = 1) {
+  GenerateOptions o;
+  o.data_root = GRIDTREE_DATA_ROOT;
+  o.out_path = out;
+  o.seed = seed;
+  return o;
+}
+
+class GenerateTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    path_ = new std::string(TempPath("seed1.geojson"));
+    auto r = Generate(JiangmenOptions(*path_));
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    summary_ = new GenerateSummary(r.value());
+    features_ = new std::vector<Feature>(ParseCollection(*path_));
+  }
+  static void TearDownTestSuite() {
+    fs::remove(*path_);
+    delete path_;
+    delete summary_;
+    delete features_;
+  }
+  static std::string* path_;
+  static GenerateSummary* summary_;
+  static std::vector<Feature>* features_;
+};
+std::string* GenerateTest::path_ = nullptr;
+GenerateSummary* GenerateTest::summary_ = nullptr;
+std::vector<Feature>* GenerateTest::features_ = nullptr;
+
+TEST_F(GenerateTest, CountsMatchCalibration) {
+  const auto& fs = *features_;
+  std::map<std::string, int64_t> per_level;
+  std::unordered_map<std::string, const Feature*> by_id;
+  std::unordered_map<std::string, std::vector<const Feature*>> children;
+  for (const Feature& f : fs) {
+    ++per_level[f.level];
+    EXPECT_TRUE(by_id.emplace(f.id, &f).second) << "duplicate id " << f.id;
+    if (!f.parent.empty()) {
+      EXPECT_TRUE(by_id.count(f.parent)) << f.id << " comes before its parent " << f.parent;
+      children[f.parent].push_back(&f);
+    }
+  }
+  EXPECT_EQ(per_level["city"], 1);
+  EXPECT_EQ(per_level["county"], 7);
+  EXPECT_EQ(per_level["town"], 82);
+  EXPECT_EQ(per_level["community"], 1348);
+  EXPECT_EQ(per_level["grid"], 2954);
+  EXPECT_EQ(summary_->counts_per_level[4], 2954);
+  EXPECT_EQ(summary_->features, static_cast<int64_t>(fs.size()));
+
+  int64_t pengjiang_grids = 0, park = 0, sea = 0, grids_without_micro = 0, grids_3_to_8 = 0;
+  for (const Feature& f : fs) {
+    if (f.level == "community") {
+      EXPECT_GE(children[f.id].size(), 1u) << f.id << " has no grid";
+    }
+    if (f.level != "grid") continue;
+    if (f.id.rfind("440703", 0) == 0) ++pengjiang_grids;
+    park += f.kind == "park";
+    sea += f.kind == "sea";
+    size_t n = children[f.id].size();
+    grids_without_micro += n == 0;
+    grids_3_to_8 += n >= 3 && n <= 8;
+    for (const Feature* m : children[f.id]) EXPECT_EQ(m->kind, f.kind) << m->id;
+    EXPECT_EQ(f.name, by_id[f.parent]->name + "第" + std::to_string(std::stoi(f.id.substr(12))) + "网格");
+  }
+  EXPECT_EQ(pengjiang_grids, 409);
+  EXPECT_EQ(park, 821);
+  EXPECT_GE(sea, 1);
+  EXPECT_GT(grids_without_micro, 2954 * 5 / 100);
+  EXPECT_LT(grids_without_micro, 2954 * 15 / 100);
+  EXPECT_GT(grids_3_to_8, 2954 * 80 / 100);
+
+  const auto& cg = children["440703006117"];
+  ASSERT_EQ(cg.size(), 4u);
+  size_t cg_micro = 0;
+  for (const Feature* g : cg) cg_micro += children[g->id].size();
+  EXPECT_EQ(cg_micro, 19u);
+  EXPECT_EQ(by_id["440703006117"]->name, "碧桂园社区居委会");
+}
+
+TEST_F(GenerateTest, MetricTotals) {
+  std::map<std::string, int64_t> total;
+  int64_t leaves = 0;
+  std::unordered_map<std::string, int64_t> staff_per_grid;
+  for (const Feature& f : *features_) {
+    bool is_leaf = f.level == "micro_grid" || (f.level == "grid" && f.has_metrics);
+    EXPECT_EQ(f.has_metrics, is_leaf) << f.id;
+    if (!f.has_metrics) continue;
+    ++leaves;
+    for (const char* m : {"population", "households", "buildings", "schools", "markets", "grid_staff", "fishermen",
+                          "fishing_boats"}) {
+      ASSERT_TRUE(f.metrics.count(m)) << f.id << " lacks " << m;
+      EXPECT_GE(f.metrics.at(m), 0);
+      total[m] += f.metrics.at(m);
+    }
+    staff_per_grid[f.id.substr(0, 15)] += f.metrics.at("grid_staff");
+    if (f.metrics.at("fishermen") > 0) {
+      EXPECT_EQ(f.kind, "sea") << f.id;
+    }
+  }
+  EXPECT_EQ(leaves, summary_->leaves);
+  EXPECT_EQ(total["population"], 4798090);
+  EXPECT_EQ(summary_->population, 4798090);
+  EXPECT_NEAR(total["households"], 4798090 / 2.8, 2);
+  EXPECT_GT(total["buildings"], total["households"] / 8);
+  EXPECT_LT(total["buildings"], total["households"] / 3);
+  EXPECT_NEAR(total["schools"], 1600, 50);
+  EXPECT_NEAR(total["markets"], 960, 50);
+  EXPECT_EQ(total["grid_staff"], 3770);
+  EXPECT_EQ(total["fishermen"], 4975);
+  EXPECT_EQ(total["fishing_boats"], 262);
+  EXPECT_EQ(staff_per_grid.size(), 2954u);
+  for (const auto& [g, n] : staff_per_grid) EXPECT_GE(n, 1) << g;
+}
+
+TEST_F(GenerateTest, GeometryIsExactAndOriented) {
+  const double R2 = 2.0 * 2048;
+  for (const Feature& f : *features_) {
+    if (f.level == "city") {
+      EXPECT_TRUE(f.polygons.empty());
+      continue;
+    }
+    ASSERT_FALSE(f.polygons.empty()) << f.id << " has no geometry";
+    for (const auto& poly : f.polygons) {
+      for (size_t r = 0; r < poly.size(); ++r) {
+        const Ring& ring = poly[r];
+        ASSERT_GE(ring.size(), 4u) << f.id;
+        EXPECT_EQ(ring.front(), ring.back()) << f.id << " ring not closed";
+        if (f.level == "county") continue;  // published geometry, copied as is
+        EXPECT_EQ(SignedArea(ring) > 0, r == 0) << f.id << " ring " << r << " has the wrong orientation";
+        for (const auto& pt : ring) {
+          EXPECT_EQ(pt[0] * R2, std::round(pt[0] * R2)) << f.id << ": vertex not on the half-pixel lattice";
+          EXPECT_EQ(pt[1] * R2, std::round(pt[1] * R2)) << f.id;
+        }
+      }
+    }
+  }
+  // Taishan keeps its 41 published parts and gains the sea area.
+  for (const Feature& f : *features_)
+    if (f.id == "440781") {
+      EXPECT_GE(f.polygons.size(), 42u);
+    }
+}
+
+TEST_F(GenerateTest, RandomPointsFallInExactlyOneLeaf) {
+  struct Leaf {
+    const Feature* f;
+    double minx, miny, maxx, maxy;
+  };
+  std::vector<Leaf> leaves;
+  std::vector<std::array<double, 2>> vertices;
+  std::vector<std::pair<std::array<double, 2>, std::array<double, 2>>> county_edges;
+  std::vector<std::vector<Ring>> counties;
+  double minx = 1e9, miny = 1e9, maxx = -1e9, maxy = -1e9;
+  for (const Feature& f : *features_) {
+    if (f.level == "county") {
+      std::vector<Ring> all;
+      for (const auto& poly : f.polygons)
+        for (const Ring& r : poly) {
+          all.push_back(r);
+          for (size_t k = 0; k + 1 < r.size(); ++k) county_edges.push_back({r[k], r[k + 1]});
+        }
+      counties.push_back(std::move(all));
+    }
+    if (!f.has_metrics) continue;
+    Leaf l{&f, 1e9, 1e9, -1e9, -1e9};
+    for (const auto& poly : f.polygons)
+      for (const Ring& r : poly)
+        for (const auto& pt : r) {
+          l.minx = std::min(l.minx, pt[0]);
+          l.miny = std::min(l.miny, pt[1]);
+          l.maxx = std::max(l.maxx, pt[0]);
+          l.maxy = std::max(l.maxy, pt[1]);
+          vertices.push_back(pt);
+        }
+    minx = std::min(minx, l.minx);
+    miny = std::min(miny, l.miny);
+    maxx = std::max(maxx, l.maxx);
+    maxy = std::max(maxy, l.maxy);
+    leaves.push_back(l);
+  }
+  auto count_hits = [&](double x, double y) {
+    int hits = 0;
+    for (const Leaf& l : leaves) {
+      if (x < l.minx || x > l.maxx || y < l.miny || y > l.maxy) continue;
+      for (const auto& poly : l.f->polygons) hits += EvenOdd(poly, x, y);
+    }
+    return hits;
+  };
+  SplitMix rng{12345};
+  int checked_inside = 0;
+  for (int k = 0; k < 2500; ++k) {
+    double x = minx + rng.Uniform() * (maxx - minx), y = miny + rng.Uniform() * (maxy - miny);
+    int hits = count_hits(x, y);
+    ASSERT_LE(hits, 1) << "overlapping leaves at " << x << "," << y;
+    bool in_county = false;
+    for (const auto& c : counties) in_county |= EvenOdd(c, x, y);
+    if (!in_county) continue;
+    double dist = 1e9;
+    for (const auto& [a, b] : county_edges) dist = std::min(dist, SegmentDistance(x, y, a, b));
+    if (dist < 1.5 / 2048) continue;  // leaves follow the border to within half a pixel
+    ++checked_inside;
+    EXPECT_EQ(hits, 1) << "gap at " << x << "," << y;
+  }
+  EXPECT_GT(checked_inside, 500);
+  // Points just next to shared vertices: never in two leaves.
+  for (int k = 0; k < 2000; ++k) {
+    const auto& v = vertices[static_cast<size_t>(rng.Uniform() * vertices.size())];
+    double x = v[0] + (rng.Uniform() - 0.5) * 1e-5, y = v[1] + (rng.Uniform() - 0.5) * 1e-5;
+    ASSERT_LE(count_hits(x, y), 1) << "overlapping leaves near " << v[0] << "," << v[1];
+  }
+}
+
+TEST(Generate, SameSeedSameBytesOtherSeedOtherBytes) {
+  std::string a = TempPath("det_a.geojson"), b = TempPath("det_b.geojson"), c = TempPath("det_c.geojson");
+  ASSERT_TRUE(Generate(JiangmenOptions(a, 7)).ok());
+  ASSERT_TRUE(Generate(JiangmenOptions(b, 7)).ok());
+  ASSERT_TRUE(Generate(JiangmenOptions(c, 8)).ok());
+  std::string da = ReadAll(a), db = ReadAll(b), dc = ReadAll(c);
+  EXPECT_GT(da.size(), 1000000u);
+  EXPECT_TRUE(da == db) << "same seed, different output";
+  EXPECT_FALSE(da == dc) << "different seeds, same output";
+  fs::remove(a);
+  fs::remove(b);
+  fs::remove(c);
+}
+
+TEST(Generate, CopiesAsTextSequence) {
+  std::string path = TempPath("copies.geojsonl");
+  GenerateOptions o = JiangmenOptions(path);
+  o.cities = 2;
+  o.pixels_per_degree = 1024;
+  o.inner_geometry = false;
+  int progress_calls = 0;
+  o.progress = [&](std::string_view, double f) {
+    ++progress_calls;
+    EXPECT_GE(f, 0.0);
+    EXPECT_LE(f, 1.0);
+  };
+  auto r = Generate(o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_GT(progress_calls, 5);
+  EXPECT_EQ(r->counts_per_level[0], 2);
+  EXPECT_EQ(r->counts_per_level[1], 14);
+  std::ifstream in(path);
+  std::string line;
+  int64_t lines = 0, copy2 = 0;
+  simdjson::dom::parser parser;
+  while (std::getline(in, line)) {
+    ++lines;
+    Feature f = ParseFeature(parser.parse(line));
+    if (f.id.rfind("c2-", 0) == 0) {
+      ++copy2;
+      EXPECT_NE(f.name.find(" (copy 2)"), std::string::npos) << f.id;
+      if (!f.parent.empty()) {
+        EXPECT_EQ(f.parent.rfind("c2-", 0), 0u) << f.id;
+      }
+    }
+    if (f.level == "town" || f.level == "community") {
+      EXPECT_TRUE(f.polygons.empty()) << f.id;
+    }
+    if (f.has_metrics) {
+      EXPECT_FALSE(f.polygons.empty()) << f.id;
+    }
+  }
+  EXPECT_EQ(lines, r->features);
+  EXPECT_EQ(copy2 * 2, lines);
+  fs::remove(path);
+}
+
+TEST(Generate, RejectsBadOptions) {
+  GenerateOptions o = JiangmenOptions(TempPath("bad.geojson"));
+  o.city = "atlantis";
+  EXPECT_FALSE(Generate(o).ok());
+  o = JiangmenOptions(TempPath("bad.geojson"));
+  o.data_root = "/nonexistent";
+  EXPECT_FALSE(Generate(o).ok());
+  o = JiangmenOptions("");
+  EXPECT_FALSE(Generate(o).ok());
+}
+
+}  // namespace
+}  // namespace gridtree
