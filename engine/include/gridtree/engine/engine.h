@@ -10,7 +10,9 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -31,6 +33,10 @@ struct EngineState;
 }  // namespace internal
 
 struct EngineOptions {
+  // Folder for the write-ahead log and snapshots. Empty: updates are kept in
+  // memory only.
+  // DEFAULT: ""
+  std::string data_dir;
   // Worker threads for batch and region queries.
   // DEFAULT: 0 (one per hardware thread)
   int threads = 0;
@@ -60,6 +66,73 @@ struct Chain {
   int size = 0;
 };
 
+struct TopKQuery {
+  Level level = Level::kCommunity;
+  int metric = 0;
+  // DEFAULT: 10
+  size_t k = 10;
+  // DEFAULT: -1 (the whole dataset)
+  int32_t within = -1;
+  // Rank by metric per km² instead of the metric.
+  // DEFAULT: false
+  bool density = false;
+};
+
+struct TopEntry {
+  int32_t node = -1;
+  double value = 0;  // the metric, or metric per km²
+};
+
+// A region for aggregate queries. Build with Box/Circle/Polygon or parse
+// with ParseRegionWkt / ParseRegionGeoJson (gridtree/engine/region.h).
+struct Region {
+  enum class Kind { kBox, kPolygon, kCircle };
+  Kind kind = Kind::kBox;
+  index::Box box;                   // kBox: lon/lat bounds
+  index::MultiPolygon polygon;      // kPolygon: rings as in index::Ring (holes allowed)
+  index::Point center;              // kCircle: centre
+  double radius_m = 0;              // kCircle: radius in metres on the ellipsoid
+};
+
+enum class RegionMode {
+  kContained,     // leaves wholly inside the region count whole
+  kIntersecting,  // leaves sharing any point with the region count whole
+  kAreaWeighted,  // each leaf counts by the fraction of its area inside
+};
+
+struct RegionQuery {
+  Region region;
+  // DEFAULT: kIntersecting
+  RegionMode mode = RegionMode::kIntersecting;
+  // One row per node of this level touched by the region. DEFAULT: none
+  std::optional<Level> group_by;
+};
+
+struct RegionRow {
+  int32_t node = -1;
+  std::vector<double> values;  // per metric; exact integers except in kAreaWeighted
+};
+
+struct RegionResult {
+  std::vector<double> total;   // per metric
+  std::vector<RegionRow> rows;  // by node number, when group_by is set
+  int64_t leaves = 0;           // leaves that contributed
+  uint64_t version = 0;         // metric version the answer was computed on
+};
+
+// One change to one metric of one leaf.
+struct MetricUpdate {
+  enum class Op { kSet, kAdd };
+  std::string leaf_id;
+  std::string metric;
+  Op op = Op::kSet;
+  int64_t value = 0;  // kSet: the new value (>= 0); kAdd: a delta (may be negative)
+};
+
+struct UpdateBatch {
+  std::vector<MetricUpdate> updates;
+};
+
 // A pinned, consistent state of the engine: one dataset version and one
 // metric version. Cheap to take (Engine::Read), safe to keep; the memory of
 // an old dataset is freed when its last View goes.
@@ -84,6 +157,18 @@ class View {
   // Aggregated value of a metric for any node (a leaf's own value, or the
   // sum of an inner node's leaves). Constant time.
   int64_t Metric(int32_t node, int metric) const;
+  // All metrics of a node, in dataset().metric_names order.
+  std::vector<int64_t> Aggregate(int32_t node) const;
+  std::span<const int32_t> Children(int32_t node) const;
+  int32_t Parent(int32_t node) const;  // -1 for a root
+  std::string_view kind(int32_t node) const;
+  double AreaKm2(int32_t node) const;  // ellipsoidal area of the node's leaves
+  // Nodes whose name starts with prefix (UTF-8 bytes), in node order, at most limit.
+  std::vector<int32_t> FindByNamePrefix(std::string_view prefix, size_t limit = 100) const;
+
+  // The k nodes of a level with the highest metric (or metric per km² when
+  // density), optionally only inside one node's subtree. Ties: lower node first.
+  std::vector<TopEntry> TopK(const TopKQuery& query) const;
 
   const internal::Topology& topology() const { return *topology_; }
   const internal::MetricState& metrics() const { return *metrics_; }
@@ -118,6 +203,29 @@ class Engine {
   Status LocateColumns(std::span<const double> lon, std::span<const double> lat, std::span<int32_t> leaf_out) const;
 
   int threads() const;
+
+  // Region aggregate, parallel over the subtrees the region touches.
+  Result<RegionResult> RegionAggregate(const RegionQuery& query) const;
+
+  // Applies a batch atomically: readers see all of it or none of it. With a
+  // data directory the batch is in the write-ahead log (fsync'ed, grouped
+  // with concurrent writers) before it becomes visible. Returns the new
+  // version. A bad update (unknown id, inner node, unknown metric, a value
+  // that would go negative or overflow) rejects the whole batch.
+  Result<uint64_t> Apply(const UpdateBatch& batch);
+  // Writes the current values to a snapshot in the data directory and trims
+  // the log. No-op without a data directory.
+  Status Checkpoint();
+  // Swaps to a new dataset; in-flight readers finish on the old one. Metric
+  // updates applied so far are not carried over; the log starts anew.
+  Status Reload(Dataset dataset);
+
+  // Called after every applied batch (on the writer's thread) with the new
+  // view and the leaves it changed. Keep it short. Returns an id for
+  // RemoveListener.
+  using Listener = std::function<void(const std::shared_ptr<const View>& view, std::span<const int32_t> leaves)>;
+  int AddListener(Listener listener);
+  void RemoveListener(int id);
 
  private:
   Engine();
