@@ -1,9 +1,11 @@
 // Engine and View: construction, point location and metric reads.
 #include "gridtree/engine/engine.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine_state.h"
+#include "wal.h"
 
 namespace gridtree {
 
@@ -13,20 +15,37 @@ using internal::Topology;
 namespace internal {
 
 std::shared_ptr<MetricState> RollUp(const Dataset& ds, const std::vector<int64_t>& leaf_metrics, uint64_t version) {
-  auto state = std::make_shared<MetricState>();
   const size_t m = ds.metric_count(), n = ds.node_count();
-  state->version = version;
-  state->metric_count = m;
-  state->values.assign(n * m, 0);
   // Children follow their parent in pre-order, so one backward pass sums
   // every subtree.
+  std::vector<int64_t> values(n * m, 0);
   for (size_t k = n; k-- > 0;) {
     if (const int32_t l = ds.leaf_of_node[k]; l >= 0)
-      for (size_t j = 0; j < m; ++j) state->values[k * m + j] = leaf_metrics[l * m + j];
+      for (size_t j = 0; j < m; ++j) values[k * m + j] = leaf_metrics[l * m + j];
     if (const int32_t p = ds.parents[k]; p >= 0)
-      for (size_t j = 0; j < m; ++j) state->values[p * m + j] += state->values[k * m + j];
+      for (size_t j = 0; j < m; ++j) values[p * m + j] += values[k * m + j];
+  }
+  auto state = std::make_shared<MetricState>();
+  state->version = version;
+  state->metric_count = m;
+  const size_t per_chunk = static_cast<size_t>(MetricState::kChunkNodes) * m;
+  for (size_t begin = 0; begin < n * m || begin == 0; begin += per_chunk) {
+    auto chunk = std::make_shared<MetricChunk>();
+    chunk->values.assign(per_chunk, 0);
+    const size_t end = std::min(n * m, begin + per_chunk);
+    if (end > begin) std::copy(values.begin() + begin, values.begin() + end, chunk->values.begin());
+    state->chunks.push_back(std::move(chunk));
+    if (per_chunk == 0) break;
   }
   return state;
+}
+
+void FinishTopology(Topology& topology) {
+  const Dataset& ds = topology.dataset;
+  topology.names_sorted.clear();
+  topology.names_sorted.reserve(ds.node_count());
+  for (size_t k = 0; k < ds.node_count(); ++k) topology.names_sorted.emplace_back(ds.names[k], static_cast<int32_t>(k));
+  std::sort(topology.names_sorted.begin(), topology.names_sorted.end());
 }
 
 }  // namespace internal
@@ -78,14 +97,45 @@ Engine::~Engine() = default;
 
 Result<std::unique_ptr<Engine>> Engine::Create(Dataset dataset, const EngineOptions& options) {
   std::unique_ptr<Engine> engine(new Engine());
-  engine->state_->options = options;
-  engine->state_->pool = std::make_unique<internal::WorkerPool>(options.threads);
+  internal::EngineState& st = *engine->state_;
+  st.options = options;
+  st.pool = std::make_unique<internal::WorkerPool>(options.threads);
   auto topology = std::make_shared<Topology>();
   topology->index = index::PolygonIndex::Build(std::move(dataset.leaf_geometry), options.index);
   dataset.leaf_geometry.clear();
   topology->dataset = std::move(dataset);
-  auto metrics = internal::RollUp(topology->dataset, topology->dataset.leaf_metrics, 0);
-  engine->state_->current.store(std::make_shared<const View>(std::move(topology), std::move(metrics)));
+  internal::FinishTopology(*topology);
+  const Dataset& ds = topology->dataset;
+  std::vector<int64_t> leaf_values = ds.leaf_metrics;
+  uint64_t version = 0;
+  if (!options.data_dir.empty()) {
+    // Recovery: the latest snapshot, then every logged batch after it.
+    auto snap = internal::ReadSnapshot(options.data_dir, ds.fingerprint, ds.leaf_count(), ds.metric_count());
+    if (!snap.ok()) return snap.status();
+    if (snap.value()) {
+      leaf_values = std::move(snap.value()->leaf_values);
+      version = snap.value()->version;
+    }
+    std::vector<internal::WalRecord> replay;
+    auto wal = internal::WriteAheadLog::Open(options.data_dir, ds.fingerprint, version, replay, st.recovery);
+    if (!wal.ok()) return wal.status();
+    for (const internal::WalRecord& r : replay) {
+      for (const internal::LeafValue& v : r.values) {
+        if (v.leaf >= ds.leaf_count() || v.metric >= ds.metric_count() || v.value < 0)
+          return FailedPrecondition(options.data_dir + "/wal.log: record of version " + std::to_string(r.version) +
+                                    " names leaf " + std::to_string(v.leaf) + ", metric " +
+                                    std::to_string(v.metric) + " outside this dataset");
+        leaf_values[v.leaf * ds.metric_count() + v.metric] = v.value;
+      }
+      version = r.version;
+    }
+    st.wal = std::move(wal.value());
+  }
+  auto metrics = internal::RollUp(ds, leaf_values, version);
+  auto view = std::make_shared<const View>(std::move(topology), std::move(metrics));
+  st.pending = view;
+  st.synced_version = version;
+  st.current.store(std::move(view));
   return engine;
 }
 

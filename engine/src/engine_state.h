@@ -1,8 +1,9 @@
 // Internal state of an Engine: what a View pins (Topology, MetricState)
-// and what the Engine owns (the worker arena, the current View).
+// and what the Engine owns (the worker arena, the writer, the current View).
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -12,30 +13,61 @@
 
 namespace gridtree::internal {
 
+class WriteAheadLog;
+
 // What does not change between metric updates: the hierarchy and the
 // spatial index. Replaced whole by Reload.
 struct Topology {
   Dataset dataset;  // leaf_geometry is empty: it lives in the index
   std::unique_ptr<index::PolygonIndex> index;
   uint64_t dataset_version = 1;
+  std::vector<std::pair<std::string_view, int32_t>> names_sorted;  // for prefix search
 };
 
-// Aggregated metric values of every node (node * metric_count + metric) at
-// one version. Immutable once published.
+// Aggregated metric values of every node at one version, in copy-on-write
+// chunks of kChunkNodes nodes: an update copies only the chunks holding the
+// leaves it changes and their ancestors. Immutable once published.
+struct MetricChunk {
+  std::vector<int64_t> values;  // (node % kChunkNodes) * metric_count + metric
+};
+
 struct MetricState {
+  static constexpr int kChunkShift = 9;
+  static constexpr int32_t kChunkNodes = 1 << kChunkShift;
+
   uint64_t version = 0;
   size_t metric_count = 0;
-  std::vector<int64_t> values;
-  int64_t Get(int32_t node, int metric) const { return values[static_cast<size_t>(node) * metric_count + metric]; }
+  std::vector<std::shared_ptr<const MetricChunk>> chunks;
+
+  int64_t Get(int32_t node, int metric) const {
+    return chunks[node >> kChunkShift]->values[static_cast<size_t>(node & (kChunkNodes - 1)) * metric_count + metric];
+  }
 };
 
 struct EngineState {
   EngineOptions options;
   std::unique_ptr<WorkerPool> pool;
   std::atomic<std::shared_ptr<const View>> current;
+
+  // Writers: write_mu serialises validation and log appends; sync_mu lets
+  // one writer at a time fsync for everyone appended so far (group commit).
+  // Lock order: sync_mu before write_mu.
+  std::mutex sync_mu;
+  std::mutex write_mu;
+  std::shared_ptr<const View> pending;  // newest state built (maybe not yet durable)
+  uint64_t synced_version = 0;
+  std::unique_ptr<WriteAheadLog> wal;
+  std::string recovery;
+
+  std::mutex listeners_mu;
+  std::map<int, Engine::Listener> listeners;
+  int next_listener = 1;
 };
 
 // Sums leaf values up the tree into a fresh MetricState.
 std::shared_ptr<MetricState> RollUp(const Dataset& ds, const std::vector<int64_t>& leaf_metrics, uint64_t version);
+
+// Builds the parts of a Topology that derive from the dataset.
+void FinishTopology(Topology& topology);
 
 }  // namespace gridtree::internal

@@ -83,6 +83,13 @@ double GeodesicAreaKm2(const MultiPolygon& mp) {
   return m2 / 1e6;
 }
 
+MetresPerDegree MetresPerDegreeAt(double lat_deg) {
+  const double phi = lat_deg * M_PI / 180;
+  const double m_lat = 111132.954 - 559.822 * std::cos(2 * phi) + 1.175 * std::cos(4 * phi);
+  const double m_lon = 111412.84 * std::cos(phi) - 93.5 * std::cos(3 * phi);
+  return {std::max(m_lon, 1e-6), m_lat};
+}
+
 double GeodesicDistanceM(Point a, Point b) {
   return bg::distance(GeoPoint(a.x, a.y), GeoPoint(b.x, b.y), bg::strategy::distance::geographic<bg::strategy::andoyer>());
 }

@@ -3,16 +3,19 @@
 // Three layers, chosen by measurement (docs/index.md):
 //  1. A uniform lookup grid over the extent. A cell that no edge touches is
 //     wholly inside one polygon (or none) and answers directly.
-//  2. A cell that edges touch keeps the short list of parts touching it
-//     (plus the lowest polygon covering it whole, for overlapping data);
-//     each is tested exactly with its slab-bucketed edges (PartEdges).
-//  3. A Boost.Geometry R-tree of part boxes, bulk-loaded, for box queries,
-//     nearest-leaf snapping and the brute-force paths.
+//  2. A cell that edges touch keeps, in one contiguous run, an entry per
+//     part touching it (plus the lowest polygon covering it whole, for
+//     overlapping data), each followed by the few edges that decide the
+//     crossing test inside that cell; the rest of the part's edges in the
+//     cell's row are pre-counted into a parity bit at build time.
+//  3. A Boost.Geometry R-tree of part boxes, bulk-loaded, for box queries
+//     and nearest-leaf snapping.
 #include "gridtree/index/polygon_index.h"
 
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <stdexcept>
 #include <utility>
 
 #include <boost/geometry/geometries/box.hpp>
@@ -31,8 +34,6 @@ using BPoint = bg::model::point<double, 2, bg::cs::cartesian>;
 using BBox = bg::model::box<BPoint>;
 using RValue = std::pair<BBox, uint32_t>;  // part number
 using RTree = bgi::rtree<RValue, bgi::quadratic<16>>;
-
-constexpr uint32_t kCoverBit = 0x80000000u;
 
 BBox ToBBox(const Box& b) { return BBox(BPoint(b.min_x, b.min_y), BPoint(b.max_x, b.max_y)); }
 
@@ -59,14 +60,6 @@ bool SegmentTouchesBox(Point a, Point b, double x0, double y0, double x1, double
   return true;
 }
 
-// Metres per degree of longitude and latitude at a latitude (WGS84 series).
-std::pair<double, double> MetresPerDegree(double lat_deg) {
-  const double phi = lat_deg * M_PI / 180;
-  const double m_lat = 111132.954 - 559.822 * std::cos(2 * phi) + 1.175 * std::cos(4 * phi);
-  const double m_lon = 111412.84 * std::cos(phi) - 93.5 * std::cos(3 * phi);
-  return {std::max(m_lon, 1e-6), m_lat};
-}
-
 double SegmentDistanceSq(double px, double py, double ax, double ay, double bx, double by) {
   const double dx = bx - ax, dy = by - ay;
   const double len2 = dx * dx + dy * dy;
@@ -75,6 +68,26 @@ double SegmentDistanceSq(double px, double py, double ax, double ay, double bx, 
   const double ex = ax + t * dx - px, ey = ay + t * dy - py;
   return ex * ex + ey * ey;
 }
+
+// The mixed-cell stream is a run of 8-byte words per cell: for each entry a
+// header word (polygon, edge count, flags) followed by its edges, four
+// words each (x0, y0, x1, y1 with y0 < y1). A cell's entries and edges are
+// contiguous, so a lookup reads one or two cache lines after the grid.
+struct EntryHead {
+  int32_t polygon;
+  uint32_t meta;  // edge_count << kFlagBits | flags
+};
+union Word {
+  double d;
+  EntryHead head;
+};
+static_assert(sizeof(Word) == 8);
+
+constexpr uint32_t kParity = 1;  // the part's edges east of the cell, pre-counted, are odd in number
+constexpr uint32_t kLast = 2;    // the last entry of the cell
+constexpr uint32_t kCover = 4;   // the polygon covers the whole cell: answer without a test
+constexpr int kFlagBits = 3;
+constexpr int kEdgeWords = 4;
 
 }  // namespace
 
@@ -88,18 +101,27 @@ struct PolygonIndex::Impl {
   std::vector<MultiPolygon> polygons;
   std::vector<Box> polygon_bounds;
   std::vector<PartRef> parts;
-  std::vector<internal::PartEdges> part_edges;
   RTree rtree;
   Box extent = Box::Empty();
   size_t edge_count = 0;
 
   // Lookup grid. cells[c] >= 0: that polygon covers the cell; -1: none;
-  // <= -2: mixed, entries mixed_begin[k]..mixed_begin[k+1] with k = -2 - v.
+  // <= -2: mixed, its entries start at word -2 - cells[c] of stream.
+  //
+  // A mixed cell holds one entry per part whose edges touch it, lowest
+  // polygon first (plus a cover entry for the lowest polygon covering it
+  // whole, which ends the list). An entry answers "is p in this part" with
+  // the crossing test restricted to the cell's row: of the part's edges
+  // whose y-range meets the row, those wholly west of the cell can never be
+  // east of p and are dropped; those wholly east of the cell that span the
+  // whole row always are, and are pre-counted in kParity; the rest are
+  // stored after the entry and tested exactly. The answer is identical to
+  // the crossing test over all of the part's edges.
   double gx0 = 0, gy0 = 0, cell = 1, inv_cell = 1;
   int nx = 0, ny = 0;
   std::vector<int32_t> cells;
-  std::vector<uint32_t> mixed_begin;
-  std::vector<uint32_t> mixed_entries;  // part number, or kCoverBit | polygon
+  std::vector<Word> stream;
+  int64_t mixed_cells = 0;
 
   void BuildGrid(const PolygonIndexOptions& options);
 
@@ -111,13 +133,21 @@ struct PolygonIndex::Impl {
     const int cy = std::min(static_cast<int>(fy), ny - 1);
     const int32_t v = cells[static_cast<size_t>(cy) * nx + cx];
     if (v >= -1) return v;
-    const uint32_t k = static_cast<uint32_t>(-2 - v);
-    for (uint32_t i = mixed_begin[k], end = mixed_begin[k + 1]; i < end; ++i) {
-      const uint32_t e = mixed_entries[i];
-      if (e & kCoverBit) return static_cast<int32_t>(e & ~kCoverBit);
-      if (part_edges[e].Contains(p)) return parts[e].polygon;
+    const Word* w = stream.data() + static_cast<uint32_t>(-2 - v);
+    for (;;) {
+      const EntryHead head = w->head;
+      if (head.meta & kCover) return head.polygon;
+      bool inside = head.meta & kParity;
+      const Word* e = w + 1;
+      const Word* end = e + static_cast<size_t>(head.meta >> kFlagBits) * kEdgeWords;
+      for (; e != end; e += kEdgeWords) {
+        const double x0 = e[0].d, y0 = e[1].d, x1 = e[2].d, y1 = e[3].d;
+        if (y0 <= p.y && p.y < y1 && internal::Orient(x0, y0, x1, y1, p.x, p.y) > 0) inside = !inside;
+      }
+      if (inside) return head.polygon;
+      if (head.meta & kLast) return -1;
+      w = end;
     }
-    return -1;
   }
 };
 
@@ -138,7 +168,16 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
   gy0 = extent.min_y;
   inv_cell = 1 / cell;
   const size_t ncells = static_cast<size_t>(nx) * ny;
-  const double eps = cell * 1e-6;  // cells are tested slightly enlarged: never miss a touch
+  // Cells are classified slightly enlarged, so that a point that rounding
+  // puts in a neighbouring cell is still inside the cell it is looked up in.
+  const double max_abs = std::max({std::abs(extent.min_x), std::abs(extent.max_x), std::abs(extent.min_y),
+                                   std::abs(extent.max_y), 1.0});
+  const double eps = std::max(cell * 1e-6, max_abs * 1e-12);
+
+  // Build-time only: slab-bucketed edges per part for the row scans.
+  std::vector<internal::PartEdges> part_edges;
+  part_edges.reserve(parts.size());
+  for (const PartRef& ref : parts) part_edges.emplace_back(polygons[ref.polygon].parts[ref.part], options.edges_per_slab);
 
   std::vector<int32_t> cover(ncells, INT32_MAX);  // lowest polygon covering the whole cell
   std::vector<uint64_t> touches;                   // (cell << 32) | part
@@ -146,6 +185,15 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
   std::vector<double> xs;
   auto col = [&](double x) { return std::clamp(static_cast<int>(std::floor((x - gx0) * inv_cell)), 0, nx - 1); };
   auto row = [&](double y) { return std::clamp(static_cast<int>(std::floor((y - gy0) * inv_cell)), 0, ny - 1); };
+
+  // Per part, its upward edges grouped by the grid rows they meet (enlarged).
+  std::vector<internal::UpEdge> up_edges;
+  std::vector<uint32_t> part_row0(parts.size()), part_rows_begin(parts.size() + 1, 0);
+  std::vector<uint32_t> row_edge_begin;  // per (part, row): offset into row_edges
+  std::vector<uint32_t> row_edges;       // indices into up_edges
+  std::vector<std::pair<uint32_t, uint32_t>> pairs;  // (row - row0, edge)
+  up_edges.reserve(edge_count);
+  touches.reserve(edge_count * 2);
 
   for (uint32_t pi = 0; pi < parts.size(); ++pi) {
     const Polygon& part = polygons[parts[pi].polygon].parts[parts[pi].part];
@@ -171,7 +219,8 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
     // 2. Cells whose centre is inside the part and that no edge touches lie
     //    wholly inside it: scan each cell row along its centre line.
     const Box& box = parts[pi].box;
-    for (int r = row(box.min_y), r1 = row(box.max_y); r <= r1; ++r) {
+    const int row0 = row(box.min_y - eps), row1 = row(box.max_y + eps);
+    for (int r = row0; r <= row1; ++r) {
       const double yc = gy0 + (r + 0.5) * cell;
       xs.clear();
       part_edges[pi].CrossingsAt(yc, xs);
@@ -188,35 +237,108 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
         }
       }
     }
+    // 3. The part's upward edges by row.
+    part_row0[pi] = static_cast<uint32_t>(row0);
+    pairs.clear();
+    for (const Ring& ring : part.rings) {
+      const size_t n = ring.size();
+      for (size_t i = 0; i < n; ++i) {
+        const Point a = ring[i], b = ring[(i + 1) % n];
+        if (a.y == b.y) continue;  // horizontal edges never count
+        const auto e = static_cast<uint32_t>(up_edges.size());
+        up_edges.push_back(a.y < b.y ? internal::UpEdge{a.x, a.y, b.x, b.y} : internal::UpEdge{b.x, b.y, a.x, a.y});
+        const internal::UpEdge& u = up_edges.back();
+        for (int r = std::max(row0, row(u.y0 - eps)), r1 = std::min(row1, row(u.y1 + eps)); r <= r1; ++r)
+          pairs.emplace_back(static_cast<uint32_t>(r - row0), e);
+      }
+    }
+    std::sort(pairs.begin(), pairs.end());
+    const uint32_t rows = static_cast<uint32_t>(row1 - row0 + 1);
+    part_rows_begin[pi + 1] = part_rows_begin[pi] + rows;
+    size_t k = 0;
+    for (uint32_t r = 0; r < rows; ++r) {
+      row_edge_begin.push_back(static_cast<uint32_t>(row_edges.size()));
+      for (; k < pairs.size() && pairs[k].first == r; ++k) row_edges.push_back(pairs[k].second);
+    }
   }
+  row_edge_begin.push_back(static_cast<uint32_t>(row_edges.size()));
+  part_edges.clear();
+  part_edges.shrink_to_fit();
 
   std::sort(touches.begin(), touches.end());
   cells.assign(ncells, -1);
   for (size_t c = 0; c < ncells; ++c)
     if (cover[c] != INT32_MAX) cells[c] = cover[c];
-  mixed_begin.clear();
-  mixed_entries.clear();
-  mixed_begin.push_back(0);
-  std::vector<std::pair<int32_t, uint32_t>> list;  // (polygon, entry)
-  for (size_t i = 0; i < touches.size();) {
-    const uint32_t c = static_cast<uint32_t>(touches[i] >> 32);
-    list.clear();
-    for (; i < touches.size() && static_cast<uint32_t>(touches[i] >> 32) == c; ++i) {
-      const uint32_t pi = static_cast<uint32_t>(touches[i]);
-      list.emplace_back(parts[pi].polygon, pi);
+  mixed_cells = 0;
+  struct Item {
+    int32_t polygon;
+    uint32_t part;  // UINT32_MAX: a cover entry
+  };
+  std::vector<Item> list;
+  // Two passes over the touched cells: count the slots, then write them, so
+  // that the stream is allocated once at its final size.
+  stream.clear();
+  for (int pass = 0; pass < 2; ++pass) {
+    size_t out = 0;
+    for (size_t i = 0; i < touches.size();) {
+      const uint32_t c = static_cast<uint32_t>(touches[i] >> 32);
+      list.clear();
+      for (; i < touches.size() && static_cast<uint32_t>(touches[i] >> 32) == c; ++i) {
+        const uint32_t pi = static_cast<uint32_t>(touches[i]);
+        list.push_back({parts[pi].polygon, pi});
+      }
+      if (cover[c] != INT32_MAX) list.push_back({cover[c], UINT32_MAX});
+      // Lowest polygon first; a cover entry ends the list (nothing after it can win).
+      std::sort(list.begin(), list.end(), [](const Item& a, const Item& b) {
+        if (a.polygon != b.polygon) return a.polygon < b.polygon;
+        return a.part > b.part;  // the cover entry of a polygon before its parts
+      });
+      const int r = static_cast<int>(c / nx), cc = static_cast<int>(c % nx);
+      const double x0 = gx0 + cc * cell - eps, x1 = gx0 + (cc + 1) * cell + eps;
+      const double y0 = gy0 + r * cell - eps, y1 = gy0 + (r + 1) * cell + eps;
+      const size_t first = out;
+      size_t head = out;
+      for (const Item& item : list) {
+        head = out++;
+        EntryHead entry{item.polygon, 0};
+        uint32_t edges = 0;
+        if (item.part == UINT32_MAX) {
+          entry.meta = kCover;
+          if (pass == 1) stream[head].head = entry;
+          break;
+        }
+        const uint32_t pi = item.part;
+        const uint32_t rr = part_rows_begin[pi] + static_cast<uint32_t>(r) - part_row0[pi];
+        for (uint32_t k = row_edge_begin[rr]; k < row_edge_begin[rr + 1]; ++k) {
+          const internal::UpEdge& u = up_edges[row_edges[k]];
+          if (u.y1 < y0 || u.y0 > y1) continue;     // p.y is never in [y0, y1)
+          if (std::max(u.x0, u.x1) < x0) continue;  // wholly west: p is right of it
+          if (std::min(u.x0, u.x1) > x1 && u.y0 < y0 && u.y1 > y1) {
+            entry.meta ^= kParity;  // wholly east and spanning the row: always counts
+            continue;
+          }
+          if (pass == 1) {
+            stream[out].d = u.x0;
+            stream[out + 1].d = u.y0;
+            stream[out + 2].d = u.x1;
+            stream[out + 3].d = u.y1;
+          }
+          out += kEdgeWords;
+          ++edges;
+        }
+        entry.meta |= edges << kFlagBits;
+        if (pass == 1) stream[head].head = entry;
+      }
+      if (pass == 1) {
+        stream[head].head.meta |= kLast;
+        cells[c] = -2 - static_cast<int32_t>(first);
+        ++mixed_cells;
+      }
     }
-    if (cover[c] != INT32_MAX) list.emplace_back(cover[c], kCoverBit | static_cast<uint32_t>(cover[c]));
-    // Lowest polygon first; a cover entry ends the list (nothing after it can win).
-    std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) {
-      if (a.first != b.first) return a.first < b.first;
-      return (a.second & kCoverBit) > (b.second & kCoverBit);
-    });
-    for (const auto& [poly, entry] : list) {
-      mixed_entries.push_back(entry);
-      if (entry & kCoverBit) break;
+    if (pass == 0) {
+      if (out > static_cast<size_t>(INT32_MAX) - 2) throw std::length_error("PolygonIndex: lookup grid too large");
+      stream.resize(out);
     }
-    cells[c] = -2 - static_cast<int32_t>(mixed_begin.size() - 1);
-    mixed_begin.push_back(static_cast<uint32_t>(mixed_entries.size()));
   }
 }
 
@@ -237,7 +359,6 @@ std::unique_ptr<PolygonIndex> PolygonIndex::Build(std::vector<MultiPolygon> poly
       const Box box = BoundsOf(part.rings[0]);
       values.emplace_back(ToBBox(box), static_cast<uint32_t>(impl->parts.size()));
       impl->parts.push_back({i, k, box});
-      impl->part_edges.emplace_back(part, options.edges_per_slab);
       impl->extent.Extend(box);
       for (const Ring& r : part.rings) impl->edge_count += r.size();
     }
@@ -256,16 +377,28 @@ void PolygonIndex::LocateMany(std::span<const double> xs, std::span<const double
 
 int32_t PolygonIndex::LocateBruteForce(Point p) const {
   if (!std::isfinite(p.x) || !std::isfinite(p.y)) return -1;
-  for (size_t pi = 0; pi < impl_->parts.size(); ++pi) {
-    // Parts are stored in polygon order, so the first hit is the lowest polygon.
-    if (impl_->parts[pi].box.Contains(p) && impl_->part_edges[pi].Contains(p)) return impl_->parts[pi].polygon;
+  // The crossing test over every edge of every part whose box holds p,
+  // independent of the grid. Parts are stored in polygon order, so the
+  // first hit is the lowest polygon.
+  for (const Impl::PartRef& ref : impl_->parts) {
+    if (!ref.box.Contains(p)) continue;
+    bool inside = false;
+    for (const Ring& ring : impl_->polygons[ref.polygon].parts[ref.part].rings)
+      for (size_t i = 0, n = ring.size(); i < n; ++i) {
+        Point a = ring[i], b = ring[(i + 1) % n];
+        if (a.y == b.y) continue;
+        if (a.y > b.y) std::swap(a, b);
+        if (a.y <= p.y && p.y < b.y && internal::Orient(a.x, a.y, b.x, b.y, p.x, p.y) > 0) inside = !inside;
+      }
+    if (inside) return ref.polygon;
   }
   return -1;
 }
 
 std::optional<PolygonIndex::Nearest> PolygonIndex::NearestWithin(Point p, double max_distance_m) const {
   if (!std::isfinite(p.x) || !std::isfinite(p.y) || !(max_distance_m >= 0)) return std::nullopt;
-  const auto [m_lon, m_lat] = MetresPerDegree(p.y);
+  const MetresPerDegree scale = MetresPerDegreeAt(p.y);
+  const double m_lon = scale.lon, m_lat = scale.lat;
   const double dlon = max_distance_m / m_lon, dlat = max_distance_m / m_lat;
   const BBox query(BPoint(p.x - dlon, p.y - dlat), BPoint(p.x + dlon, p.y + dlat));
   Nearest best{-1, INFINITY};
@@ -302,9 +435,8 @@ IndexStats PolygonIndex::stats() const {
   s.parts = impl_->parts.size();
   s.edges = impl_->edge_count;
   s.grid_cells = static_cast<int64_t>(impl_->nx) * impl_->ny;
-  s.grid_mixed_cells = impl_->mixed_begin.empty() ? 0 : static_cast<int64_t>(impl_->mixed_begin.size() - 1);
-  size_t bytes = impl_->cells.size() * 4 + impl_->mixed_begin.size() * 4 + impl_->mixed_entries.size() * 4;
-  for (const auto& pe : impl_->part_edges) bytes += pe.memory_bytes();
+  s.grid_mixed_cells = impl_->mixed_cells;
+  size_t bytes = impl_->cells.size() * sizeof(int32_t) + impl_->stream.size() * sizeof(Word);
   bytes += impl_->parts.size() * (sizeof(Impl::PartRef) + sizeof(RValue) * 2);
   for (const auto& mp : impl_->polygons) bytes += VertexCount(mp) * sizeof(Point);
   s.memory_bytes = bytes;

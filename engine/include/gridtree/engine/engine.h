@@ -171,6 +171,7 @@ class View {
   std::vector<TopEntry> TopK(const TopKQuery& query) const;
 
   const internal::Topology& topology() const { return *topology_; }
+  const std::shared_ptr<const internal::Topology>& topology_ptr() const { return topology_; }
   const internal::MetricState& metrics() const { return *metrics_; }
 
  private:
@@ -226,6 +227,12 @@ class Engine {
   using Listener = std::function<void(const std::shared_ptr<const View>& view, std::span<const int32_t> leaves)>;
   int AddListener(Listener listener);
   void RemoveListener(int id);
+
+  // What recovery found when the engine opened its data directory (records
+  // replayed, a torn tail cut off); empty without a data directory.
+  std::string recovery_report() const;
+  // Bytes in the write-ahead log (0 without a data directory).
+  int64_t log_size_bytes() const;
 
  private:
   Engine();

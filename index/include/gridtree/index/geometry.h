@@ -57,6 +57,14 @@ double SignedArea(const Ring& ring);
 // Area on the WGS84 ellipsoid in square kilometres (holes subtracted).
 double GeodesicAreaKm2(const MultiPolygon& mp);
 
+// Metres per degree of longitude and of latitude at a latitude (WGS84
+// ellipsoid series); the local scale used for short distances.
+struct MetresPerDegree {
+  double lon = 0;
+  double lat = 0;
+};
+MetresPerDegree MetresPerDegreeAt(double lat_deg);
+
 // Distance in metres between two lon/lat points on the WGS84 ellipsoid
 // (Vincenty/Andoyer via Boost.Geometry).
 double GeodesicDistanceM(Point a, Point b);

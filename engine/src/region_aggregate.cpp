@@ -1,0 +1,376 @@
+// Region aggregates. The tree does most of the work: a node whose box lies
+// wholly inside the region adds its precomputed rollup without visiting its
+// leaves, a node whose box misses the region is skipped, and only leaves on
+// the region's border get geometry work (in parallel when there are many).
+//
+// Geometry per region kind:
+//  - box: planar in lon/lat; area fractions by clipping each ring to the box;
+//  - circle: a local projection around the centre in metres (longitude scale
+//    taken at each point's own latitude, so distances from the centre are
+//    ellipsoidal to ~1e-5 at 20 km); exact circle-polygon area edge by edge;
+//  - polygon: planar in lon/lat with Boost.Geometry (covered_by, intersects,
+//    intersection areas).
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+#include <boost/geometry/algorithms/area.hpp>
+#include <boost/geometry/algorithms/covered_by.hpp>
+#include <boost/geometry/algorithms/intersection.hpp>
+#include <boost/geometry/algorithms/intersects.hpp>
+#include <boost/geometry/geometries/multi_polygon.hpp>
+#include <boost/geometry/geometries/point_xy.hpp>
+#include <boost/geometry/geometries/polygon.hpp>
+
+#include "engine_state.h"
+#include "gridtree/engine/region.h"
+
+namespace bg = boost::geometry;
+
+namespace gridtree {
+namespace {
+
+using index::Box;
+using index::MultiPolygon;
+using index::Point;
+
+enum class Rel { kDisjoint, kInside, kPartial };
+
+class PreparedRegion {
+ public:
+  virtual ~PreparedRegion() = default;
+  virtual Rel Relation(const Box& b) const = 0;
+  virtual bool Contains(const MultiPolygon& leaf) const = 0;
+  virtual bool Intersects(const MultiPolygon& leaf) const = 0;
+  virtual double Fraction(const MultiPolygon& leaf) const = 0;  // area inside / leaf area
+};
+
+bool PointInLeaf(const MultiPolygon& mp, Point p) {
+  bool inside = false;
+  for (const auto& part : mp.parts)
+    for (const auto& ring : part.rings)
+      for (size_t i = 0, j = ring.size() - 1; i < ring.size(); j = i++)
+        if ((ring[i].y > p.y) != (ring[j].y > p.y) &&
+            p.x < (ring[j].x - ring[i].x) * (p.y - ring[i].y) / (ring[j].y - ring[i].y) + ring[i].x)
+          inside = !inside;
+  return inside;
+}
+
+// ---- box ------------------------------------------------------------------
+
+bool SegmentMeetsBox(Point a, Point b, const Box& box) {
+  double t0 = 0, t1 = 1;
+  const double dx = b.x - a.x, dy = b.y - a.y;
+  const double p[4] = {-dx, dx, -dy, dy};
+  const double q[4] = {a.x - box.min_x, box.max_x - a.x, a.y - box.min_y, box.max_y - a.y};
+  for (int i = 0; i < 4; ++i) {
+    if (p[i] == 0) {
+      if (q[i] < 0) return false;
+      continue;
+    }
+    const double r = q[i] / p[i];
+    if (p[i] < 0) t0 = std::max(t0, r);
+    else t1 = std::min(t1, r);
+    if (t0 > t1) return false;
+  }
+  return true;
+}
+
+// Sutherland-Hodgman against one half-plane of the box; exact in area even
+// for non-convex rings (degenerate bridges along the box edge add nothing).
+template <typename Inside, typename Cut>
+void ClipRing(std::vector<Point>& ring, std::vector<Point>& tmp, Inside inside, Cut cut) {
+  tmp.clear();
+  for (size_t i = 0; i < ring.size(); ++i) {
+    const Point a = ring[i], b = ring[(i + 1) % ring.size()];
+    const bool ia = inside(a), ib = inside(b);
+    if (ia) tmp.push_back(a);
+    if (ia != ib) tmp.push_back(cut(a, b));
+  }
+  ring.swap(tmp);
+}
+
+class BoxImpl : public PreparedRegion {
+ public:
+  explicit BoxImpl(const Box& b) : b_(b) {}
+  Rel Relation(const Box& n) const override {
+    if (!b_.Intersects(n)) return Rel::kDisjoint;
+    return b_.Covers(n) ? Rel::kInside : Rel::kPartial;
+  }
+  bool Contains(const MultiPolygon& leaf) const override { return b_.Covers(index::BoundsOf(leaf)); }
+  bool Intersects(const MultiPolygon& leaf) const override {
+    if (!b_.Intersects(index::BoundsOf(leaf))) return false;
+    for (const auto& part : leaf.parts)
+      for (const auto& ring : part.rings)
+        for (size_t i = 0; i < ring.size(); ++i)
+          if (SegmentMeetsBox(ring[i], ring[(i + 1) % ring.size()], b_)) return true;
+    return PointInLeaf(leaf, {b_.min_x, b_.min_y});
+  }
+  double Fraction(const MultiPolygon& leaf) const override {
+    double inside = 0, total = 0;
+    std::vector<Point> ring, tmp;
+    for (const auto& part : leaf.parts)
+      for (const auto& r : part.rings) {
+        total += index::SignedArea(r);
+        ring.assign(r.begin(), r.end());
+        const Box b = b_;
+        auto at_x = [](Point a, Point c, double x) { return Point{x, a.y + (x - a.x) * (c.y - a.y) / (c.x - a.x)}; };
+        auto at_y = [](Point a, Point c, double y) { return Point{a.x + (y - a.y) * (c.x - a.x) / (c.y - a.y), y}; };
+        ClipRing(ring, tmp, [&](Point p) { return p.x >= b.min_x; }, [&](Point a, Point c) { return at_x(a, c, b.min_x); });
+        ClipRing(ring, tmp, [&](Point p) { return p.x <= b.max_x; }, [&](Point a, Point c) { return at_x(a, c, b.max_x); });
+        ClipRing(ring, tmp, [&](Point p) { return p.y >= b.min_y; }, [&](Point a, Point c) { return at_y(a, c, b.min_y); });
+        ClipRing(ring, tmp, [&](Point p) { return p.y <= b.max_y; }, [&](Point a, Point c) { return at_y(a, c, b.max_y); });
+        if (ring.size() >= 3) inside += index::SignedArea(ring);
+      }
+    return total > 0 ? std::clamp(inside / total, 0.0, 1.0) : 0;
+  }
+
+ private:
+  Box b_;
+};
+
+// ---- circle ---------------------------------------------------------------
+
+struct XY {
+  double x, y;
+};
+
+double Cross(XY a, XY b) { return a.x * b.y - a.y * b.x; }
+
+// Signed area of the intersection of the disk (origin, r) with the triangle
+// (origin, a, b).
+double TriangleDiskArea(XY a, XY b, double r) {
+  const double r2 = r * r;
+  auto sector = [&](XY u, XY v) { return 0.5 * r2 * std::atan2(Cross(u, v), u.x * v.x + u.y * v.y); };
+  const double aa = a.x * a.x + a.y * a.y, bb = b.x * b.x + b.y * b.y;
+  if (aa <= r2 && bb <= r2) return 0.5 * Cross(a, b);
+  const XY d{b.x - a.x, b.y - a.y};
+  const double A = d.x * d.x + d.y * d.y;
+  if (A == 0) return 0;
+  const double B = a.x * d.x + a.y * d.y, C = aa - r2;
+  const double disc = B * B - A * C;
+  if (disc <= 0) return sector(a, b);
+  const double s = std::sqrt(disc);
+  double t1 = (-B - s) / A, t2 = (-B + s) / A;
+  if (t2 <= 0 || t1 >= 1) return sector(a, b);
+  t1 = std::max(t1, 0.0);
+  t2 = std::min(t2, 1.0);
+  const XY p1{a.x + t1 * d.x, a.y + t1 * d.y}, p2{a.x + t2 * d.x, a.y + t2 * d.y};
+  return sector(a, p1) + 0.5 * Cross(p1, p2) + sector(p2, b);
+}
+
+class CircleImpl : public PreparedRegion {
+ public:
+  CircleImpl(Point c, double r) : c_(c), r_(r) {
+    const auto m = index::MetresPerDegreeAt(c.y);
+    m_lat_ = m.lat;
+    // A box around the circle, slightly enlarged, for quick rejection.
+    const double dlat = r / m.lat * 1.001, dlon = r / index::MetresPerDegreeAt(std::abs(c.y) + dlat).lon * 1.001;
+    bounds_ = {c.x - dlon, c.y - dlat, c.x + dlon, c.y + dlat};
+  }
+  XY Project(Point p) const {
+    return {(p.x - c_.x) * index::MetresPerDegreeAt(p.y).lon, (p.y - c_.y) * m_lat_};
+  }
+  double Dist2(Point p) const {
+    const XY q = Project(p);
+    return q.x * q.x + q.y * q.y;
+  }
+  Rel Relation(const Box& b) const override {
+    if (!bounds_.Intersects(b)) return Rel::kDisjoint;
+    const Point nearest{std::clamp(c_.x, b.min_x, b.max_x), std::clamp(c_.y, b.min_y, b.max_y)};
+    if (std::sqrt(Dist2(nearest)) > r_ + 1.0) return Rel::kDisjoint;  // 1 m margin for the projection's curvature
+    const double in = std::max(0.0, r_ - 1.0);
+    for (Point p : {Point{b.min_x, b.min_y}, Point{b.max_x, b.min_y}, Point{b.min_x, b.max_y}, Point{b.max_x, b.max_y}})
+      if (Dist2(p) > in * in) return Rel::kPartial;
+    return Rel::kInside;
+  }
+  bool Contains(const MultiPolygon& leaf) const override {
+    for (const auto& part : leaf.parts)
+      for (const auto& p : part.rings[0])
+        if (Dist2(p) > r_ * r_) return false;
+    return true;
+  }
+  bool Intersects(const MultiPolygon& leaf) const override {
+    for (const auto& part : leaf.parts)
+      for (const auto& ring : part.rings)
+        for (size_t i = 0; i < ring.size(); ++i) {
+          const XY a = Project(ring[i]), b = Project(ring[(i + 1) % ring.size()]);
+          const XY d{b.x - a.x, b.y - a.y};
+          const double len2 = d.x * d.x + d.y * d.y;
+          const double t = len2 > 0 ? std::clamp(-(a.x * d.x + a.y * d.y) / len2, 0.0, 1.0) : 0;
+          const XY q{a.x + t * d.x, a.y + t * d.y};
+          if (q.x * q.x + q.y * q.y <= r_ * r_) return true;
+        }
+    return PointInLeaf(leaf, c_);
+  }
+  double Fraction(const MultiPolygon& leaf) const override {
+    if (Contains(leaf)) return 1;
+    double inside = 0, total = 0;
+    for (const auto& part : leaf.parts)
+      for (const auto& ring : part.rings)
+        for (size_t i = 0; i < ring.size(); ++i) {
+          const XY a = Project(ring[i]), b = Project(ring[(i + 1) % ring.size()]);
+          total += 0.5 * Cross(a, b);
+          inside += TriangleDiskArea(a, b, r_);
+        }
+    return total > 0 ? std::clamp(inside / total, 0.0, 1.0) : 0;
+  }
+
+ private:
+  Point c_;
+  double r_;
+  double m_lat_;
+  Box bounds_;
+};
+
+// ---- polygon --------------------------------------------------------------
+
+using BPoint = bg::model::d2::point_xy<double>;
+using BPolygon = bg::model::polygon<BPoint, /*clockwise=*/false, /*closed=*/false>;
+using BMulti = bg::model::multi_polygon<BPolygon>;
+
+BMulti ToBoost(const MultiPolygon& mp) {
+  BMulti out;
+  for (const auto& part : mp.parts) {
+    BPolygon& p = out.emplace_back();
+    for (const auto& pt : part.rings[0]) p.outer().push_back(BPoint(pt.x, pt.y));
+    for (size_t r = 1; r < part.rings.size(); ++r) {
+      p.inners().emplace_back();
+      for (const auto& pt : part.rings[r]) p.inners().back().push_back(BPoint(pt.x, pt.y));
+    }
+  }
+  return out;
+}
+
+BPolygon BoxPolygon(const Box& b) {
+  BPolygon p;
+  p.outer() = {BPoint(b.min_x, b.min_y), BPoint(b.max_x, b.min_y), BPoint(b.max_x, b.max_y), BPoint(b.min_x, b.max_y)};
+  return p;
+}
+
+class PolygonImpl : public PreparedRegion {
+ public:
+  explicit PolygonImpl(const MultiPolygon& mp) : region_(ToBoost(mp)), bounds_(index::BoundsOf(mp)) {}
+  Rel Relation(const Box& b) const override {
+    if (!bounds_.Intersects(b)) return Rel::kDisjoint;
+    const BPolygon box = BoxPolygon(b);
+    if (!bg::intersects(box, region_)) return Rel::kDisjoint;
+    return bg::covered_by(box, region_) ? Rel::kInside : Rel::kPartial;
+  }
+  bool Contains(const MultiPolygon& leaf) const override { return bg::covered_by(ToBoost(leaf), region_); }
+  bool Intersects(const MultiPolygon& leaf) const override { return bg::intersects(ToBoost(leaf), region_); }
+  double Fraction(const MultiPolygon& leaf) const override {
+    const BMulti l = ToBoost(leaf);
+    const double total = bg::area(l);
+    if (total <= 0) return 0;
+    BMulti out;
+    bg::intersection(l, region_, out);
+    return std::clamp(bg::area(out) / total, 0.0, 1.0);
+  }
+
+ private:
+  BMulti region_;
+  Box bounds_;
+};
+
+Result<std::unique_ptr<PreparedRegion>> Prepare(const Region& r) {
+  switch (r.kind) {
+    case Region::Kind::kBox:
+      if (!(r.box.min_x <= r.box.max_x && r.box.min_y <= r.box.max_y) || !std::isfinite(r.box.min_x) ||
+          !std::isfinite(r.box.max_x) || !std::isfinite(r.box.min_y) || !std::isfinite(r.box.max_y))
+        return InvalidArgument("box region: need finite west <= east and south <= north");
+      return std::unique_ptr<PreparedRegion>(new BoxImpl(r.box));
+    case Region::Kind::kCircle:
+      if (!std::isfinite(r.center.x) || !std::isfinite(r.center.y) || std::abs(r.center.y) > 89)
+        return InvalidArgument("circle region: centre must be a finite lon/lat (|lat| <= 89)");
+      if (!(r.radius_m > 0) || r.radius_m > 1e6)
+        return InvalidArgument("circle region: radius_m must be in (0, 1000000] metres");
+      return std::unique_ptr<PreparedRegion>(new CircleImpl(r.center, r.radius_m));
+    case Region::Kind::kPolygon:
+      if (r.polygon.parts.empty()) return InvalidArgument("polygon region: no polygon");
+      return std::unique_ptr<PreparedRegion>(new PolygonImpl(r.polygon));
+  }
+  return InvalidArgument("unknown region kind");
+}
+
+}  // namespace
+
+Result<RegionResult> Engine::RegionAggregate(const RegionQuery& query) const {
+  auto prepared = Prepare(query.region);
+  if (!prepared.ok()) return prepared.status();
+  const PreparedRegion& region = *prepared.value();
+  auto view = Read();
+  const Dataset& ds = view->dataset();
+  const auto& idx = view->spatial_index();
+  const size_t m = ds.metric_count();
+  const int group_level = query.group_by ? static_cast<int>(*query.group_by) : kLevelCount;
+
+  // 1. Walk the tree: whole nodes and border leaves.
+  std::vector<int32_t> whole, border;
+  std::vector<int32_t> stack;
+  for (size_t k = 0; k < ds.node_count(); k = static_cast<size_t>(ds.subtree_end[k])) stack.push_back(static_cast<int32_t>(k));
+  std::reverse(stack.begin(), stack.end());
+  while (!stack.empty()) {
+    const int32_t v = stack.back();
+    stack.pop_back();
+    const Rel rel = region.Relation(ds.node_bounds[v]);
+    if (rel == Rel::kDisjoint) continue;
+    const bool leaf = ds.leaf_of_node[v] >= 0;
+    // A whole node above the grouping level is split so that each row gets its share.
+    if (rel == Rel::kInside && (leaf || static_cast<int>(ds.levels[v]) >= group_level)) {
+      whole.push_back(v);
+    } else if (leaf) {
+      border.push_back(ds.leaf_of_node[v]);
+    } else {
+      const auto kids = view->Children(v);
+      for (auto it = kids.rbegin(); it != kids.rend(); ++it) stack.push_back(*it);
+    }
+  }
+  // 2. Geometry on border leaves, in parallel when there are many.
+  std::vector<double> weight(border.size());
+  auto measure = [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) {
+      const auto& geom = idx.polygon(border[i]);
+      switch (query.mode) {
+        case RegionMode::kContained: weight[i] = region.Contains(geom) ? 1 : 0; break;
+        case RegionMode::kIntersecting: weight[i] = region.Intersects(geom) ? 1 : 0; break;
+        case RegionMode::kAreaWeighted: weight[i] = region.Fraction(geom); break;
+      }
+    }
+  };
+  if (border.size() >= 256) state_->pool->For(border.size(), 32, measure);
+  else measure(0, border.size());
+  // 3. Combine, single-threaded.
+  RegionResult result;
+  result.version = view->version();
+  result.total.assign(m, 0);
+  std::vector<int32_t> row_of(query.group_by ? ds.node_count() : 0, -1);
+  auto add = [&](int32_t node, double w) {
+    for (size_t j = 0; j < m; ++j) result.total[j] += w * static_cast<double>(view->Metric(node, static_cast<int>(j)));
+    if (!query.group_by) return;
+    int32_t g = node;
+    while (g >= 0 && static_cast<int>(ds.levels[g]) > group_level) g = ds.parents[g];
+    if (g < 0 || static_cast<int>(ds.levels[g]) != group_level) return;  // no node of that level above
+    if (row_of[g] < 0) {
+      row_of[g] = static_cast<int32_t>(result.rows.size());
+      result.rows.push_back({g, std::vector<double>(m, 0)});
+    }
+    auto& row = result.rows[row_of[g]].values;
+    for (size_t j = 0; j < m; ++j) row[j] += w * static_cast<double>(view->Metric(node, static_cast<int>(j)));
+  };
+  for (int32_t v : whole) {
+    add(v, 1);
+    const auto first = std::lower_bound(ds.leaf_nodes.begin(), ds.leaf_nodes.end(), v);
+    const auto last = std::lower_bound(ds.leaf_nodes.begin(), ds.leaf_nodes.end(), ds.subtree_end[v]);
+    result.leaves += last - first;
+  }
+  for (size_t i = 0; i < border.size(); ++i) {
+    if (weight[i] <= 0) continue;
+    add(ds.leaf_nodes[border[i]], weight[i]);
+    ++result.leaves;
+  }
+  std::sort(result.rows.begin(), result.rows.end(), [](const RegionRow& a, const RegionRow& b) { return a.node < b.node; });
+  return result;
+}
+
+}  // namespace gridtree

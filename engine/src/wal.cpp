@@ -1,0 +1,267 @@
+#include "wal.h"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace gridtree::internal {
+namespace {
+
+constexpr char kWalMagic[8] = {'G', 'T', 'W', 'A', 'L', '0', '0', '1'};
+constexpr char kSnapMagic[8] = {'G', 'T', 'S', 'N', 'A', 'P', '0', '1'};
+constexpr size_t kHeaderSize = 32;
+
+struct CrcTable {
+  uint32_t t[256];
+  CrcTable() {
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;  // Castagnoli
+      t[i] = c;
+    }
+  }
+};
+
+std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+template <typename T>
+void Put(std::string& out, T v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+template <typename T>
+T Get(const char* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+Status WriteAll(int fd, const std::string& bytes, const std::string& path) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return IoError(Errno("write " + path));
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+Status SyncDir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return IoError(Errno("open " + dir));
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  return rc == 0 ? Status::Ok() : IoError(Errno("fsync " + dir));
+}
+
+// Writes bytes to dir/name through a temporary file, fsync, rename, fsync dir.
+Status WriteFileAtomically(const std::string& dir, const std::string& name, const std::string& bytes) {
+  const std::string tmp = dir + "/" + name + ".tmp", path = dir + "/" + name;
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return IoError(Errno("create " + tmp));
+  Status s = WriteAll(fd, bytes, tmp);
+  if (s.ok() && ::fsync(fd) != 0) s = IoError(Errno("fsync " + tmp));
+  ::close(fd);
+  if (!s.ok()) return s;
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return IoError(Errno("rename " + tmp));
+  return SyncDir(dir);
+}
+
+std::string Header(uint64_t fingerprint, uint64_t base_version) {
+  std::string h(kWalMagic, 8);
+  Put(h, fingerprint);
+  Put(h, base_version);
+  Put(h, Crc32c(h.data(), h.size()));
+  Put(h, uint32_t{0});
+  return h;
+}
+
+}  // namespace
+
+uint32_t Crc32c(const void* data, size_t n, uint32_t crc) {
+  static const CrcTable table;
+  const auto* p = static_cast<const unsigned char*>(data);
+  crc = ~crc;
+  for (size_t i = 0; i < n; ++i) crc = table.t[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+Result<std::unique_ptr<WriteAheadLog>> WriteAheadLog::Open(const std::string& dir, uint64_t fingerprint,
+                                                           uint64_t base_version, std::vector<WalRecord>& replay,
+                                                           std::string& report) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return IoError("cannot create data directory " + dir + ": " + ec.message());
+  std::unique_ptr<WriteAheadLog> wal(new WriteAheadLog(dir, fingerprint));
+  const std::string path = dir + "/wal.log";
+  if (!std::filesystem::exists(path)) {
+    if (Status s = WriteFileAtomically(dir, "wal.log", Header(fingerprint, base_version)); !s.ok()) return s;
+    report = "created " + path;
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream buf;
+    buf << in.rdbuf();
+    const std::string bytes = buf.str();
+    if (bytes.size() < kHeaderSize || std::memcmp(bytes.data(), kWalMagic, 8) != 0 ||
+        Get<uint32_t>(bytes.data() + 24) != Crc32c(bytes.data(), 24))
+      return FailedPrecondition(path + " is not a gridtree write-ahead log (bad header)");
+    const uint64_t file_fp = Get<uint64_t>(bytes.data() + 8);
+    const uint64_t file_base = Get<uint64_t>(bytes.data() + 16);
+    if (file_fp != fingerprint)
+      return FailedPrecondition(path + " belongs to another dataset (fingerprint " + std::to_string(file_fp) +
+                                ", this dataset has " + std::to_string(fingerprint) +
+                                "); use another data directory or move the old one away");
+    if (file_base > base_version)
+      return FailedPrecondition(path + " starts after version " + std::to_string(file_base) +
+                                " but the snapshot holds only version " + std::to_string(base_version) +
+                                "; the snapshot is missing or older than the log");
+    size_t pos = kHeaderSize, records = 0;
+    uint64_t expect = file_base + 1;
+    std::string torn;
+    while (pos < bytes.size()) {
+      if (bytes.size() - pos < 8) {
+        torn = "a partial record header";
+        break;
+      }
+      const uint32_t len = Get<uint32_t>(bytes.data() + pos);
+      const uint32_t crc = Get<uint32_t>(bytes.data() + pos + 4);
+      if (len < 12 || len > bytes.size() - pos - 8) {
+        torn = "a record longer than the file";
+        break;
+      }
+      const char* p = bytes.data() + pos + 8;
+      if (Crc32c(p, len) != crc) {
+        torn = "a record with a bad checksum";
+        break;
+      }
+      const uint64_t version = Get<uint64_t>(p);
+      const uint32_t count = Get<uint32_t>(p + 8);
+      if (len != 12 + static_cast<uint64_t>(count) * 16 || version != expect) {
+        torn = "a record out of sequence";
+        break;
+      }
+      if (version > base_version) {
+        WalRecord r;
+        r.version = version;
+        r.values.resize(count);
+        for (uint32_t i = 0; i < count; ++i) {
+          const char* e = p + 12 + 16 * i;
+          r.values[i] = {Get<uint32_t>(e), Get<uint32_t>(e + 4), Get<int64_t>(e + 8)};
+        }
+        replay.push_back(std::move(r));
+      }
+      ++expect;
+      ++records;
+      pos += 8 + len;
+    }
+    report = path + ": " + std::to_string(records) + " record(s), " + std::to_string(replay.size()) +
+             " replayed after version " + std::to_string(base_version);
+    if (!torn.empty()) {
+      report += "; ignored a torn or corrupt tail of " + std::to_string(bytes.size() - pos) + " byte(s) at offset " +
+                std::to_string(pos) + " (" + torn + ", e.g. a crash during a write)";
+      if (::truncate(path.c_str(), static_cast<off_t>(pos)) != 0) return IoError(Errno("truncate " + path));
+    }
+  }
+  wal->fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (wal->fd_ < 0) return IoError(Errno("open " + path));
+  struct stat st {};
+  ::fstat(wal->fd_, &st);
+  wal->size_ = st.st_size;
+  if (::fsync(wal->fd_) != 0) return IoError(Errno("fsync " + path));
+  return wal;
+}
+
+WriteAheadLog::~WriteAheadLog() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status WriteAheadLog::Append(const WalRecord& record) {
+  std::string payload;
+  payload.reserve(12 + record.values.size() * 16);
+  Put(payload, record.version);
+  Put(payload, static_cast<uint32_t>(record.values.size()));
+  for (const LeafValue& v : record.values) {
+    Put(payload, v.leaf);
+    Put(payload, v.metric);
+    Put(payload, v.value);
+  }
+  std::string out;
+  out.reserve(payload.size() + 8);
+  Put(out, static_cast<uint32_t>(payload.size()));
+  Put(out, Crc32c(payload.data(), payload.size()));
+  out += payload;
+  if (Status s = WriteAll(fd_, out, dir_ + "/wal.log"); !s.ok()) return s;
+  size_ += static_cast<int64_t>(out.size());
+  return Status::Ok();
+}
+
+Status WriteAheadLog::Sync() {
+  return ::fdatasync(fd_) == 0 ? Status::Ok() : IoError(Errno("fdatasync " + dir_ + "/wal.log"));
+}
+
+Status WriteAheadLog::Rotate(uint64_t base_version) {
+  if (Status s = WriteFileAtomically(dir_, "wal.log", Header(fingerprint_, base_version)); !s.ok()) return s;
+  const std::string path = dir_ + "/wal.log";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return IoError(Errno("open " + path));
+  ::close(fd_);
+  fd_ = fd;
+  size_ = static_cast<int64_t>(kHeaderSize);
+  return Status::Ok();
+}
+
+Status WriteAheadLog::Reset(uint64_t fingerprint) {
+  std::error_code ec;
+  std::filesystem::remove(dir_ + "/snapshot.bin", ec);
+  fingerprint_ = fingerprint;
+  return Rotate(0);
+}
+
+Status WriteSnapshot(const std::string& dir, uint64_t fingerprint, uint64_t version, size_t leaf_count,
+                     size_t metric_count, const std::vector<int64_t>& leaf_values) {
+  std::string out(kSnapMagic, 8);
+  Put(out, fingerprint);
+  Put(out, version);
+  Put(out, static_cast<uint64_t>(leaf_count));
+  Put(out, static_cast<uint64_t>(metric_count));
+  out.append(reinterpret_cast<const char*>(leaf_values.data()), leaf_values.size() * sizeof(int64_t));
+  Put(out, Crc32c(out.data(), out.size()));
+  return WriteFileAtomically(dir, "snapshot.bin", out);
+}
+
+Result<std::optional<Snapshot>> ReadSnapshot(const std::string& dir, uint64_t fingerprint, size_t leaf_count,
+                                             size_t metric_count) {
+  const std::string path = dir + "/snapshot.bin";
+  if (!std::filesystem::exists(path)) return std::optional<Snapshot>();
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  const std::string bytes = buf.str();
+  const size_t values = leaf_count * metric_count;
+  if (bytes.size() < 40 + 4 || std::memcmp(bytes.data(), kSnapMagic, 8) != 0)
+    return FailedPrecondition(path + " is not a gridtree snapshot");
+  if (Get<uint32_t>(bytes.data() + bytes.size() - 4) != Crc32c(bytes.data(), bytes.size() - 4))
+    return FailedPrecondition(path + " is corrupt (checksum mismatch)");
+  if (Get<uint64_t>(bytes.data() + 8) != fingerprint)
+    return FailedPrecondition(path + " belongs to another dataset (fingerprint " +
+                              std::to_string(Get<uint64_t>(bytes.data() + 8)) + ", this dataset has " +
+                              std::to_string(fingerprint) + ")");
+  if (Get<uint64_t>(bytes.data() + 24) != leaf_count || Get<uint64_t>(bytes.data() + 32) != metric_count ||
+      bytes.size() != 40 + values * 8 + 4)
+    return FailedPrecondition(path + " does not match the dataset's leaves and metrics");
+  Snapshot snap;
+  snap.version = Get<uint64_t>(bytes.data() + 16);
+  snap.leaf_values.resize(values);
+  std::memcpy(snap.leaf_values.data(), bytes.data() + 40, values * 8);
+  return std::optional<Snapshot>(std::move(snap));
+}
+
+}  // namespace gridtree::internal

@@ -1,0 +1,77 @@
+// Durability: the write-ahead log of applied update batches and the
+// snapshot of leaf values that a checkpoint writes.
+//
+// wal.log: a 32-byte header (magic "GTWAL001", dataset fingerprint, base
+// version, CRC32C) then records [u32 length][u32 CRC32C][payload], payload =
+// u64 version, u32 count, count x (u32 leaf, u32 metric, i64 new value).
+// Records hold absolute values, so replay is idempotent. A torn or corrupt
+// tail (a crash mid-write) fails its length or checksum: it is reported,
+// cut off, and never half-applied.
+//
+// snapshot.bin: magic "GTSNAP01", fingerprint, version, leaf and metric
+// counts, the values, CRC32C. Written to a temporary file, fsync'ed, renamed.
+//
+// Thread safety: none; the engine serialises access.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gridtree/engine/status.h"
+
+namespace gridtree::internal {
+
+uint32_t Crc32c(const void* data, size_t n, uint32_t crc = 0);
+
+struct LeafValue {
+  uint32_t leaf;
+  uint32_t metric;
+  int64_t value;
+};
+
+struct WalRecord {
+  uint64_t version = 0;
+  std::vector<LeafValue> values;
+};
+
+struct Snapshot {
+  uint64_t version = 0;
+  std::vector<int64_t> leaf_values;  // leaf * metric_count + metric
+};
+
+class WriteAheadLog {
+ public:
+  // Opens dir/wal.log (creating dir and log when absent). Records after
+  // base_version are returned in replay, in order; report says what was
+  // found (records, a torn tail cut off).
+  static Result<std::unique_ptr<WriteAheadLog>> Open(const std::string& dir, uint64_t fingerprint,
+                                                     uint64_t base_version, std::vector<WalRecord>& replay,
+                                                     std::string& report);
+  ~WriteAheadLog();
+
+  Status Append(const WalRecord& record);  // write(2) only
+  Status Sync();                           // fdatasync: everything appended is durable
+  // After a checkpoint at base_version: an empty log replaces the old one.
+  Status Rotate(uint64_t base_version);
+  // After a reload: an empty log for another dataset.
+  Status Reset(uint64_t fingerprint);
+  int64_t size_bytes() const { return size_; }
+
+ private:
+  WriteAheadLog(std::string dir, uint64_t fingerprint) : dir_(std::move(dir)), fingerprint_(fingerprint) {}
+  std::string dir_;
+  uint64_t fingerprint_;
+  int fd_ = -1;
+  int64_t size_ = 0;
+};
+
+Status WriteSnapshot(const std::string& dir, uint64_t fingerprint, uint64_t version, size_t leaf_count,
+                     size_t metric_count, const std::vector<int64_t>& leaf_values);
+// nullopt when there is no snapshot yet.
+Result<std::optional<Snapshot>> ReadSnapshot(const std::string& dir, uint64_t fingerprint, size_t leaf_count,
+                                             size_t metric_count);
+
+}  // namespace gridtree::internal
