@@ -12,6 +12,7 @@
 
 #include "gridtree/engine/dataset.h"
 #include "gridtree/engine/engine.h"
+#include "small_dataset.h"
 
 namespace {
 
@@ -103,6 +104,37 @@ TEST(Loader, RealCountyFileLoadsWithWarningsAndAnswers) {
     ASSERT_TRUE(hit.hit()) << id;
     EXPECT_EQ(view->id(hit.node), id);
   }
+}
+
+TEST(Loader, BinarySnapshotRoundTrips) {
+  Dataset original = gridtree::testing::SmallDataset(8);
+  const std::string path = ::testing::TempDir() + "/small.gtds";
+  ASSERT_TRUE(SaveDatasetSnapshot(original, path).ok());
+  LoadResult r = LoadDataset(path);
+  ASSERT_TRUE(r.dataset) << r.report.findings[0].ToString();
+  const Dataset& copy = *r.dataset;
+  EXPECT_EQ(copy.fingerprint, original.fingerprint);
+  EXPECT_EQ(copy.ids, original.ids);
+  EXPECT_EQ(copy.names, original.names);
+  EXPECT_EQ(copy.parents, original.parents);
+  EXPECT_EQ(copy.subtree_end, original.subtree_end);
+  EXPECT_EQ(copy.children, original.children);
+  EXPECT_EQ(copy.leaf_nodes, original.leaf_nodes);
+  EXPECT_EQ(copy.leaf_metrics, original.leaf_metrics);
+  EXPECT_EQ(copy.metric_names, original.metric_names);
+  ASSERT_EQ(copy.leaf_geometry.size(), original.leaf_geometry.size());
+  for (size_t l = 0; l < copy.leaf_geometry.size(); ++l)
+    ASSERT_EQ(copy.leaf_geometry[l].parts[0].rings, original.leaf_geometry[l].parts[0].rings);
+  // A flipped byte is caught by the checksum, with a clear finding.
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('\x55');
+  }
+  LoadResult bad = LoadDataset(path);
+  EXPECT_FALSE(bad.dataset.has_value());
+  ASSERT_FALSE(bad.report.findings.empty());
+  EXPECT_EQ(bad.report.findings[0].code, "bad-snapshot");
 }
 
 }  // namespace

@@ -140,7 +140,9 @@ void Compare(const Region& region, const char* what) {
           ASSERT_NEAR(rows[node][j], values[j], tol * std::max(1.0, values[j]) + slack) << what << " row " << view->id(node);
       }
       // Area-weighted rows may include slivers the oracle rounds to zero.
-      if (mode != RegionMode::kAreaWeighted) EXPECT_EQ(rows.size(), want.rows.size()) << what;
+      if (mode != RegionMode::kAreaWeighted) {
+        EXPECT_EQ(rows.size(), want.rows.size()) << what;
+      }
     }
   }
 }

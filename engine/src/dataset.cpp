@@ -82,6 +82,18 @@ LoadResult LoadDataset(const std::string& path, const LoadOptions& options) {
   std::ostringstream buf;
   buf << in.rdbuf();
   const std::string text = buf.str();
+  if (internal::IsDatasetSnapshot(text)) {
+    const auto t0 = std::chrono::steady_clock::now();
+    LoadResult r;
+    internal::FindingSink sink(r.report, path, options.max_findings);
+    r.dataset = internal::ReadDatasetSnapshot(text, sink);
+    if (r.dataset) {
+      r.dataset->source = path;
+      r.report.features = static_cast<int64_t>(r.dataset->node_count());
+    }
+    r.report.parse_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return r;
+  }
   return LoadDatasetFromText(text, path, options);
 }
 

@@ -60,6 +60,10 @@ std::vector<RawFeature> ReadGeoJson(std::string_view text, FindingSink& sink);
 std::optional<Dataset> BuildDataset(std::vector<RawFeature> features, const LoadOptions& options,
                                     FindingSink& sink);
 
+// Binary dataset snapshots (dataset_snapshot.cpp).
+bool IsDatasetSnapshot(std::string_view text);
+std::optional<Dataset> ReadDatasetSnapshot(const std::string& bytes, FindingSink& sink);
+
 // Position of the first JSON syntax error in text: 1-based line and column
 // and a short description. Used only after the fast parser has failed.
 struct SyntaxError {

@@ -1,24 +1,29 @@
 // The one file that includes <tbb/...>.
 #include "worker_pool.h"
 
+#include <optional>
 #include <thread>
 
 #include <tbb/blocked_range.h>
 #include <tbb/global_control.h>
+#include <tbb/info.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
 namespace gridtree::internal {
 
 struct WorkerPool::Impl {
-  // Raises TBB's worker cap (hardware_concurrency - 1 by default) so that an
+  // Raises TBB's worker cap (default_concurrency - 1 workers) so that an
   // arena larger than the machine still gets its threads; lives as long as
-  // the arena.
-  tbb::global_control control;
+  // the arena. Only ever created to raise the cap: TBB applies the smallest
+  // max_allowed_parallelism of all live instances, so a small pool holding
+  // one would cap every other pool in the process.
+  std::optional<tbb::global_control> control;
   tbb::task_arena arena;
-  Impl(int threads)
-      : control(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads) + 1),
-        arena(threads, /*reserved_for_masters=*/1) {}
+  explicit Impl(int threads) : arena(threads, /*reserved_for_masters=*/1) {
+    if (threads > tbb::info::default_concurrency())
+      control.emplace(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads) + 1);
+  }
 };
 
 WorkerPool::WorkerPool(int threads) {
