@@ -46,6 +46,9 @@ void FinishTopology(Topology& topology) {
   topology.names_sorted.reserve(ds.node_count());
   for (size_t k = 0; k < ds.node_count(); ++k) topology.names_sorted.emplace_back(ds.names[k], static_cast<int32_t>(k));
   std::sort(topology.names_sorted.begin(), topology.names_sorted.end());
+  topology.first_leaf.assign(ds.node_count() + 1, static_cast<int32_t>(ds.leaf_count()));
+  for (size_t k = ds.node_count(); k-- > 0;)
+    topology.first_leaf[k] = ds.leaf_of_node[k] >= 0 ? ds.leaf_of_node[k] : topology.first_leaf[k + 1];
 }
 
 }  // namespace internal

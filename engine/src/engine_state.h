@@ -22,6 +22,10 @@ struct Topology {
   std::unique_ptr<index::PolygonIndex> index;
   uint64_t dataset_version = 1;
   std::vector<std::pair<std::string_view, int32_t>> names_sorted;  // for prefix search
+  // first_leaf[k]: the number of the first leaf at or after node k (k may be
+  // node_count()); a subtree [k, subtree_end) holds leaves
+  // [first_leaf[k], first_leaf[subtree_end]).
+  std::vector<int32_t> first_leaf;
 };
 
 // Aggregated metric values of every node at one version, in copy-on-write

@@ -164,12 +164,20 @@ class CircleImpl : public PreparedRegion {
   CircleImpl(Point c, double r) : c_(c), r_(r) {
     const auto m = index::MetresPerDegreeAt(c.y);
     m_lat_ = m.lat;
+    // Metres per degree of longitude as a quadratic in (lat - lat0): the
+    // cubic term is below a millimetre within 0.5 degree of the centre.
+    const double h = 0.01;
+    const double f0 = m.lon, fp = index::MetresPerDegreeAt(c.y + h).lon, fm = index::MetresPerDegreeAt(c.y - h).lon;
+    lon_a_ = f0;
+    lon_b_ = (fp - fm) / (2 * h);
+    lon_c_ = (fp - 2 * f0 + fm) / (2 * h * h);
     // A box around the circle, slightly enlarged, for quick rejection.
     const double dlat = r / m.lat * 1.001, dlon = r / index::MetresPerDegreeAt(std::abs(c.y) + dlat).lon * 1.001;
     bounds_ = {c.x - dlon, c.y - dlat, c.x + dlon, c.y + dlat};
   }
   XY Project(Point p) const {
-    return {(p.x - c_.x) * index::MetresPerDegreeAt(p.y).lon, (p.y - c_.y) * m_lat_};
+    const double d = p.y - c_.y;
+    return {(p.x - c_.x) * (lon_a_ + d * (lon_b_ + d * lon_c_)), d * m_lat_};
   }
   double Dist2(Point p) const {
     const XY q = Project(p);
@@ -178,7 +186,7 @@ class CircleImpl : public PreparedRegion {
   Rel Relation(const Box& b) const override {
     if (!bounds_.Intersects(b)) return Rel::kDisjoint;
     const Point nearest{std::clamp(c_.x, b.min_x, b.max_x), std::clamp(c_.y, b.min_y, b.max_y)};
-    if (std::sqrt(Dist2(nearest)) > r_ + 1.0) return Rel::kDisjoint;  // 1 m margin for the projection's curvature
+    if (Dist2(nearest) > (r_ + 1.0) * (r_ + 1.0)) return Rel::kDisjoint;  // 1 m margin for the projection's curvature
     const double in = std::max(0.0, r_ - 1.0);
     for (Point p : {Point{b.min_x, b.min_y}, Point{b.max_x, b.min_y}, Point{b.min_x, b.max_y}, Point{b.max_x, b.max_y}})
       if (Dist2(p) > in * in) return Rel::kPartial;
@@ -191,28 +199,38 @@ class CircleImpl : public PreparedRegion {
     return true;
   }
   bool Intersects(const MultiPolygon& leaf) const override {
+    const double r2 = r_ * r_;
     for (const auto& part : leaf.parts)
-      for (const auto& ring : part.rings)
-        for (size_t i = 0; i < ring.size(); ++i) {
-          const XY a = Project(ring[i]), b = Project(ring[(i + 1) % ring.size()]);
+      for (const auto& ring : part.rings) {
+        XY a = Project(ring.back());
+        for (const Point& pt : ring) {
+          const XY b = Project(pt);
           const XY d{b.x - a.x, b.y - a.y};
           const double len2 = d.x * d.x + d.y * d.y;
           const double t = len2 > 0 ? std::clamp(-(a.x * d.x + a.y * d.y) / len2, 0.0, 1.0) : 0;
           const XY q{a.x + t * d.x, a.y + t * d.y};
-          if (q.x * q.x + q.y * q.y <= r_ * r_) return true;
+          if (q.x * q.x + q.y * q.y <= r2) return true;
+          a = b;
         }
+      }
     return PointInLeaf(leaf, c_);
   }
   double Fraction(const MultiPolygon& leaf) const override {
-    if (Contains(leaf)) return 1;
     double inside = 0, total = 0;
+    bool all_in = true;
+    const double r2 = r_ * r_;
     for (const auto& part : leaf.parts)
-      for (const auto& ring : part.rings)
-        for (size_t i = 0; i < ring.size(); ++i) {
-          const XY a = Project(ring[i]), b = Project(ring[(i + 1) % ring.size()]);
+      for (const auto& ring : part.rings) {
+        XY a = Project(ring.back());
+        for (const Point& pt : ring) {
+          const XY b = Project(pt);
           total += 0.5 * Cross(a, b);
+          if (b.x * b.x + b.y * b.y > r2) all_in = false;
           inside += TriangleDiskArea(a, b, r_);
+          a = b;
         }
+      }
+    if (all_in) return 1;
     return total > 0 ? std::clamp(inside / total, 0.0, 1.0) : 0;
   }
 
@@ -220,6 +238,7 @@ class CircleImpl : public PreparedRegion {
   Point c_;
   double r_;
   double m_lat_;
+  double lon_a_ = 0, lon_b_ = 0, lon_c_ = 0;
   Box bounds_;
 };
 
@@ -303,7 +322,9 @@ Result<RegionResult> Engine::RegionAggregate(const RegionQuery& query) const {
   const Dataset& ds = view->dataset();
   const auto& idx = view->spatial_index();
   const size_t m = ds.metric_count();
-  const int group_level = query.group_by ? static_cast<int>(*query.group_by) : kLevelCount;
+  // Without group-by any inside node counts whole; with it, only nodes at or
+  // below the grouping level (so that each row gets its share).
+  const int group_level = query.group_by ? static_cast<int>(*query.group_by) : -1;
 
   // 1. Walk the tree: whole nodes and border leaves.
   std::vector<int32_t> whole, border;
@@ -360,9 +381,7 @@ Result<RegionResult> Engine::RegionAggregate(const RegionQuery& query) const {
   };
   for (int32_t v : whole) {
     add(v, 1);
-    const auto first = std::lower_bound(ds.leaf_nodes.begin(), ds.leaf_nodes.end(), v);
-    const auto last = std::lower_bound(ds.leaf_nodes.begin(), ds.leaf_nodes.end(), ds.subtree_end[v]);
-    result.leaves += last - first;
+    result.leaves += view->topology().first_leaf[ds.subtree_end[v]] - view->topology().first_leaf[v];
   }
   for (size_t i = 0; i < border.size(); ++i) {
     if (weight[i] <= 0) continue;
