@@ -22,6 +22,7 @@
 #include <boost/geometry/geometries/point.hpp>
 #include <boost/geometry/index/rtree.hpp>
 
+#include "orient.h"
 #include "part_edges.h"
 
 namespace bg = boost::geometry;

@@ -24,13 +24,15 @@ namespace gridtree::index {
 
 struct PolygonIndexOptions {
   // Target number of cells in the lookup grid per polygon edge. A cell that
-  // no edge touches answers without any polygon test.
+  // no edge touches answers without any polygon test; more cells mean fewer
+  // edges per mixed cell and more memory (docs/index.md).
   // DEFAULT: 4.0
   double cells_per_edge = 4.0;
   // Upper bound on the lookup grid size (cells), to cap memory on sparse data.
   // DEFAULT: 1 << 25 (32 Mi cells, 128 MiB of int32)
   int64_t max_cells = int64_t{1} << 25;
-  // Edges per horizontal slab in the per-part edge buckets.
+  // Edges per horizontal slab in the per-part edge buckets that classify
+  // grid cells while building (build time only).
   // DEFAULT: 4
   int edges_per_slab = 4;
 };

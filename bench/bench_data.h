@@ -1,0 +1,40 @@
+// Inputs shared by the benchmark suites: the default Jiangmen dataset
+// (generated once per process into a temporary file, or read from the file
+// named by the environment variable GRIDTREE_DATASET), loaded once, and the
+// fixed-seed point sets. Everything here is built outside the timed loops.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gridtree/engine/dataset.h"
+#include "gridtree/engine/engine.h"
+
+namespace gridtree::bench {
+
+// Path of the dataset file (generated on first call unless GRIDTREE_DATASET
+// is set). Aborts the process on failure.
+const std::string& DatasetPath();
+
+// The dataset, loaded and validated once. Copy it to build an Engine.
+const Dataset& LoadedDataset();
+
+// An engine over a copy of LoadedDataset() with the given worker count.
+std::unique_ptr<Engine> MakeEngine(int threads, const index::PolygonIndexOptions& index_options = {});
+
+// A shared single-thread engine, built once.
+const Engine& SharedEngine();
+
+enum class Distribution { kUniformBox, kInside, kClustered };
+const char* DistributionName(Distribution d);
+
+// One million points of a distribution, as columns; built once per process.
+struct PointSet {
+  std::vector<double> lon, lat;
+  size_t size() const { return lon.size(); }
+};
+constexpr size_t kPoints = 1'000'000;
+const PointSet& Points(Distribution d);
+
+}  // namespace gridtree::bench
