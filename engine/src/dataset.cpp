@@ -2,8 +2,7 @@
 #include "gridtree/engine/dataset.h"
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
+#include <simdjson.h>
 
 #include "raw_feature.h"
 
@@ -54,12 +53,23 @@ void FindingSink::Add(Severity severity, int64_t feature, const std::string& id,
 
 }  // namespace internal
 
-LoadResult LoadDatasetFromText(std::string_view text, const std::string& name, const LoadOptions& options) {
+namespace {
+
+LoadResult LoadFromText(std::string_view text, bool padded, const std::string& name, const LoadOptions& options) {
   using Clock = std::chrono::steady_clock;
   LoadResult result;
   internal::FindingSink sink(result.report, name, options.max_findings);
   const auto t0 = Clock::now();
-  std::vector<internal::RawFeature> features = internal::ReadGeoJson(text, sink);
+  if (internal::IsDatasetSnapshot(text)) {
+    result.dataset = internal::ReadDatasetSnapshot(text, sink);
+    if (result.dataset) {
+      result.dataset->source = name;
+      result.report.features = static_cast<int64_t>(result.dataset->node_count());
+    }
+    result.report.parse_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    return result;
+  }
+  std::vector<internal::RawFeature> features = internal::ReadGeoJson(text, padded, sink);
   const auto t1 = Clock::now();
   result.report.features = static_cast<int64_t>(features.size());
   if (sink.errors() == 0) {
@@ -72,29 +82,21 @@ LoadResult LoadDatasetFromText(std::string_view text, const std::string& name, c
   return result;
 }
 
+}  // namespace
+
+LoadResult LoadDatasetFromText(std::string_view text, const std::string& name, const LoadOptions& options) {
+  return LoadFromText(text, /*padded=*/false, name, options);
+}
+
 LoadResult LoadDataset(const std::string& path, const LoadOptions& options) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  // One read into a padded buffer: simdjson parses it in place.
+  simdjson::padded_string text;
+  if (simdjson::padded_string::load(path).get(text)) {
     LoadResult r;
-    r.report.findings.push_back({Severity::kError, path, -1, "", "unreadable", "cannot open the file"});
+    r.report.findings.push_back({Severity::kError, path, -1, "", "unreadable", "cannot open or read the file"});
     return r;
   }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  const std::string text = buf.str();
-  if (internal::IsDatasetSnapshot(text)) {
-    const auto t0 = std::chrono::steady_clock::now();
-    LoadResult r;
-    internal::FindingSink sink(r.report, path, options.max_findings);
-    r.dataset = internal::ReadDatasetSnapshot(text, sink);
-    if (r.dataset) {
-      r.dataset->source = path;
-      r.report.features = static_cast<int64_t>(r.dataset->node_count());
-    }
-    r.report.parse_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    return r;
-  }
-  return LoadDatasetFromText(text, path, options);
+  return LoadFromText(std::string_view(text.data(), text.size()), /*padded=*/true, path, options);
 }
 
 }  // namespace gridtree

@@ -47,7 +47,7 @@ class Writer {
 
 class Reader {
  public:
-  Reader(const std::string& s) : s_(s) {}
+  Reader(std::string_view s) : s_(s) {}
   bool ok() const { return ok_; }
   template <typename T>
   T Pod() {
@@ -83,7 +83,7 @@ class Reader {
   }
 
  private:
-  const std::string& s_;
+  std::string_view s_;
   size_t pos_ = 8;
   bool ok_ = true;
 };
@@ -145,7 +145,7 @@ namespace internal {
 
 bool IsDatasetSnapshot(std::string_view text) { return text.size() >= 8 && std::memcmp(text.data(), kMagic, 8) == 0; }
 
-std::optional<Dataset> ReadDatasetSnapshot(const std::string& bytes, FindingSink& sink) {
+std::optional<Dataset> ReadDatasetSnapshot(std::string_view bytes, FindingSink& sink) {
   auto corrupt = [&](const std::string& what) {
     sink.Error(-1, "", "bad-snapshot", "binary snapshot is corrupt or truncated (" + what + ")");
     return std::optional<Dataset>();

@@ -178,7 +178,7 @@ bool LooksLikeSequence(std::string_view text, dom::parser& parser) {
 
 }  // namespace
 
-std::vector<RawFeature> ReadGeoJson(std::string_view text, FindingSink& sink) {
+std::vector<RawFeature> ReadGeoJson(std::string_view text, bool padded, FindingSink& sink) {
   std::vector<RawFeature> out;
   dom::parser parser;
   if (LooksLikeSequence(text, parser)) {
@@ -194,7 +194,7 @@ std::vector<RawFeature> ReadGeoJson(std::string_view text, FindingSink& sink) {
       while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
       if (line.empty()) continue;
       dom::element el;
-      if (auto err = parser.parse(line.data(), line.size()).get(el)) {
+      if (auto err = parser.parse(line.data(), line.size(), !padded).get(el)) {
         ReportSyntax(line, line_no - 1, err, sink, feature);
         ++feature;
         continue;
@@ -204,7 +204,7 @@ std::vector<RawFeature> ReadGeoJson(std::string_view text, FindingSink& sink) {
     return out;
   }
   dom::element root;
-  if (auto err = parser.parse(text.data(), text.size()).get(root)) {
+  if (auto err = parser.parse(text.data(), text.size(), !padded).get(root)) {
     ReportSyntax(text, 0, err, sink, -1);
     return out;
   }

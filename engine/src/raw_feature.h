@@ -54,7 +54,9 @@ class FindingSink {
 
 // Parses the text (a FeatureCollection or a GeoJSON text sequence) into raw
 // features. Malformed JSON is reported with its line and column.
-std::vector<RawFeature> ReadGeoJson(std::string_view text, FindingSink& sink);
+// padded: text is followed by at least SIMDJSON_PADDING readable bytes (as
+// in a simdjson::padded_string), so no copy is needed.
+std::vector<RawFeature> ReadGeoJson(std::string_view text, bool padded, FindingSink& sink);
 
 // Builds and checks the flat hierarchy; returns nullopt when any error.
 std::optional<Dataset> BuildDataset(std::vector<RawFeature> features, const LoadOptions& options,
@@ -62,7 +64,7 @@ std::optional<Dataset> BuildDataset(std::vector<RawFeature> features, const Load
 
 // Binary dataset snapshots (dataset_snapshot.cpp).
 bool IsDatasetSnapshot(std::string_view text);
-std::optional<Dataset> ReadDatasetSnapshot(const std::string& bytes, FindingSink& sink);
+std::optional<Dataset> ReadDatasetSnapshot(std::string_view bytes, FindingSink& sink);
 
 // Position of the first JSON syntax error in text: 1-based line and column
 // and a short description. Used only after the fast parser has failed.

@@ -10,7 +10,13 @@ void RegisterGenerate(CLI::App& app);
 void RegisterValidate(CLI::App& app);
 void RegisterInfo(CLI::App& app);
 void RegisterExport(CLI::App& app);
+void RegisterSnapshot(CLI::App& app);
 void RegisterLocate(CLI::App& app);
+void RegisterAggregate(CLI::App& app);  // cmd_aggregate.cpp
+void RegisterTop(CLI::App& app);
+void RegisterUpdate(CLI::App& app);
+void RegisterServe(CLI::App& app);  // cmd_serve.cpp
+void RegisterCall(CLI::App& app);   // cmd_call.cpp
 
 // The folder with the embedded dataset inputs (data/ of the source tree,
 // or GRIDTREE_DATA_ROOT from the environment).

@@ -11,7 +11,13 @@ int main(int argc, char** argv) {
   gridtree::cli::RegisterValidate(app);
   gridtree::cli::RegisterInfo(app);
   gridtree::cli::RegisterExport(app);
+  gridtree::cli::RegisterSnapshot(app);
   gridtree::cli::RegisterLocate(app);
+  gridtree::cli::RegisterAggregate(app);
+  gridtree::cli::RegisterTop(app);
+  gridtree::cli::RegisterUpdate(app);
+  gridtree::cli::RegisterServe(app);
+  gridtree::cli::RegisterCall(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

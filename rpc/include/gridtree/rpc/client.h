@@ -1,0 +1,61 @@
+// Client: a connection to a gridtree server, with helpers that hide the
+// server's limits (a locate batch larger than one message allows is split
+// into several calls and pipelined).
+//
+// Thread safety: a Client belongs to the thread that created it (it owns
+// that thread's kj event loop); use one Client per thread.
+#pragma once
+
+#include <capnp/ez-rpc.h>
+#include <kj/async.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "gridtree.capnp.h"
+
+namespace gridtree::rpc {
+
+struct ClientOptions {
+  // Largest message this side accepts or sends; keep it equal to the
+  // server's --max-message-bytes.
+  // DEFAULT: 64 MiB
+  uint64_t max_message_bytes = uint64_t{64} << 20;
+  // Calls a split locate batch keeps in flight at once.
+  // DEFAULT: 4
+  uint32_t pipeline_depth = 4;
+};
+
+// Leaf numbers for lon[i], lat[i] through as many locateBatch calls as the
+// server's limits (Info.limits) and max_message_bytes need, up to
+// pipeline_depth at once. Works over any GridTree capability.
+kj::Promise<std::vector<int32_t>> LocateColumns(proto::GridTree::Client gridtree, std::span<const double> lon,
+                                                std::span<const double> lat, const ClientOptions& options = {});
+
+class Client {
+ public:
+  // address: "HOST:PORT", "HOST" (port 7433) or "unix:/path".
+  explicit Client(const std::string& address, ClientOptions options = {});
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  proto::GridTree::Client& gridtree() { return gridtree_; }
+  kj::WaitScope& wait_scope();
+  const ClientOptions& options() const { return options_; }
+
+  // Blocking convenience form of LocateColumns.
+  std::vector<int32_t> LocateColumnsSync(std::span<const double> lon, std::span<const double> lat);
+
+ private:
+  ClientOptions options_;
+  std::unique_ptr<capnp::EzRpcClient> ez_;
+  proto::GridTree::Client gridtree_;
+};
+
+inline constexpr unsigned kDefaultPort = 7433;
+
+}  // namespace gridtree::rpc

@@ -1,0 +1,101 @@
+// Server: the gridtree Cap'n Proto service and its HTTP side port, on one kj
+// event loop. Heavy queries (locateBatch, regionAggregate, topK) and all
+// writes run on a oneTBB arena owned by the Server and come back to the loop
+// through cross-thread fulfillers, so the loop never blocks on query work.
+//
+// Thread safety: a Server lives on the thread whose kj event loop created
+// it; every method must be called on that thread. The Engine may be used
+// from other threads meanwhile.
+#pragma once
+
+#include <capnp/capability.h>
+#include <kj/async-io.h>
+#include <kj/timer.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace gridtree {
+class Engine;
+}
+
+namespace gridtree::rpc {
+
+struct ServerOptions {
+  // Largest Cap'n Proto message accepted or sent, in bytes (traversal limit).
+  // DEFAULT: 64 MiB
+  uint64_t max_message_bytes = uint64_t{64} << 20;
+  // Most points in one locateBatch call.
+  // DEFAULT: 1'000'000
+  uint32_t max_points_per_batch = 1'000'000;
+  // Most updates in one Writer.apply call.
+  // DEFAULT: 1'000'000
+  uint32_t max_updates_per_batch = 1'000'000;
+  // Calls one connection may have in flight; past it: OVERLOADED.
+  // DEFAULT: 1024
+  uint32_t max_calls_in_flight_per_connection = 1024;
+  // Heavy calls queued or running on the worker arena, all connections
+  // together; past it: OVERLOADED.
+  // DEFAULT: 256
+  uint32_t max_queued_work = 256;
+  // Most ids in one watch or aggregate call.
+  // DEFAULT: 10'000
+  uint32_t max_ids_per_call = 10'000;
+  // Worker threads of the server's arena (heavy calls run there and call
+  // into the engine's own arena).
+  // DEFAULT: 0 (one per hardware thread)
+  int worker_threads = 0;
+  // Token a client must present to writer(); empty: the server is read-only.
+  // DEFAULT: ""
+  std::string writer_token;
+  // Calls slower than this are logged (event=slow_call).
+  // DEFAULT: 250 ms
+  double slow_call_ms = 250;
+  // Where log lines go (one key=value line each, no newline). DEFAULT: stderr
+  std::function<void(std::string_view line)> log;
+};
+
+class Server {
+ public:
+  // Must be constructed on a thread with a running kj event loop (the
+  // AsyncIoContext's). The engine must outlive the Server.
+  Server(Engine& engine, ServerOptions options, kj::Timer& timer);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // A fresh GridTree capability (its own per-connection counters); what a
+  // connection's bootstrap returns.
+  capnp::Capability::Client Bootstrap();
+
+  // Serves Cap'n Proto RPC on one accepted stream until it disconnects.
+  void Accept(kj::Own<kj::AsyncIoStream> stream);
+  // Accepts connections forever (cancel by dropping the promise).
+  kj::Promise<void> Listen(kj::ConnectionReceiver& listener);
+  // Serves the HTTP side port forever (cancel by dropping the promise).
+  kj::Promise<void> ListenHttp(kj::ConnectionReceiver& listener);
+
+  // Resolves when no call is in flight (or after timeout).
+  kj::Promise<void> Drain(kj::Duration timeout);
+  // Calls (RPC and HTTP) in flight now.
+  size_t in_flight() const;
+  // Prometheus text exposition of the counters (what /metrics serves).
+  std::string MetricsText() const;
+
+  struct State;
+
+ private:
+  std::unique_ptr<State> state_;
+};
+
+// One structured log line to the default sink (stderr): "ts=... level=...
+// event=... k=v ...". Values with spaces or quotes are quoted.
+std::string FormatLogLine(std::string_view level, std::string_view event,
+                          std::initializer_list<std::pair<std::string_view, std::string>> fields);
+void LogLine(std::string_view level, std::string_view event,
+             std::initializer_list<std::pair<std::string_view, std::string>> fields);
+
+}  // namespace gridtree::rpc

@@ -1,0 +1,38 @@
+// Internal: engine values <-> Cap'n Proto values, shared by the RPC methods
+// and the HTTP port. Request readers are validated here; errors name the
+// field (FAILED), see docs/rpc.md.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "gridtree.capnp.h"
+#include "gridtree/engine/engine.h"
+#include "gridtree/rpc/server.h"
+
+namespace gridtree::rpc::internal {
+
+proto::Level ToProto(Level level);
+Level FromProto(proto::Level level);
+
+void FillNodeRef(proto::NodeRef::Builder out, const View& view, int32_t node);
+void FillChain(capnp::List<proto::NodeRef>::Builder out, const View& view, const Chain& chain);
+Chain ChainFor(const View& view, int32_t node);
+// Node by id; FAILED "<field>: unknown node id \"...\"" when absent.
+int32_t RequireNode(const View& view, kj::StringPtr id, const char* field);
+
+void FillInfo(proto::Info::Builder out, const View& view, const ServerOptions& options);
+void FillNodeInfo(proto::NodeInfo::Builder out, const View& view, int32_t node);
+void FillAggregate(proto::Aggregate::Builder out, const View& view, int32_t node);
+void FillLocate(proto::LocateResult::Builder out, const View& view, const LocateResult& r);
+void FillRegionResult(proto::RegionResult::Builder out, const View& view, const RegionResult& r);
+
+// Request -> engine query; throws FAILED naming the bad field.
+RegionQuery RegionQueryFromProto(proto::RegionQuery::Reader query);
+UpdateBatch UpdatesFromProto(capnp::List<proto::MetricUpdate>::Reader updates);
+
+// Constant-time comparison of a presented token with the configured one.
+bool TokenEquals(std::string_view presented, std::string_view expected);
+
+}  // namespace gridtree::rpc::internal

@@ -1,0 +1,179 @@
+// Internal: the state a Server shares between its RPC connections and its
+// HTTP port (engine, options, worker arena, counters, subscriptions), and the
+// helpers that move work to the arena and back.
+//
+// Thread safety: everything here is touched on the loop thread only, except
+// `running` (atomic) and what Offload's lambda captures (owned by the task).
+#pragma once
+
+#include <capnp/message.h>
+#include <kj/async.h>
+#include <kj/debug.h>
+#include <kj/timer.h>
+#include <tbb/task_arena.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "gridtree.capnp.h"
+#include "gridtree/engine/engine.h"
+#include "gridtree/rpc/server.h"
+
+namespace gridtree::rpc::internal {
+
+// Latency histogram bucket bounds in seconds (Prometheus style, +Inf implied).
+inline constexpr double kLatencyBuckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                             0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5, 10};
+inline constexpr size_t kBucketCount = sizeof(kLatencyBuckets) / sizeof(kLatencyBuckets[0]);
+
+struct MethodStats {
+  uint64_t calls = 0;
+  uint64_t errors = 0;
+  uint64_t overloaded = 0;
+  double seconds = 0;
+  uint64_t buckets[kBucketCount + 1] = {};  // non-cumulative; last is +Inf
+};
+
+// Per connection (or per in-process Bootstrap()).
+struct ConnState {
+  uint64_t id = 0;
+  uint32_t in_flight = 0;
+};
+
+struct Subscription {
+  std::vector<std::string> ids;
+  proto::Watcher::Client callback;
+  bool sending = false;
+  std::shared_ptr<const View> pending;  // a newer state to push once the one in flight is done
+};
+
+// Throws the kj exception a Status maps to (docs/rpc.md "Errors").
+[[noreturn]] void ThrowStatus(const Status& status);
+[[noreturn]] void ThrowFailed(std::string message);
+[[noreturn]] void ThrowOverloaded(std::string message);
+
+using Clock = std::chrono::steady_clock;
+
+struct ServerState : kj::TaskSet::ErrorHandler {
+  ServerState(Engine& e, ServerOptions o, kj::Timer& t);
+  ~ServerState();
+  void taskFailed(kj::Exception&& e) override;
+
+  Engine& engine;
+  ServerOptions options;
+  kj::Timer& timer;
+  capnp::ReaderOptions reader_options;
+  std::unique_ptr<tbb::task_arena> arena;
+  std::atomic<int64_t> running{0};  // tasks enqueued and not yet finished (any thread)
+  uint32_t queued = 0;              // heavy calls waiting for or running on the arena (loop thread)
+  size_t in_flight = 0;             // calls in flight, all connections and HTTP
+  uint64_t next_conn_id = 1;
+  uint64_t connections_open = 0;
+  uint64_t points_located = 0;
+  uint64_t writer_refusals = 0;
+  std::map<std::string, MethodStats, std::less<>> stats;
+  Clock::time_point started = Clock::now();
+
+  // Subscriptions, and the hand-off from the engine's listener (any thread)
+  // to the loop.
+  std::map<uint64_t, Subscription> subscriptions;
+  uint64_t next_subscription = 1;
+  int listener_id = -1;
+  struct Batch {
+    std::shared_ptr<const View> view;
+    std::vector<int32_t> leaves;
+  };
+  // Shared with the engine listener, which may still run (on a writer's
+  // thread) after RemoveListener returns: it holds the inbox, not the state.
+  struct Inbox {
+    std::mutex mu;
+    bool closed = false;                                          // guarded by mu
+    std::deque<Batch> batches;                                    // guarded by mu
+    kj::Own<kj::CrossThreadPromiseFulfiller<void>> wakeup;        // guarded by mu
+  };
+  std::shared_ptr<Inbox> inbox = std::make_shared<Inbox>();
+  kj::Promise<void> batches_loop = nullptr;
+  kj::TaskSet tasks;
+
+  void Log(std::string_view level, std::string_view event,
+           std::initializer_list<std::pair<std::string_view, std::string>> fields);
+
+  // Records one finished call.
+  void Record(std::string_view method, Clock::time_point t0, const kj::Exception* error);
+
+  // Wraps a call: per-connection and overall in-flight counts, latency and
+  // error stats, slow-call and error logging. `body` runs now.
+  template <typename Body>
+  kj::Promise<void> Call(const std::shared_ptr<ConnState>& conn, const char* method, Body&& body) {
+    const auto t0 = Clock::now();
+    if (conn && conn->in_flight >= options.max_calls_in_flight_per_connection) {
+      auto e = KJ_EXCEPTION(OVERLOADED, "too many calls in flight on this connection",
+                            options.max_calls_in_flight_per_connection);
+      Record(method, t0, &e);
+      return kj::mv(e);
+    }
+    if (conn) ++conn->in_flight;
+    ++in_flight;
+    kj::Promise<void> started = kj::evalNow([&body]() -> kj::Promise<void> { return body(); });
+    return started
+        .then(
+            [this, method, t0]() -> kj::Promise<void> {
+              Record(method, t0, nullptr);
+              return kj::READY_NOW;
+            },
+              [this, method, t0](kj::Exception&& e) -> kj::Promise<void> {
+                Record(method, t0, &e);
+                return kj::mv(e);
+              })
+        .attach(kj::defer([this, conn]() {
+          if (conn) --conn->in_flight;
+          --in_flight;
+        }));
+  }
+
+  // Runs fn() on the worker arena and resolves with its result on the loop.
+  // Refuses with OVERLOADED past max_queued_work. fn must own what it reads.
+  template <typename Fn>
+  auto Offload(Fn fn) -> kj::Promise<decltype(fn())> {
+    using T = decltype(fn());
+    if (queued >= options.max_queued_work)
+      ThrowOverloaded("server busy: " + std::to_string(queued) + " heavy calls queued (max_queued_work " +
+                      std::to_string(options.max_queued_work) + ")");
+    ++queued;
+    auto paf = kj::newPromiseAndCrossThreadFulfiller<T>();
+    // kj::Own has a noexcept(false) destructor: box it for the TBB task (FIELD_NOTES P2).
+    auto fulfiller = std::make_shared<kj::Own<kj::CrossThreadPromiseFulfiller<T>>>(kj::mv(paf.fulfiller));
+    running.fetch_add(1);
+    Enqueue([fulfiller, fn = std::move(fn), this]() mutable {
+      KJ_IF_MAYBE(e, kj::runCatchingExceptions([&] { (*fulfiller)->fulfill(fn()); })) {
+        (*fulfiller)->reject(kj::mv(*e));
+      }
+      fulfiller.reset();
+      running.fetch_sub(1);
+    });
+    return paf.promise.attach(kj::defer([this] { --queued; }));
+  }
+
+  void Enqueue(std::function<void()> task);
+
+  // Subscriptions: OnBatch is what the engine listener calls, on any thread.
+  static void OnBatch(Inbox& inbox, std::shared_ptr<const View> view, std::span<const int32_t> leaves);
+  void Deliver(const Batch& batch);
+  kj::Promise<void> BatchLoop();
+  void Push(uint64_t sub_id, std::shared_ptr<const View> view);
+};
+
+}  // namespace gridtree::rpc::internal
+
+namespace gridtree::rpc {
+struct Server::State : internal::ServerState {
+  using ServerState::ServerState;
+};
+}  // namespace gridtree::rpc

@@ -1,0 +1,294 @@
+// gridtree call: a command-line client of `gridtree serve`. Prints results as
+// JSON (capnp's JsonCodec: 64-bit integers appear as strings).
+#include <capnp/compat/json.h>
+#include <kj/debug.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "batch_json.h"
+#include "commands.h"
+#include "gridtree/rpc/client.h"
+#include "serve_util.h"
+
+namespace gridtree::cli {
+namespace {
+
+[[noreturn]] void Fail(const std::string& message, int code = 1) {
+  std::cerr << "gridtree call: " << message << "\n";
+  throw CLI::RuntimeError(code);
+}
+
+template <typename Reader>
+void Print(Reader r) {
+  capnp::JsonCodec json;
+  std::cout << json.encode(r).cStr() << std::endl;
+}
+
+template <typename T>
+void PrintResponse(const capnp::Response<T>& r) {
+  Print(static_cast<const typename T::Reader&>(r));
+}
+
+std::vector<double> SplitNumbers(const std::string& s, size_t n, const char* what) {
+  std::vector<double> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t comma = s.find(',', start);
+    const std::string part = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    char* end = nullptr;
+    out.push_back(std::strtod(part.c_str(), &end));
+    if (part.empty() || *end) Fail(std::string(what) + ": not a number: \"" + part + "\"");
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (out.size() != n) Fail(std::string(what) + ": expected " + std::to_string(n) + " comma-separated numbers");
+  return out;
+}
+
+std::string Token(const std::string& file) {
+  if (!file.empty()) {
+    std::string t = ReadTokenFile(file);
+    if (t.empty()) Fail("token file " + file + " is missing or empty");
+    return t;
+  }
+  if (const char* env = std::getenv("GRIDTREE_WRITER_TOKEN")) return env;
+  Fail("give --token-file F (or set GRIDTREE_WRITER_TOKEN)");
+}
+
+proto::Level LevelArg(const std::string& s) {
+  auto l = ParseLevel(s);
+  if (!l) Fail("unknown level \"" + s + "\"");
+  return static_cast<proto::Level>(static_cast<uint16_t>(*l));
+}
+
+class PrintingWatcher final : public proto::Watcher::Server {
+ public:
+  PrintingWatcher(int64_t count, kj::Own<kj::PromiseFulfiller<void>> done) : left_(count), done_(kj::mv(done)) {}
+  kj::Promise<void> push(PushContext ctx) override {
+    Print(ctx.getParams());
+    if (left_ > 0 && --left_ == 0) done_->fulfill();
+    return kj::READY_NOW;
+  }
+
+ private:
+  int64_t left_;
+  kj::Own<kj::PromiseFulfiller<void>> done_;
+};
+
+// Runs a subcommand; a remote or connection error becomes a clean message
+// and exit status 1 (3 for OVERLOADED: retry later).
+template <typename Fn>
+std::function<void()> Guarded(Fn fn) {
+  return [fn]() {
+    try {
+      fn();
+    } catch (const kj::Exception& e) {
+      std::string msg = e.getDescription().cStr();
+      const std::string remote = "remote exception: ";
+      if (auto at = msg.find(remote); at != std::string::npos) msg = msg.substr(at + remote.size());
+      Fail(msg, e.getType() == kj::Exception::Type::OVERLOADED ? 3 : 1);
+    }
+  };
+}
+
+}  // namespace
+
+void RegisterCall(CLI::App& app) {
+  auto* cmd = app.add_subcommand("call", "Call a running gridtree server (JSON output)");
+  cmd->require_subcommand(1);
+  struct Args {
+    std::string connect = "127.0.0.1:7433";
+    uint64_t max_message_bytes = uint64_t{64} << 20;
+    std::vector<double> lonlat;
+    double max_distance_m = 0;
+    std::string id, circle, box, wkt, mode = "intersecting", group_by, token_file, file, metric, level, within, path;
+    std::vector<std::string> ids;
+    uint32_t k = 10;
+    bool density = false;
+    int64_t count = 0;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("--connect", a->connect, "Server address: HOST:PORT or unix:/path")->capture_default_str();
+  cmd->add_option("--max-message-bytes", a->max_message_bytes, "Largest message (match the server)")
+      ->capture_default_str();
+  auto client = [a] { return std::make_unique<rpc::Client>(a->connect, rpc::ClientOptions{a->max_message_bytes, 4}); };
+
+  auto* info = cmd->add_subcommand("info", "Dataset version, counts, metric names, limits");
+  info->callback(Guarded([client] {
+    auto c = client();
+    Print(c->gridtree().infoRequest().send().wait(c->wait_scope()).getInfo());
+  }));
+
+  auto* locate = cmd->add_subcommand("locate", "The leaf holding LON LAT and its chain");
+  locate->add_option("lonlat", a->lonlat, "LON LAT")->expected(2)->required();
+  locate->add_option("--max-distance", a->max_distance_m, "Snap misses within this many metres");
+  locate->callback(Guarded([a, client] {
+    auto c = client();
+    auto req = c->gridtree().locateRequest();
+    req.setLon(a->lonlat[0]);
+    req.setLat(a->lonlat[1]);
+    req.setMaxDistanceM(a->max_distance_m);
+    auto r = req.send().wait(c->wait_scope());
+    Print(r.getResult());
+    if (!r.getResult().getFound()) throw CLI::RuntimeError(2);
+  }));
+
+  for (const char* name : {"node", "children", "path"}) {
+    auto* sub = cmd->add_subcommand(name, std::string("The ") + name + " of a node");
+    sub->add_option("id", a->id, "Node id")->required();
+    sub->callback(Guarded([a, client, name = std::string(name)] {
+      auto c = client();
+      auto& gt = c->gridtree();
+      auto& ws = c->wait_scope();
+      if (name == "node") {
+        auto req = gt.nodeRequest();
+        req.setId(a->id);
+        Print(req.send().wait(ws).getNode());
+      } else if (name == "children") {
+        auto req = gt.childrenRequest();
+        req.setId(a->id);
+        auto r = req.send().wait(ws);
+        PrintResponse(r);
+      } else {
+        auto req = gt.pathRequest();
+        req.setId(a->id);
+        auto r = req.send().wait(ws);
+        PrintResponse(r);
+      }
+    }));
+  }
+
+  auto* agg = cmd->add_subcommand("aggregate", "Aggregates of nodes, or of a region");
+  agg->add_option("--node", a->ids, "Node id (repeatable)");
+  agg->add_option("--circle", a->circle, "LON,LAT,RADIUS_M");
+  agg->add_option("--box", a->box, "WEST,SOUTH,EAST,NORTH");
+  agg->add_option("--wkt", a->wkt, "POLYGON((...)) or MULTIPOLYGON(...)");
+  agg->add_option("--mode", a->mode, "intersecting | contained | area_weighted")->capture_default_str();
+  agg->add_option("--group-by", a->group_by, "Level to group rows by");
+  agg->callback(Guarded([a, client] {
+    auto c = client();
+    auto& ws = c->wait_scope();
+    if (!a->ids.empty()) {
+      auto req = c->gridtree().aggregateRequest();
+      auto ids = req.initIds(static_cast<unsigned>(a->ids.size()));
+      for (size_t i = 0; i < a->ids.size(); ++i) ids.set(static_cast<unsigned>(i), a->ids[i]);
+      auto r = req.send().wait(ws);
+      PrintResponse(r);
+      return;
+    }
+    auto req = c->gridtree().regionAggregateRequest();
+    auto q = req.initQuery();
+    auto region = q.initRegion();
+    if (!a->circle.empty()) {
+      auto v = SplitNumbers(a->circle, 3, "--circle");
+      auto ci = region.initCircle();
+      ci.setLon(v[0]);
+      ci.setLat(v[1]);
+      ci.setRadiusM(v[2]);
+    } else if (!a->box.empty()) {
+      auto v = SplitNumbers(a->box, 4, "--box");
+      auto b = region.initBox();
+      b.setWest(v[0]);
+      b.setSouth(v[1]);
+      b.setEast(v[2]);
+      b.setNorth(v[3]);
+    } else if (!a->wkt.empty()) {
+      region.setWkt(a->wkt);
+    } else {
+      Fail("give --node ID, --circle, --box or --wkt");
+    }
+    if (a->mode == "intersecting") q.setMode(proto::RegionMode::INTERSECTING);
+    else if (a->mode == "contained") q.setMode(proto::RegionMode::CONTAINED);
+    else if (a->mode == "area_weighted") q.setMode(proto::RegionMode::AREA_WEIGHTED);
+    else Fail("--mode: expected intersecting, contained or area_weighted");
+    if (!a->group_by.empty()) q.getGroupBy().setLevel(LevelArg(a->group_by));
+    Print(req.send().wait(ws).getResult());
+  }));
+
+  auto* topk = cmd->add_subcommand("topk", "The K nodes of a level with the highest metric");
+  topk->add_option("--level", a->level, "Level")->required();
+  topk->add_option("--metric", a->metric, "Metric name")->required();
+  topk->add_option("--k", a->k, "How many")->capture_default_str();
+  topk->add_option("--within", a->within, "Only inside this node");
+  topk->add_flag("--density", a->density, "Rank by metric per km²");
+  topk->callback(Guarded([a, client] {
+    auto c = client();
+    auto req = c->gridtree().topKRequest();
+    auto q = req.initQuery();
+    q.setLevel(LevelArg(a->level));
+    q.setMetric(a->metric);
+    q.setK(a->k);
+    q.setWithin(a->within);
+    q.setDensity(a->density);
+    auto r = req.send().wait(c->wait_scope());
+    PrintResponse(r);
+  }));
+
+  auto* update = cmd->add_subcommand("update", "Apply a BATCH.json of metric updates (needs the writer token)");
+  update->add_option("--token-file", a->token_file, "File holding the writer token (else GRIDTREE_WRITER_TOKEN)");
+  update->add_option("--file", a->file, "BATCH.json")->required();
+  update->callback(Guarded([a, client] {
+    auto batch = ReadBatchJson(a->file);
+    if (!batch.ok()) Fail(batch.status().message());
+    const std::string token = Token(a->token_file);
+    auto c = client();
+    auto wreq = c->gridtree().writerRequest();
+    wreq.setToken(token);
+    auto writer = wreq.send().getWriter();  // pipelined: no round trip before apply
+    auto req = writer.applyRequest();
+    auto ups = req.initUpdates(static_cast<unsigned>(batch->updates.size()));
+    for (size_t i = 0; i < batch->updates.size(); ++i) {
+      const MetricUpdate& u = batch->updates[i];
+      auto b = ups[static_cast<unsigned>(i)];
+      b.setLeaf(u.leaf_id);
+      b.setMetric(u.metric);
+      b.setOp(u.op == MetricUpdate::Op::kSet ? proto::MetricUpdate::Op::SET : proto::MetricUpdate::Op::ADD);
+      b.setValue(u.value);
+    }
+    auto r = req.send().wait(c->wait_scope());
+    std::cout << "{\"version\":" << r.getVersion() << ",\"updates\":" << batch->updates.size() << "}" << std::endl;
+  }));
+
+  auto* checkpoint = cmd->add_subcommand("checkpoint", "Snapshot the metrics and trim the log (writer token)");
+  checkpoint->add_option("--token-file", a->token_file, "File holding the writer token");
+  checkpoint->callback(Guarded([a, client] {
+    const std::string token = Token(a->token_file);
+    auto c = client();
+    auto wreq = c->gridtree().writerRequest();
+    wreq.setToken(token);
+    wreq.send().getWriter().checkpointRequest().send().wait(c->wait_scope());
+    std::cout << "{\"checkpoint\":\"ok\"}" << std::endl;
+  }));
+
+  auto* reload = cmd->add_subcommand("reload", "Swap the server to another dataset file (path on the server)");
+  reload->add_option("--token-file", a->token_file, "File holding the writer token");
+  reload->add_option("path", a->path, "Dataset path on the server")->required();
+  reload->callback(Guarded([a, client] {
+    const std::string token = Token(a->token_file);
+    auto c = client();
+    auto wreq = c->gridtree().writerRequest();
+    wreq.setToken(token);
+    auto req = wreq.send().getWriter().reloadRequest();
+    req.setPath(a->path);
+    auto r = req.send().wait(c->wait_scope());
+    PrintResponse(r);
+  }));
+
+  auto* watch = cmd->add_subcommand("watch", "Print the aggregates of nodes after every batch that changes them");
+  watch->add_option("ids", a->ids, "Node ids")->required();
+  watch->add_option("--count", a->count, "Exit after this many pushes (0: run until killed)")->capture_default_str();
+  watch->callback(Guarded([a, client] {
+    auto c = client();
+    auto paf = kj::newPromiseAndFulfiller<void>();
+    auto req = c->gridtree().watchRequest();
+    auto ids = req.initIds(static_cast<unsigned>(a->ids.size()));
+    for (size_t i = 0; i < a->ids.size(); ++i) ids.set(static_cast<unsigned>(i), a->ids[i]);
+    req.setCallback(kj::heap<PrintingWatcher>(a->count, kj::mv(paf.fulfiller)));
+    auto handle = req.send().wait(c->wait_scope()).getHandle();
+    std::cerr << "watching " << a->ids.size() << " node(s)" << std::endl;
+    paf.promise.wait(c->wait_scope());
+  }));
+}
+
+}  // namespace gridtree::cli

@@ -1,0 +1,166 @@
+// gridtree serve: the Cap'n Proto server and its HTTP side port. Wiring only;
+// the server lives in rpc/src (gridtree::rpc).
+#include <kj/async-io.h>
+#include <kj/async-unix.h>
+#include <kj/debug.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+
+#include "commands.h"
+#include "gridtree/engine/engine.h"
+#include "gridtree/rpc/client.h"
+#include "gridtree/rpc/server.h"
+#include "serve_util.h"
+
+namespace gridtree::cli {
+namespace {
+
+[[noreturn]] void Fail(const std::string& message) {
+  rpc::LogLine("error", "fatal", {{"error", message}});
+  throw CLI::RuntimeError(1);
+}
+
+// The host part of "HOST:PORT" / "[V6]:PORT" / "HOST".
+std::string HostOf(const std::string& addr) {
+  if (!addr.empty() && addr[0] == '[') return addr.substr(1, addr.find(']') - 1);
+  const auto colon = addr.rfind(':');
+  if (colon == std::string::npos || addr.find(':') != colon) return addr;  // no port, or a bare IPv6 address
+  return addr.substr(0, colon);
+}
+
+bool IsLoopback(const std::string& addr) {
+  const std::string host = HostOf(addr);
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+}  // namespace
+
+void RegisterServe(CLI::App& app) {
+  auto* cmd = app.add_subcommand("serve", "Serve a dataset over Cap'n Proto RPC (and HTTP with --http)");
+  struct Args {
+    std::string path, listen = "127.0.0.1:7433", unix_path, http, data_dir, token_file;
+    int threads = 0;
+    bool allow_remote = false;
+    rpc::ServerOptions server;
+    double drain_seconds = 30;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("path", a->path, "Dataset file")->required();
+  auto* listen_opt = cmd->add_option("--listen", a->listen, "TCP address for RPC, HOST:PORT")->capture_default_str();
+  cmd->add_option("--unix", a->unix_path, "Unix socket path for RPC (TCP too only when --listen is given)");
+  cmd->add_option("--http", a->http, "HOST:PORT of the HTTP side port (/healthz, /metrics, JSON queries)");
+  cmd->add_option("--data-dir", a->data_dir, "Folder for the write-ahead log and snapshots (durable updates)");
+  cmd->add_option("--threads", a->threads, "Worker threads (0 = all)")->capture_default_str();
+  cmd->add_option("--writer-token-file", a->token_file,
+                  "File holding the writer token (else env GRIDTREE_WRITER_TOKEN; none: read-only)");
+  cmd->add_flag("--allow-remote", a->allow_remote, "Allow binding to a non-loopback address (TLS is off!)");
+  cmd->add_option("--max-message-bytes", a->server.max_message_bytes, "Largest RPC message")->capture_default_str();
+  cmd->add_option("--max-points-per-batch", a->server.max_points_per_batch, "Most points per locateBatch")
+      ->capture_default_str();
+  cmd->add_option("--max-updates-per-batch", a->server.max_updates_per_batch, "Most updates per apply")
+      ->capture_default_str();
+  cmd->add_option("--max-calls-in-flight", a->server.max_calls_in_flight_per_connection,
+                  "Calls in flight per connection")
+      ->capture_default_str();
+  cmd->add_option("--max-queued-work", a->server.max_queued_work, "Heavy calls queued overall")->capture_default_str();
+  cmd->add_option("--max-ids-per-call", a->server.max_ids_per_call, "Most ids per aggregate/watch")
+      ->capture_default_str();
+  cmd->add_option("--slow-call-ms", a->server.slow_call_ms, "Log calls slower than this")->capture_default_str();
+  cmd->add_option("--drain-seconds", a->drain_seconds, "On SIGTERM/SIGINT, wait this long for calls in flight")
+      ->capture_default_str();
+  cmd->callback([a, listen_opt] {
+    const bool tcp = listen_opt->count() > 0 || a->unix_path.empty();
+    for (const std::string* addr : {tcp ? &a->listen : nullptr, a->http.empty() ? nullptr : &a->http}) {
+      if (!addr || IsLoopback(*addr)) continue;
+      if (!a->allow_remote) Fail(*addr + " is not a loopback address; pass --allow-remote to bind it (TLS is off)");
+      rpc::LogLine("warn", "remote_bind", {{"addr", *addr}, {"note", "TLS is off: traffic and the writer token travel in clear text"}});
+    }
+    if (!a->token_file.empty()) {
+      a->server.writer_token = ReadTokenFile(a->token_file);
+      if (a->server.writer_token.empty()) Fail("writer token file " + a->token_file + " is missing or empty");
+    } else if (const char* env = std::getenv("GRIDTREE_WRITER_TOKEN")) {
+      a->server.writer_token = env;
+    }
+    a->server.worker_threads = a->threads;
+    rpc::LogLine("info", "start",
+                 {{"pid", std::to_string(getpid())},
+                  {"dataset", a->path},
+                  {"data_dir", a->data_dir},
+                  {"writable", a->server.writer_token.empty() ? "false" : "true"}});
+
+    // Signals must be captured before any thread starts (kj and TBB).
+    kj::UnixEventPort::captureSignal(SIGTERM);
+    kj::UnixEventPort::captureSignal(SIGINT);
+
+    EngineOptions eo;
+    eo.data_dir = a->data_dir;
+    eo.threads = a->threads;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto opened = Engine::Open(a->path, eo);
+    if (!opened.ok()) Fail(opened.status().message());
+    Engine& engine = *opened.value();
+    {
+      auto view = engine.Read();
+      const Dataset& ds = view->dataset();
+      int64_t counts[kLevelCount] = {};
+      for (Level l : ds.levels) ++counts[static_cast<int>(l)];
+      std::string per_level;
+      for (int i = 0; i < kLevelCount; ++i)
+        per_level += (i ? "," : "") + std::string(LevelName(static_cast<Level>(i))) + ":" + std::to_string(counts[i]);
+      rpc::LogLine("info", "dataset_loaded",
+                   {{"source", ds.source},
+                    {"nodes", std::to_string(ds.node_count())},
+                    {"leaves", std::to_string(ds.leaf_count())},
+                    {"levels", per_level},
+                    {"metrics", std::to_string(ds.metric_count())},
+                    {"version", std::to_string(view->version())},
+                    {"load_ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                    std::chrono::steady_clock::now() - t0)
+                                                    .count())}});
+    }
+
+    auto io = kj::setupAsyncIo();
+    auto& ws = io.waitScope;
+    rpc::Server server(engine, a->server, io.provider->getTimer());
+    auto& network = io.provider->getNetwork();
+    kj::Vector<kj::Own<kj::ConnectionReceiver>> receivers;
+    kj::Vector<kj::Promise<void>> serving;
+    auto on_error = [](kj::Exception&& e) { rpc::LogLine("error", "accept_failed", {{"error", e.getDescription().cStr()}}); };
+    auto bind = [&](const std::string& addr, bool http) {
+      kj::Own<kj::ConnectionReceiver> rx;
+      KJ_IF_MAYBE(e, kj::runCatchingExceptions([&] {
+        rx = network.parseAddress(addr, http ? 8080 : rpc::kDefaultPort).wait(ws)->listen();
+      })) {
+        Fail("cannot listen on " + addr + ": " + e->getDescription().cStr());
+      }
+      std::string shown = addr;
+      if (addr.rfind("unix:", 0) != 0) shown = HostOf(addr) + ":" + std::to_string(rx->getPort());
+      rpc::LogLine("info", "listening", {{"proto", http ? "http" : "capnp"}, {"addr", shown}});
+      serving.add((http ? server.ListenHttp(*rx) : server.Listen(*rx)).eagerlyEvaluate(on_error));
+      receivers.add(kj::mv(rx));
+    };
+    if (tcp) bind(a->listen, false);
+    if (!a->unix_path.empty()) {
+      ::unlink(a->unix_path.c_str());
+      bind("unix:" + a->unix_path, false);
+    }
+    if (!a->http.empty()) bind(a->http, true);
+
+    auto sig = io.unixEventPort.onSignal(SIGTERM).exclusiveJoin(io.unixEventPort.onSignal(SIGINT)).wait(ws);
+    rpc::LogLine("info", "shutdown", {{"signal", sig.si_signo == SIGTERM ? "SIGTERM" : "SIGINT"},
+                                      {"in_flight", std::to_string(server.in_flight())}});
+    serving.clear();  // stop accepting
+    receivers.clear();
+    if (!a->unix_path.empty()) ::unlink(a->unix_path.c_str());
+    server.Drain(static_cast<int64_t>(a->drain_seconds * 1000) * kj::MILLISECONDS).wait(ws);
+    Status s = engine.Checkpoint();
+    if (!s.ok()) rpc::LogLine("error", "checkpoint_failed", {{"error", s.ToString()}});
+    rpc::LogLine("info", "stopped", {{"version", std::to_string(engine.Read()->version())}});
+  });
+}
+
+}  // namespace gridtree::cli

@@ -1,0 +1,659 @@
+// RPC server tests: every method against the engine's own answers (in-process
+// pipe), concurrency, limits, bad bytes, writer tokens, subscriptions and the
+// HTTP port (loopback TCP). The crash test lives in rpc_durability_test.cpp.
+#include <arpa/inet.h>
+#include <capnp/rpc-twoparty.h>
+#include <gtest/gtest.h>
+#include <kj/compat/http.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cmath>
+#include <random>
+#include <thread>
+
+#include "../small_dataset.h"
+#include "batch_json.h"
+#include "gridtree/engine/region.h"
+#include "gridtree/rpc/client.h"
+#include "gridtree/rpc/server.h"
+#include "rpc_test_util.h"
+
+namespace gridtree::testing {
+namespace {
+
+std::unique_ptr<Engine> NewEngine(int threads = 2) {
+  EngineOptions eo;
+  eo.threads = threads;
+  auto e = Engine::Create(SmallDataset(10), eo);
+  if (!e.ok()) std::abort();
+  return std::move(e).value();
+}
+
+rpc::ServerOptions QuietOptions(LogCapture* logs = nullptr) {
+  rpc::ServerOptions o;
+  o.worker_threads = 2;
+  o.log = [logs](std::string_view l) {
+    if (logs) logs->Add(l);
+  };
+  return o;
+}
+
+std::string Str(capnp::Text::Reader t) { return std::string(t.cStr()); }
+
+// Client and server on one event loop, over an in-process pipe.
+struct PipeHarness {
+  explicit PipeHarness(Engine& engine, rpc::ServerOptions options = QuietOptions())
+      : io(kj::setupAsyncIo()), server(engine, options, io.provider->getTimer()) {
+    auto pipe = io.provider->newTwoWayPipe();
+    server.Accept(kj::mv(pipe.ends[0]));
+    client_end = kj::mv(pipe.ends[1]);
+    client = kj::heap<capnp::TwoPartyClient>(*client_end);
+    gt = client->bootstrap().castAs<proto::GridTree>();
+  }
+  kj::AsyncIoContext io;
+  rpc::Server server;
+  kj::Own<kj::AsyncIoStream> client_end;
+  kj::Own<capnp::TwoPartyClient> client;
+  proto::GridTree::Client gt = nullptr;
+  kj::WaitScope& ws() { return io.waitScope; }
+};
+
+template <typename P>
+kj::Exception ExpectThrows(P&& promise, kj::WaitScope& ws) {
+  KJ_IF_MAYBE(e, kj::runCatchingExceptions([&] { promise.wait(ws); })) { return kj::mv(*e); }
+  ADD_FAILURE() << "call succeeded but should have failed";
+  return KJ_EXCEPTION(FAILED, "no error");
+}
+
+TEST(RpcMethods, EveryMethodMatchesTheEngine) {
+  auto engine = NewEngine();
+  PipeHarness h(*engine);
+  auto view = engine->Read();
+  const Dataset& ds = view->dataset();
+  auto& ws = h.ws();
+
+  // info
+  auto info_resp = h.gt.infoRequest().send().wait(ws);
+  auto info = info_resp.getInfo();
+  EXPECT_EQ(info.getNodes(), static_cast<int64_t>(ds.node_count()));
+  EXPECT_EQ(info.getLeaves(), static_cast<int64_t>(ds.leaf_count()));
+  EXPECT_EQ(info.getVersion(), view->version());
+  EXPECT_EQ(info.getDatasetVersion(), view->dataset_version());
+  ASSERT_EQ(info.getMetricNames().size(), ds.metric_count());
+  EXPECT_EQ(Str(info.getMetricNames()[0]), ds.metric_names[0]);
+  EXPECT_EQ(info.getCountsPerLevel().size(), static_cast<unsigned>(kLevelCount));
+  EXPECT_FALSE(info.getWritable());
+
+  // locate: a hit with its chain, a miss, a snapped miss, a bad coordinate
+  {
+    auto req = h.gt.locateRequest();
+    req.setLon(112.055);
+    req.setLat(22.035);
+    auto r_resp = req.send().wait(ws);
+    auto r = r_resp.getResult();
+    const LocateResult want = view->Locate({112.055, 22.035});
+    ASSERT_TRUE(r.getFound());
+    EXPECT_EQ(r.getLeaf(), want.leaf);
+    const Chain c = view->ChainOf(want.node);
+    ASSERT_EQ(r.getChain().size(), static_cast<unsigned>(c.size));
+    for (int i = 0; i < c.size; ++i) EXPECT_EQ(Str(r.getChain()[i].getId()), view->id(c.nodes[i]));
+  }
+  {
+    auto req = h.gt.locateRequest();
+    req.setLon(111.9995);
+    req.setLat(22.005);
+    auto r_resp = req.send().wait(ws);
+    auto r = r_resp.getResult();
+    EXPECT_FALSE(r.getFound());
+    EXPECT_EQ(r.getLeaf(), -1);
+    auto req2 = h.gt.locateRequest();
+    req2.setLon(111.9995);
+    req2.setLat(22.005);
+    req2.setMaxDistanceM(500);
+    auto r2_resp = req2.send().wait(ws);
+    auto r2 = r2_resp.getResult();
+    EXPECT_TRUE(r2.getFound());
+    EXPECT_TRUE(r2.getSnapped());
+    auto bad = h.gt.locateRequest();
+    bad.setLon(NAN);
+    auto e = ExpectThrows(bad.send(), ws);
+    EXPECT_EQ(e.getType(), kj::Exception::Type::FAILED);
+    EXPECT_NE(e.getDescription().findFirst('l'), nullptr);
+    EXPECT_TRUE(std::string(e.getDescription().cStr()).find("lon") != std::string::npos) << e.getDescription().cStr();
+  }
+
+  // locateBatch with chains, against LocateColumns and ChainOf
+  {
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<double> ux(111.99, 112.11), uy(21.99, 22.11);
+    const unsigned n = 2000;
+    std::vector<double> lon(n), lat(n);
+    for (unsigned i = 0; i < n; ++i) lon[i] = ux(rng), lat[i] = uy(rng);
+    std::vector<int32_t> want(n);
+    ASSERT_TRUE(engine->LocateColumns(lon, lat, want).ok());
+    auto req = h.gt.locateBatchRequest();
+    auto l1 = req.initLon(n);
+    auto l2 = req.initLat(n);
+    for (unsigned i = 0; i < n; ++i) l1.set(i, lon[i]), l2.set(i, lat[i]);
+    req.setWithChains(true);
+    auto r_resp = req.send().wait(ws);
+    auto r = r_resp.getResult();
+    // List readers hoisted: every get counts against the traversal limit.
+    auto leaves = r.getLeaves();
+    auto chain_index = r.getChainIndex();
+    auto chain_nodes = r.getChainNodes();
+    ASSERT_EQ(leaves.size(), n);
+    ASSERT_EQ(chain_index.size(), n * kLevelCount);
+    int hits = 0;
+    for (unsigned i = 0; i < n; ++i) {
+      ASSERT_EQ(leaves[i], want[i]) << i;
+      if (want[i] < 0) continue;
+      ++hits;
+      const Chain c = view->ChainOf(ds.leaf_nodes[want[i]]);
+      for (int k = 0; k < c.size; ++k) {
+        const int lvl = static_cast<int>(view->level(c.nodes[k]));
+        const int32_t at = chain_index[i * kLevelCount + lvl];
+        ASSERT_GE(at, 0);
+        EXPECT_EQ(chain_nodes[at].getNumber(), c.nodes[k]);
+      }
+    }
+    EXPECT_GT(hits, 1000);
+    // the client-side splitter gives the same
+    auto split = rpc::LocateColumns(h.gt, lon, lat).wait(ws);
+    EXPECT_EQ(split, want);
+  }
+
+  // node, children, path
+  {
+    const int32_t k1 = *view->Find("k1");
+    auto req = h.gt.nodeRequest();
+    req.setId("k1");
+    auto n_resp = req.send().wait(ws);
+    auto n = n_resp.getNode();
+    EXPECT_EQ(Str(n.getNode().getId()), "k1");
+    EXPECT_EQ(n.getNode().getLevel(), proto::Level::COUNTY);
+    EXPECT_EQ(Str(n.getParent()), "c");
+    EXPECT_EQ(n.getChildCount(), view->Children(k1).size());
+    EXPECT_EQ(n.getLeaf(), -1);
+    ASSERT_EQ(n.getMetrics().size(), ds.metric_count());
+    for (unsigned m = 0; m < ds.metric_count(); ++m) EXPECT_EQ(n.getMetrics()[m], view->Metric(k1, static_cast<int>(m)));
+
+    auto creq = h.gt.childrenRequest();
+    creq.setId("k1");
+    auto kids_resp = creq.send().wait(ws);
+    auto kids = kids_resp.getChildren();
+    ASSERT_EQ(kids.size(), view->Children(k1).size());
+    for (unsigned i = 0; i < kids.size(); ++i) EXPECT_EQ(kids[i].getNumber(), view->Children(k1)[i]);
+
+    auto preq = h.gt.pathRequest();
+    preq.setId("g3_2");
+    auto chain_resp = preq.send().wait(ws);
+    auto chain = chain_resp.getChain();
+    const Chain c = view->ChainOf(*view->Find("g3_2"));
+    ASSERT_EQ(chain.size(), static_cast<unsigned>(c.size));
+    EXPECT_EQ(Str(chain[0].getId()), "c");
+    EXPECT_EQ(Str(chain[c.size - 1].getId()), "g3_2");
+
+    auto bad = h.gt.nodeRequest();
+    bad.setId("nope");
+    auto e = ExpectThrows(bad.send(), ws);
+    EXPECT_EQ(e.getType(), kj::Exception::Type::FAILED);
+    EXPECT_TRUE(std::string(e.getDescription().cStr()).find("unknown node id") != std::string::npos);
+  }
+
+  // aggregate
+  {
+    auto req = h.gt.aggregateRequest();
+    auto ids = req.initIds(3);
+    ids.set(0, "c");
+    ids.set(1, "k2");
+    ids.set(2, "g0_0");
+    auto r = req.send().wait(ws);
+    ASSERT_EQ(r.getAggregates().size(), 3u);
+    for (unsigned i = 0; i < 3; ++i) {
+      const int32_t node = *view->Find(Str(r.getAggregates()[i].getNode().getId()));
+      const auto want = view->Aggregate(node);
+      ASSERT_EQ(r.getAggregates()[i].getValues().size(), want.size());
+      for (unsigned m = 0; m < want.size(); ++m) EXPECT_EQ(r.getAggregates()[i].getValues()[m], want[m]);
+    }
+  }
+
+  // regionAggregate: box, circle, polygon; modes; group by
+  {
+    auto check = [&](const RegionQuery& q, auto fill) {
+      auto want = engine->RegionAggregate(q);
+      ASSERT_TRUE(want.ok()) << want.status().ToString();
+      auto req = h.gt.regionAggregateRequest();
+      fill(req.initQuery());
+      auto r_resp = req.send().wait(ws);
+      auto r = r_resp.getResult();
+      ASSERT_EQ(r.getTotal().size(), want->total.size());
+      for (unsigned m = 0; m < want->total.size(); ++m) EXPECT_DOUBLE_EQ(r.getTotal()[m], want->total[m]);
+      EXPECT_EQ(r.getLeaves(), want->leaves);
+      ASSERT_EQ(r.getRows().size(), want->rows.size());
+      for (unsigned i = 0; i < want->rows.size(); ++i) {
+        EXPECT_EQ(r.getRows()[i].getNode().getNumber(), want->rows[i].node);
+        for (unsigned m = 0; m < want->rows[i].values.size(); ++m)
+          EXPECT_DOUBLE_EQ(r.getRows()[i].getValues()[m], want->rows[i].values[m]);
+      }
+    };
+    RegionQuery q;
+    q.region = BoxRegion(112.015, 22.015, 112.045, 22.075);
+    q.group_by = Level::kCommunity;
+    check(q, [](proto::RegionQuery::Builder b) {
+      auto box = b.initRegion().initBox();
+      box.setWest(112.015), box.setSouth(22.015), box.setEast(112.045), box.setNorth(22.075);
+      b.getGroupBy().setLevel(proto::Level::COMMUNITY);
+    });
+    q = RegionQuery{};
+    q.region = CircleRegion(112.05, 22.05, 2000);
+    q.mode = RegionMode::kAreaWeighted;
+    check(q, [](proto::RegionQuery::Builder b) {
+      auto c = b.initRegion().initCircle();
+      c.setLon(112.05), c.setLat(22.05), c.setRadiusM(2000);
+      b.setMode(proto::RegionMode::AREA_WEIGHTED);
+    });
+    q = RegionQuery{};
+    index::MultiPolygon mp;
+    mp.parts.push_back({{{{112.0, 22.0}, {112.05, 22.0}, {112.05, 22.05}, {112.0, 22.05}}}});
+    q.region = PolygonRegion(mp);
+    q.mode = RegionMode::kContained;
+    check(q, [](proto::RegionQuery::Builder b) {
+      auto ring = b.initRegion().initPolygon(1)[0].initRings(1)[0].initPoints(5);
+      const double xy[5][2] = {{112.0, 22.0}, {112.05, 22.0}, {112.05, 22.05}, {112.0, 22.05}, {112.0, 22.0}};
+      for (unsigned i = 0; i < 5; ++i) ring[i].setLon(xy[i][0]), ring[i].setLat(xy[i][1]);
+      b.setMode(proto::RegionMode::CONTAINED);
+    });
+    auto bad = h.gt.regionAggregateRequest();
+    bad.initQuery().initRegion().initCircle().setRadiusM(-1);
+    auto e = ExpectThrows(bad.send(), ws);
+    EXPECT_TRUE(std::string(e.getDescription().cStr()).find("radiusM") != std::string::npos);
+  }
+
+  // topK
+  {
+    TopKQuery tq;
+    tq.level = Level::kGrid;
+    tq.metric = 0;
+    tq.k = 5;
+    auto want = view->TopK(tq);
+    auto req = h.gt.topKRequest();
+    auto q = req.initQuery();
+    q.setLevel(proto::Level::GRID);
+    q.setMetric(ds.metric_names[0]);
+    q.setK(5);
+    auto r = req.send().wait(ws);
+    ASSERT_EQ(r.getEntries().size(), want.size());
+    for (unsigned i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(r.getEntries()[i].getNode().getNumber(), want[i].node);
+      EXPECT_DOUBLE_EQ(r.getEntries()[i].getValue(), want[i].value);
+    }
+    auto bad = h.gt.topKRequest();
+    bad.initQuery().setMetric("nope");
+    auto e = ExpectThrows(bad.send(), ws);
+    EXPECT_TRUE(std::string(e.getDescription().cStr()).find("query.metric") != std::string::npos);
+  }
+}
+
+TEST(RpcLimits, BatchOverTheLimitIsRefusedAndTheClientSplits) {
+  auto engine = NewEngine();
+  rpc::ServerOptions o = QuietOptions();
+  o.max_points_per_batch = 1000;
+  o.max_message_bytes = 1 << 20;
+  ServerThread server(*engine, o);
+  rpc::Client client(server.address(), rpc::ClientOptions{1 << 20, 4});
+  auto& ws = client.wait_scope();
+  {
+    auto req = client.gridtree().locateBatchRequest();
+    req.initLon(1001);
+    req.initLat(1001);
+    auto e = ExpectThrows(req.send(), ws);
+    EXPECT_EQ(e.getType(), kj::Exception::Type::FAILED);
+    EXPECT_TRUE(std::string(e.getDescription().cStr()).find("max_points_per_batch") != std::string::npos)
+        << e.getDescription().cStr();
+  }
+  {
+    auto req = client.gridtree().locateBatchRequest();
+    req.initLon(10);
+    req.initLat(9);
+    auto e = ExpectThrows(req.send(), ws);
+    EXPECT_TRUE(std::string(e.getDescription().cStr()).find("lat") != std::string::npos);
+  }
+  // 25'000 points: 25 calls under the point limit, pipelined.
+  std::vector<double> lon(25000), lat(25000);
+  for (size_t i = 0; i < lon.size(); ++i) lon[i] = 112.0 + (i % 997) * 1e-4, lat[i] = 22.0 + (i % 1009) * 1e-4;
+  std::vector<int32_t> want(lon.size());
+  ASSERT_TRUE(engine->LocateColumns(lon, lat, want).ok());
+  EXPECT_EQ(client.LocateColumnsSync(lon, lat), want);
+
+  // A client that sends more than the server's message limit is cut off; others carry on.
+  {
+    rpc::Client big(server.address(), rpc::ClientOptions{64 << 20, 1});
+    auto req = big.gridtree().locateBatchRequest();
+    req.initLon(100000);
+    req.initLat(100000);
+    auto e = ExpectThrows(req.send(), big.wait_scope());
+    EXPECT_NE(e.getType(), kj::Exception::Type::OVERLOADED);
+  }
+  auto info = client.gridtree().infoRequest().send().wait(ws);
+  EXPECT_EQ(info.getInfo().getLimits().getMaxPointsPerBatch(), 1000u);
+}
+
+TEST(RpcLimits, CallsInFlightPastTheLimitAreOverloaded) {
+  auto engine = NewEngine();
+  rpc::ServerOptions o = QuietOptions();
+  o.max_calls_in_flight_per_connection = 1;
+  ServerThread server(*engine, o);
+  rpc::Client client(server.address());
+  std::vector<double> lon(20000, 112.05), lat(20000, 22.05);
+  kj::Vector<kj::Promise<int>> calls;
+  for (int i = 0; i < 64; ++i) {
+    auto req = client.gridtree().locateBatchRequest();
+    auto a = req.initLon(static_cast<unsigned>(lon.size()));
+    auto b = req.initLat(static_cast<unsigned>(lat.size()));
+    for (unsigned k = 0; k < lon.size(); ++k) a.set(k, lon[k]), b.set(k, lat[k]);
+    calls.add(req.send().then([](auto&&) { return 0; },
+                              [](kj::Exception&& e) { return e.getType() == kj::Exception::Type::OVERLOADED ? 1 : 2; }));
+  }
+  auto results = kj::joinPromises(calls.releaseAsArray()).wait(client.wait_scope());
+  int ok = 0, overloaded = 0, other = 0;
+  for (int r : results) (r == 0 ? ok : r == 1 ? overloaded : other)++;
+  EXPECT_GE(ok, 1);
+  EXPECT_GE(overloaded, 1);
+  EXPECT_EQ(other, 0);
+  // and the connection still answers
+  EXPECT_EQ(client.gridtree().infoRequest().send().wait(client.wait_scope()).getInfo().getLeaves(),
+            static_cast<int64_t>(engine->Read()->dataset().leaf_count()));
+}
+
+TEST(RpcConcurrency, EightClientsWithPipelinedCalls) {
+  auto engine = NewEngine();
+  ServerThread server(*engine, QuietOptions());
+  std::atomic<int> good{0}, bad{0};
+  std::vector<std::thread> clients;
+  auto view = engine->Read();
+  for (int t = 0; t < 8; ++t)
+    clients.emplace_back([&, t] {
+      rpc::Client client(server.address());
+      auto& gt = client.gridtree();
+      kj::Vector<kj::Promise<bool>> calls;
+      for (int i = 0; i < 60; ++i) {
+        const int gi = (t * 7 + i) % 10, gj = (t * 3 + i * 5) % 10;
+        const double x = 112.0 + gi * 0.01 + 0.005, y = 22.0 + gj * 0.01 + 0.005;
+        const std::string want = view->Locate({x, y}).hit() ? std::string(view->id(view->Locate({x, y}).node)) : "";
+        switch (i % 3) {
+          case 0: {
+            auto req = gt.locateRequest();
+            req.setLon(x), req.setLat(y);
+            calls.add(req.send().then([want](auto r) {
+              auto c = r.getResult().getChain();
+              return want.empty() ? !r.getResult().getFound() : Str(c[c.size() - 1].getId()) == want;
+            }));
+            break;
+          }
+          case 1: {
+            auto req = gt.locateBatchRequest();
+            auto a = req.initLon(100);
+            auto b = req.initLat(100);
+            for (unsigned k = 0; k < 100; ++k) a.set(k, x), b.set(k, y);
+            const int32_t leaf = view->Locate({x, y}).leaf;
+            calls.add(req.send().then([leaf](auto r) {
+              for (int32_t l : r.getResult().getLeaves())
+                if (l != leaf) return false;
+              return true;
+            }));
+            break;
+          }
+          default: {
+            auto req = gt.aggregateRequest();
+            req.initIds(1).set(0, "k2");
+            const int64_t pop = view->Metric(*view->Find("k2"), 0);
+            calls.add(req.send().then([pop](auto r) { return r.getAggregates()[0].getValues()[0] == pop; }));
+          }
+        }
+      }
+      for (bool b : kj::joinPromises(calls.releaseAsArray()).wait(client.wait_scope())) (b ? good : bad)++;
+    });
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(good.load(), 8 * 60);
+  EXPECT_EQ(bad.load(), 0);
+}
+
+int ConnectRaw(unsigned port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return -1;
+  return fd;
+}
+
+TEST(RpcRobustness, GarbageAndTruncatedMessagesDoNotStopTheServer) {
+  auto engine = NewEngine();
+  LogCapture logs;
+  ServerThread server(*engine, QuietOptions(&logs));
+  rpc::Client good(server.address());
+  auto info = [&] { return good.gridtree().infoRequest().send().wait(good.wait_scope()).getInfo().getNodes(); };
+  const int64_t nodes = info();
+  // Random garbage.
+  {
+    const int fd = ConnectRaw(server.port());
+    ASSERT_GE(fd, 0);
+    std::mt19937 rng(1);
+    std::vector<unsigned char> junk(8192);
+    for (auto& b : junk) b = static_cast<unsigned char>(rng());
+    ASSERT_GT(::write(fd, junk.data(), junk.size()), 0);
+    char buf[256];
+    while (::read(fd, buf, sizeof buf) > 0) {
+    }  // the server closes
+    ::close(fd);
+  }
+  EXPECT_EQ(info(), nodes);
+  // A frame header announcing a huge segment, then silence and close.
+  {
+    const int fd = ConnectRaw(server.port());
+    ASSERT_GE(fd, 0);
+    const uint32_t header[2] = {0, 1u << 28};  // one segment of 2^28 words
+    ASSERT_EQ(::write(fd, header, sizeof header), static_cast<ssize_t>(sizeof header));
+    char buf[256];
+    while (::read(fd, buf, sizeof buf) > 0) {
+    }
+    ::close(fd);
+  }
+  EXPECT_EQ(info(), nodes);
+  // A valid-looking frame cut short.
+  {
+    const int fd = ConnectRaw(server.port());
+    ASSERT_GE(fd, 0);
+    const uint32_t header[2] = {0, 64};
+    ASSERT_EQ(::write(fd, header, sizeof header), static_cast<ssize_t>(sizeof header));
+    const char part[40] = {1, 2, 3};
+    ASSERT_EQ(::write(fd, part, sizeof part), static_cast<ssize_t>(sizeof part));
+    ::close(fd);
+  }
+  EXPECT_EQ(info(), nodes);
+}
+
+TEST(RpcWriter, TokensAreCheckedAndNeverLogged) {
+  auto engine = NewEngine();
+  {  // no token configured: read-only
+    ServerThread server(*engine, QuietOptions());
+    rpc::Client c(server.address());
+    auto req = c.gridtree().writerRequest();
+    req.setToken("anything");
+    auto apply = req.send().getWriter().applyRequest();
+    apply.initUpdates(1);
+    auto e = ExpectThrows(apply.send(), c.wait_scope());
+    EXPECT_TRUE(std::string(e.getDescription().cStr()).find("read-only") != std::string::npos);
+  }
+  LogCapture logs;
+  rpc::ServerOptions o = QuietOptions(&logs);
+  o.writer_token = "s3cret-token-value";
+  ServerThread server(*engine, o);
+  rpc::Client c(server.address());
+  auto& ws = c.wait_scope();
+  {
+    auto req = c.gridtree().writerRequest();
+    req.setToken("wrong-guess-xyz");
+    auto apply = req.send().getWriter().applyRequest();
+    auto u = apply.initUpdates(1)[0];
+    u.setLeaf("g0_0"), u.setMetric("population"), u.setValue(1);
+    auto e = ExpectThrows(apply.send(), ws);
+    EXPECT_TRUE(std::string(e.getDescription().cStr()).find("refused") != std::string::npos);
+    EXPECT_TRUE(logs.Contains("event=writer_refused"));
+    EXPECT_FALSE(logs.Contains("wrong-guess-xyz")) << logs.All();
+  }
+  const int32_t g = *engine->Read()->Find("g0_0");
+  const int64_t before = engine->Read()->Metric(g, 0);
+  auto req = c.gridtree().writerRequest();
+  req.setToken("s3cret-token-value");
+  auto writer = req.send().getWriter();
+  auto apply = writer.applyRequest();
+  auto ups = apply.initUpdates(2);
+  ups[0].setLeaf("g0_0"), ups[0].setMetric("population"), ups[0].setOp(proto::MetricUpdate::Op::ADD), ups[0].setValue(5);
+  ups[1].setLeaf("g0_1"), ups[1].setMetric("population"), ups[1].setValue(7);
+  const uint64_t v = apply.send().wait(ws).getVersion();
+  EXPECT_EQ(v, engine->Read()->version());
+  EXPECT_EQ(engine->Read()->Metric(g, 0), before + 5);
+  // a bad update names the field, and the whole batch is refused
+  auto bad = writer.applyRequest();
+  auto b = bad.initUpdates(1)[0];
+  b.setLeaf("g0_0"), b.setMetric("population"), b.setValue(-3);
+  auto e = ExpectThrows(bad.send(), ws);
+  EXPECT_TRUE(std::string(e.getDescription().cStr()).find("updates[0].value") != std::string::npos);
+  EXPECT_FALSE(logs.Contains("s3cret-token-value"));
+}
+
+class CollectingWatcher final : public proto::Watcher::Server {
+ public:
+  explicit CollectingWatcher(std::vector<std::pair<uint64_t, int64_t>>* got) : got_(got) {}
+  kj::Promise<void> push(PushContext ctx) override {
+    auto p = ctx.getParams();
+    for (auto a : p.getNodes()) got_->push_back({p.getVersion(), a.getValues()[0]});
+    return kj::READY_NOW;
+  }
+
+ private:
+  std::vector<std::pair<uint64_t, int64_t>>* got_;
+};
+
+TEST(RpcWatch, SubscriptionsReceivePushesUntilReleased) {
+  auto engine = NewEngine();
+  rpc::ServerOptions o = QuietOptions();
+  o.writer_token = "tok";
+  PipeHarness h(*engine, o);
+  auto& ws = h.ws();
+  std::vector<std::pair<uint64_t, int64_t>> got;
+  auto wreq = h.gt.watchRequest();
+  wreq.initIds(1).set(0, "k1");
+  wreq.setCallback(kj::heap<CollectingWatcher>(&got));
+  auto handle = wreq.send().wait(ws).getHandle();  // the response must not keep a reference
+  auto treq = h.gt.writerRequest();
+  treq.setToken("tok");
+  auto writer = treq.send().getWriter();
+  auto apply = [&](const char* leaf, int64_t add) {
+    auto a = writer.applyRequest();
+    auto u = a.initUpdates(1)[0];
+    u.setLeaf(leaf), u.setMetric("population"), u.setOp(proto::MetricUpdate::Op::ADD), u.setValue(add);
+    return a.send().wait(ws).getVersion();
+  };
+  const int64_t k1 = engine->Read()->Metric(*engine->Read()->Find("k1"), 0);
+  const uint64_t v1 = apply("g0_0", 10);  // inside k1
+  auto settle = [&] { h.io.provider->getTimer().afterDelay(50 * kj::MILLISECONDS).wait(ws); };
+  settle();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].first, v1);
+  EXPECT_EQ(got[0].second, k1 + 10);
+  apply("g9_0", 1);  // in k2: no push for k1
+  settle();
+  EXPECT_EQ(got.size(), 1u) << got.back().first << " " << got.back().second;
+  handle = nullptr;  // releasing the handle unsubscribes
+  settle();
+  apply("g0_0", 1);
+  settle();
+  EXPECT_EQ(got.size(), 1u);
+}
+
+kj::String HttpGet(kj::HttpClient& client, kj::WaitScope& ws, kj::HttpHeaderTable& table, unsigned port,
+                   const std::string& path, unsigned* status) {
+  kj::HttpHeaders headers(table);
+  auto url = kj::str("http://127.0.0.1:", port, path);
+  auto resp = client.request(kj::HttpMethod::GET, url, headers).response.wait(ws);
+  *status = resp.statusCode;
+  return resp.body->readAllText().wait(ws);
+}
+
+TEST(RpcHttp, HealthMetricsAndJsonQueries) {
+  auto engine = NewEngine();
+  ServerThread server(*engine, QuietOptions(), /*http=*/true);
+  auto io = kj::setupAsyncIo();
+  kj::HttpHeaderTable table;
+  auto client = kj::newHttpClient(io.provider->getTimer(), table, io.provider->getNetwork(), nullptr);
+  auto& ws = io.waitScope;
+  unsigned status = 0;
+  auto get = [&](const std::string& path) {
+    return std::string(HttpGet(*client, ws, table, server.http_port(), path, &status).cStr());
+  };
+  EXPECT_EQ(get("/healthz"), "ok\n");
+  EXPECT_EQ(status, 200u);
+  std::string body = get("/locate?lon=112.055&lat=22.035");
+  EXPECT_EQ(status, 200u);
+  const auto view = engine->Read();
+  const std::string leaf(view->id(view->Locate({112.055, 22.035}).node));
+  EXPECT_NE(body.find("\"found\":true"), std::string::npos) << body;
+  EXPECT_NE(body.find("\"id\":\"" + leaf + "\""), std::string::npos) << body;
+  body = get("/node?id=k1");
+  EXPECT_EQ(status, 200u);
+  EXPECT_NE(body.find("\"parent\":\"c\""), std::string::npos) << body;
+  body = get("/children?id=c");
+  EXPECT_NE(body.find("\"id\":\"k1\""), std::string::npos) << body;
+  body = get("/aggregate?id=k1,k2");
+  EXPECT_NE(body.find("\"id\":\"k2\""), std::string::npos) << body;
+  EXPECT_NE(body.find(std::to_string(view->Metric(*view->Find("k1"), 0))), std::string::npos) << body;
+  body = get("/region?circle=112.05,22.05,2000&group_by=county");
+  EXPECT_EQ(status, 200u) << body;
+  EXPECT_NE(body.find("\"total\""), std::string::npos) << body;
+  body = get("/topk?level=grid&metric=population&k=3");
+  EXPECT_EQ(status, 200u) << body;
+  body = get("/locate?lon=abc&lat=1");
+  EXPECT_EQ(status, 400u);
+  EXPECT_NE(body.find("lon"), std::string::npos) << body;
+  body = get("/node?id=nope");
+  EXPECT_EQ(status, 400u);
+  get("/nothing");
+  EXPECT_EQ(status, 404u);
+  body = get("/metrics");
+  EXPECT_EQ(status, 200u);
+  EXPECT_NE(body.find("gridtree_calls_total{method=\"http_locate\"} 2"), std::string::npos) << body;
+  EXPECT_NE(body.find("gridtree_errors_total{method=\"http_node\"} 1"), std::string::npos) << body;
+  EXPECT_NE(body.find("gridtree_call_seconds_bucket{method=\"http_locate\",le=\"+Inf\"} 2"), std::string::npos);
+  EXPECT_NE(body.find("gridtree_leaves " + std::to_string(view->dataset().leaf_count())), std::string::npos);
+  EXPECT_NE(body.find("gridtree_points_located_total 1"), std::string::npos);
+}
+
+TEST(BatchJson, ParsesAndNamesErrors) {
+  auto r = cli::ParseBatchJson(
+      R"({"updates":[{"leaf":"g1","metric":"population","op":"set","value":5},{"leaf":7,"metric":"m","op":"add","value":-2}]})");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->updates.size(), 2u);
+  EXPECT_EQ(r->updates[0].leaf_id, "g1");
+  EXPECT_EQ(r->updates[0].op, MetricUpdate::Op::kSet);
+  EXPECT_EQ(r->updates[1].leaf_id, "7");
+  EXPECT_EQ(r->updates[1].op, MetricUpdate::Op::kAdd);
+  EXPECT_EQ(r->updates[1].value, -2);
+  auto bad = cli::ParseBatchJson(R"({"updates":[{"leaf":"g1","metric":"p","op":"mul","value":5}]})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("updates[0].op"), std::string::npos);
+  bad = cli::ParseBatchJson(R"({"updates":[{"leaf":"g1","metric":"p","op":"set","value":-1}]})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("updates[0].value"), std::string::npos);
+  EXPECT_FALSE(cli::ParseBatchJson("{").ok());
+  EXPECT_FALSE(cli::ParseBatchJson(R"({"updates":[{"leaf":"g1","value":1}]})").ok());
+}
+
+}  // namespace
+}  // namespace gridtree::testing
