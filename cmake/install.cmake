@@ -6,6 +6,14 @@ install(TARGETS gridtree_index gridtree_engine gridtree_flags EXPORT gridtreeTar
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(DIRECTORY index/include/ engine/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+if(TARGET gridtree_rpc)
+  install(TARGETS gridtree_rpc EXPORT gridtreeTargets
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(DIRECTORY rpc/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  # The generated schema header sits next to the rpc headers' include root.
+  install(FILES ${CMAKE_BINARY_DIR}/rpc/gen/gridtree.capnp.h rpc/gridtree.capnp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+endif()
 install(EXPORT gridtreeTargets NAMESPACE gridtree:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/gridtree)
 configure_package_config_file(cmake/gridtreeConfig.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/gridtreeConfig.cmake

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the default dataset: build, generate Jiangmen (cached under
-# data/generated/), validate it, print the level counts and a few lookups.
+# data/generated/), validate it, print the level counts and a few lookups,
+# then serve it on loopback (Cap'n Proto RPC and HTTP) until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh release
@@ -25,3 +26,16 @@ Taishan city seat,112.794065,22.251924
 Shangchuan island,112.77,21.72
 Open sea,112.9,21.2
 POINTS
+
+rpc=127.0.0.1:7433
+http=127.0.0.1:7480
+cat <<EOF
+
+== serving $dataset: Cap'n Proto RPC on $rpc, HTTP on $http (Ctrl-C stops)
+Try, from another terminal:
+  $bin call --connect $rpc locate 113.0760 22.5850
+  $bin call --connect $rpc aggregate --circle 113.08,22.58,2000 --mode area_weighted --group-by town
+  curl 'http://$http/locate?lon=113.0760&lat=22.5850'
+  curl http://$http/metrics
+EOF
+exec "$bin" serve "$dataset" --listen "$rpc" --http "$http"
