@@ -37,6 +37,12 @@ size_t ValidationReport::errors() const {
 
 size_t ValidationReport::warnings() const { return findings.size() - errors(); }
 
+std::string ValidationReport::ErrorSummary() const {
+  for (const auto& f : findings)
+    if (f.severity == Severity::kError) return std::to_string(errors()) + " error(s); first: " + f.ToString();
+  return "";
+}
+
 namespace internal {
 
 void FindingSink::Add(Severity severity, int64_t feature, const std::string& id, std::string code,

@@ -147,13 +147,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const std::string& path, const Engi
   LoadResult loaded = LoadDataset(path);
   if (report) *report = loaded.report;
   if (!loaded.dataset) {
-    std::string first;
-    for (const auto& f : loaded.report.findings)
-      if (f.severity == Severity::kError) {
-        first = f.ToString();
-        break;
-      }
-    return InvalidArgument(path + ": " + std::to_string(loaded.report.errors()) + " error(s); first: " + first);
+    return InvalidArgument(path + ": " + loaded.report.ErrorSummary());
   }
   return Create(std::move(*loaded.dataset), options);
 }

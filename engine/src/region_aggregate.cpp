@@ -8,24 +8,17 @@
 //  - circle: a local projection around the centre in metres (longitude scale
 //    taken at each point's own latitude, so distances from the centre are
 //    ellipsoidal to ~1e-5 at 20 km); exact circle-polygon area edge by edge;
-//  - polygon: planar in lon/lat with Boost.Geometry (covered_by, intersects,
-//    intersection areas).
+//  - polygon: planar in lon/lat; edges bucketed in a grid, exact
+//    point-in-region through a PolygonIndex, areas by Green's theorem.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <memory>
 
-#include <boost/geometry/algorithms/area.hpp>
-#include <boost/geometry/algorithms/covered_by.hpp>
-#include <boost/geometry/algorithms/intersection.hpp>
-#include <boost/geometry/algorithms/intersects.hpp>
-#include <boost/geometry/geometries/multi_polygon.hpp>
-#include <boost/geometry/geometries/point_xy.hpp>
-#include <boost/geometry/geometries/polygon.hpp>
 
 #include "engine_state.h"
 #include "gridtree/engine/region.h"
 
-namespace bg = boost::geometry;
 
 namespace gridtree {
 namespace {
@@ -198,38 +191,42 @@ class CircleImpl : public PreparedRegion {
         if (Dist2(p) > r_ * r_) return false;
     return true;
   }
-  bool Intersects(const MultiPolygon& leaf) const override {
-    const double r2 = r_ * r_;
+  // Calls edge(a, b) for every edge of the leaf, projected around the
+  // centre, until it returns false; returns whether it went through all.
+  template <typename Edge>
+  bool ForEachEdge(const MultiPolygon& leaf, Edge&& edge) const {
     for (const auto& part : leaf.parts)
       for (const auto& ring : part.rings) {
         XY a = Project(ring.back());
         for (const Point& pt : ring) {
           const XY b = Project(pt);
-          const XY d{b.x - a.x, b.y - a.y};
-          const double len2 = d.x * d.x + d.y * d.y;
-          const double t = len2 > 0 ? std::clamp(-(a.x * d.x + a.y * d.y) / len2, 0.0, 1.0) : 0;
-          const XY q{a.x + t * d.x, a.y + t * d.y};
-          if (q.x * q.x + q.y * q.y <= r2) return true;
+          if (!edge(a, b)) return false;
           a = b;
         }
       }
-    return PointInLeaf(leaf, c_);
+    return true;
+  }
+  bool Intersects(const MultiPolygon& leaf) const override {
+    const double r2 = r_ * r_;
+    const bool far = ForEachEdge(leaf, [&](XY a, XY b) {
+      const XY d{b.x - a.x, b.y - a.y};
+      const double len2 = d.x * d.x + d.y * d.y;
+      const double t = len2 > 0 ? std::clamp(-(a.x * d.x + a.y * d.y) / len2, 0.0, 1.0) : 0;
+      const XY q{a.x + t * d.x, a.y + t * d.y};
+      return q.x * q.x + q.y * q.y > r2;  // stop at the first edge within the circle
+    });
+    return !far || PointInLeaf(leaf, c_);
   }
   double Fraction(const MultiPolygon& leaf) const override {
     double inside = 0, total = 0;
     bool all_in = true;
     const double r2 = r_ * r_;
-    for (const auto& part : leaf.parts)
-      for (const auto& ring : part.rings) {
-        XY a = Project(ring.back());
-        for (const Point& pt : ring) {
-          const XY b = Project(pt);
-          total += 0.5 * Cross(a, b);
-          if (b.x * b.x + b.y * b.y > r2) all_in = false;
-          inside += TriangleDiskArea(a, b, r_);
-          a = b;
-        }
-      }
+    ForEachEdge(leaf, [&](XY a, XY b) {
+      total += 0.5 * Cross(a, b);
+      if (b.x * b.x + b.y * b.y > r2) all_in = false;
+      inside += TriangleDiskArea(a, b, r_);
+      return true;
+    });
     if (all_in) return 1;
     return total > 0 ? std::clamp(inside / total, 0.0, 1.0) : 0;
   }
@@ -244,52 +241,173 @@ class CircleImpl : public PreparedRegion {
 
 // ---- polygon --------------------------------------------------------------
 
-using BPoint = bg::model::d2::point_xy<double>;
-using BPolygon = bg::model::polygon<BPoint, /*clockwise=*/false, /*closed=*/false>;
-using BMulti = bg::model::multi_polygon<BPolygon>;
-
-BMulti ToBoost(const MultiPolygon& mp) {
-  BMulti out;
-  for (const auto& part : mp.parts) {
-    BPolygon& p = out.emplace_back();
-    for (const auto& pt : part.rings[0]) p.outer().push_back(BPoint(pt.x, pt.y));
-    for (size_t r = 1; r < part.rings.size(); ++r) {
-      p.inners().emplace_back();
-      for (const auto& pt : part.rings[r]) p.inners().back().push_back(BPoint(pt.x, pt.y));
-    }
-  }
-  return out;
-}
-
-BPolygon BoxPolygon(const Box& b) {
-  BPolygon p;
-  p.outer() = {BPoint(b.min_x, b.min_y), BPoint(b.max_x, b.min_y), BPoint(b.max_x, b.max_y), BPoint(b.min_x, b.max_y)};
-  return p;
-}
-
+// A polygon region prepared once per query: its edges bucketed in a uniform
+// grid (to find the few edges near a box or a leaf) and a point index over
+// it (exact point-in-region). Area fractions use Green's theorem: the area of
+// A ∩ B is the boundary integral over (∂A inside B) + (∂B inside A), so only
+// the edges near a border leaf are split and summed; no general clipping.
 class PolygonImpl : public PreparedRegion {
  public:
-  explicit PolygonImpl(const MultiPolygon& mp) : region_(ToBoost(mp)), bounds_(index::BoundsOf(mp)) {}
+  explicit PolygonImpl(const MultiPolygon& mp) : bounds_(index::BoundsOf(mp)) {
+    for (const auto& part : mp.parts)
+      for (const auto& ring : part.rings)
+        for (size_t i = 0; i < ring.size(); ++i) edges_.push_back({ring[i], ring[(i + 1) % ring.size()]});
+    inside_ = index::PolygonIndex::Build({mp});
+    const int g = std::clamp(static_cast<int>(std::sqrt(static_cast<double>(edges_.size()))), 1, 512);
+    gx_ = gy_ = g;
+    cw_ = std::max(bounds_.max_x - bounds_.min_x, 1e-12) / g;
+    ch_ = std::max(bounds_.max_y - bounds_.min_y, 1e-12) / g;
+    std::vector<std::vector<uint32_t>> cells(static_cast<size_t>(g) * g);
+    for (uint32_t e = 0; e < edges_.size(); ++e) {
+      const auto [c0, r0, c1, r1] = CellRange(SegmentBox(edges_[e]));
+      for (int r = r0; r <= r1; ++r)
+        for (int c = c0; c <= c1; ++c) cells[static_cast<size_t>(r) * gx_ + c].push_back(e);
+    }
+    cell_begin_.push_back(0);
+    for (const auto& c : cells) {
+      cell_edges_.insert(cell_edges_.end(), c.begin(), c.end());
+      cell_begin_.push_back(static_cast<uint32_t>(cell_edges_.size()));
+    }
+  }
+
   Rel Relation(const Box& b) const override {
     if (!bounds_.Intersects(b)) return Rel::kDisjoint;
-    const BPolygon box = BoxPolygon(b);
-    if (!bg::intersects(box, region_)) return Rel::kDisjoint;
-    return bg::covered_by(box, region_) ? Rel::kInside : Rel::kPartial;
+    bool touched = false;
+    ForEdgesNear(b, [&](const Seg& e) { return !(touched = SegmentMeetsBox(e.a, e.b, b)); });
+    if (touched) return Rel::kPartial;
+    // No region edge meets the box: it is wholly inside or wholly outside,
+    // unless the whole region sits inside the box.
+    if (InRegion({(b.min_x + b.max_x) / 2, (b.min_y + b.max_y) / 2})) return Rel::kInside;
+    return b.Covers(bounds_) ? Rel::kPartial : Rel::kDisjoint;
   }
-  bool Contains(const MultiPolygon& leaf) const override { return bg::covered_by(ToBoost(leaf), region_); }
-  bool Intersects(const MultiPolygon& leaf) const override { return bg::intersects(ToBoost(leaf), region_); }
+  bool Contains(const MultiPolygon& leaf) const override {
+    const Rel rel = Relation(index::BoundsOf(leaf));
+    if (rel != Rel::kPartial) return rel == Rel::kInside;
+    for (const auto& part : leaf.parts)
+      for (const auto& p : part.rings[0])
+        if (!InRegion(p)) return false;
+    return !EdgesCross(leaf);
+  }
+  bool Intersects(const MultiPolygon& leaf) const override {
+    const Rel rel = Relation(index::BoundsOf(leaf));
+    if (rel != Rel::kPartial) return rel == Rel::kInside;
+    for (const auto& part : leaf.parts)
+      for (const auto& p : part.rings[0])
+        if (InRegion(p)) return true;
+    const Box lb = index::BoundsOf(leaf);
+    bool vertex_in_leaf = false;
+    ForEdgesNear(lb, [&](const Seg& e) { return !(vertex_in_leaf = lb.Contains(e.a) && PointInLeaf(leaf, e.a)); });
+    return vertex_in_leaf || EdgesCross(leaf);
+  }
   double Fraction(const MultiPolygon& leaf) const override {
-    const BMulti l = ToBoost(leaf);
-    const double total = bg::area(l);
-    if (total <= 0) return 0;
-    BMulti out;
-    bg::intersection(l, region_, out);
-    return std::clamp(bg::area(out) / total, 0.0, 1.0);
+    const Box lb = index::BoundsOf(leaf);
+    const Rel rel = Relation(lb);
+    if (rel != Rel::kPartial) return rel == Rel::kInside ? 1 : 0;
+    // Coordinates relative to the leaf's corner keep the cross products small.
+    const Point o{lb.min_x, lb.min_y};
+    auto cross = [&](Point p, Point q) { return 0.5 * ((p.x - o.x) * (q.y - o.y) - (q.x - o.x) * (p.y - o.y)); };
+    std::vector<Seg> near;
+    ForEdgesNear(lb, [&](const Seg& e) {
+      near.push_back(e);
+      return true;
+    });
+    double total = 0, inside = 0;
+    std::vector<double> ts;
+    // ∂leaf inside the region.
+    for (const auto& part : leaf.parts)
+      for (const auto& ring : part.rings)
+        for (size_t i = 0; i < ring.size(); ++i) {
+          const Point p = ring[i], q = ring[(i + 1) % ring.size()];
+          total += cross(p, q);
+          ts.assign({0.0, 1.0});
+          for (const Seg& e : near) Cut(p, q, e.a, e.b, ts);
+          inside += SumInside(p, q, ts, cross, [&](Point m) { return InRegion(m); });
+        }
+    // ∂region inside the leaf.
+    for (const Seg& e : near) {
+      ts.assign({0.0, 1.0});
+      for (const auto& part : leaf.parts)
+        for (const auto& ring : part.rings)
+          for (size_t i = 0; i < ring.size(); ++i) Cut(e.a, e.b, ring[i], ring[(i + 1) % ring.size()], ts);
+      inside += SumInside(e.a, e.b, ts, cross, [&](Point m) { return lb.Contains(m) && PointInLeaf(leaf, m); });
+    }
+    return total > 0 ? std::clamp(inside / total, 0.0, 1.0) : 0;
   }
 
  private:
-  BMulti region_;
+  struct Seg {
+    Point a, b;
+  };
+  static Box SegmentBox(const Seg& e) {
+    return {std::min(e.a.x, e.b.x), std::min(e.a.y, e.b.y), std::max(e.a.x, e.b.x), std::max(e.a.y, e.b.y)};
+  }
+  std::array<int, 4> CellRange(const Box& b) const {
+    auto cx = [&](double x) { return std::clamp(static_cast<int>((x - bounds_.min_x) / cw_), 0, gx_ - 1); };
+    auto cy = [&](double y) { return std::clamp(static_cast<int>((y - bounds_.min_y) / ch_), 0, gy_ - 1); };
+    return {cx(b.min_x), cy(b.min_y), cx(b.max_x), cy(b.max_y)};
+  }
+  // Calls f(edge) once for each region edge whose cells overlap b, until f
+  // returns false.
+  template <typename F>
+  void ForEdgesNear(const Box& b, F&& f) const {
+    if (!bounds_.Intersects(b)) return;
+    const auto [c0, r0, c1, r1] = CellRange(b);
+    std::vector<uint32_t> ids;
+    for (int r = r0; r <= r1; ++r)
+      for (int c = c0; c <= c1; ++c) {
+        const size_t cell = static_cast<size_t>(r) * gx_ + c;
+        ids.insert(ids.end(), cell_edges_.begin() + cell_begin_[cell], cell_edges_.begin() + cell_begin_[cell + 1]);
+      }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    for (uint32_t e : ids)
+      if (SegmentBox(edges_[e]).Intersects(b) && !f(edges_[e])) return;
+  }
+  bool InRegion(Point p) const { return inside_->Locate(p) == 0; }
+  // Whether any leaf edge properly crosses a region edge.
+  bool EdgesCross(const MultiPolygon& leaf) const {
+    bool crossed = false;
+    ForEdgesNear(index::BoundsOf(leaf), [&](const Seg& e) {
+      for (const auto& part : leaf.parts)
+        for (const auto& ring : part.rings)
+          for (size_t i = 0; i < ring.size() && !crossed; ++i) {
+            std::vector<double> ts;
+            Cut(ring[i], ring[(i + 1) % ring.size()], e.a, e.b, ts);
+            for (double t : ts) crossed |= t > 0 && t < 1;
+          }
+      return !crossed;
+    });
+    return crossed;
+  }
+  // Appends the parameter t on p-q where segment r-s crosses it.
+  static void Cut(Point p, Point q, Point r, Point s, std::vector<double>& ts) {
+    const double dx = q.x - p.x, dy = q.y - p.y, ex = s.x - r.x, ey = s.y - r.y;
+    const double den = dx * ey - dy * ex;
+    if (den == 0) return;  // parallel
+    const double fx = r.x - p.x, fy = r.y - p.y;
+    const double t = (fx * ey - fy * ex) / den, u = (fx * dy - fy * dx) / den;
+    if (t >= 0 && t <= 1 && u >= 0 && u <= 1) ts.push_back(t);
+  }
+  // Sum of cross/2 over the pieces of p-q (split at ts) whose midpoints pass in().
+  template <typename Cross, typename In>
+  static double SumInside(Point p, Point q, std::vector<double>& ts, Cross&& cross, In&& in) {
+    std::sort(ts.begin(), ts.end());
+    double sum = 0;
+    for (size_t k = 0; k + 1 < ts.size(); ++k) {
+      if (ts[k + 1] <= ts[k]) continue;
+      const Point a{p.x + ts[k] * (q.x - p.x), p.y + ts[k] * (q.y - p.y)};
+      const Point b{p.x + ts[k + 1] * (q.x - p.x), p.y + ts[k + 1] * (q.y - p.y)};
+      if (in(Point{(a.x + b.x) / 2, (a.y + b.y) / 2})) sum += cross(a, b);
+    }
+    return sum;
+  }
+
   Box bounds_;
+  std::vector<Seg> edges_;
+  std::unique_ptr<index::PolygonIndex> inside_;
+  int gx_ = 1, gy_ = 1;
+  double cw_ = 1, ch_ = 1;
+  std::vector<uint32_t> cell_begin_, cell_edges_;
 };
 
 Result<std::unique_ptr<PreparedRegion>> Prepare(const Region& r) {

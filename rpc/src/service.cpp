@@ -73,14 +73,7 @@ class WriterImpl final : public proto::Writer::Server {
           .Offload([engine, path]() -> Status {
             LoadResult loaded = LoadDataset(path);
             if (!loaded.dataset) {
-              std::string first;
-              for (const auto& f : loaded.report.findings)
-                if (f.severity == Severity::kError) {
-                  first = f.ToString();
-                  break;
-                }
-              return InvalidArgument(path + ": " + std::to_string(loaded.report.errors()) +
-                                     " error(s); first: " + first);
+              return InvalidArgument(path + ": " + loaded.report.ErrorSummary());
             }
             return engine->Reload(std::move(*loaded.dataset));
           })

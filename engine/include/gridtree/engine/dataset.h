@@ -75,6 +75,8 @@ struct ValidationReport {
 
   size_t errors() const;
   size_t warnings() const;
+  // "N error(s); first: <finding>" for error messages; empty when ok.
+  std::string ErrorSummary() const;
   bool ok() const { return errors() == 0; }
 };
 
