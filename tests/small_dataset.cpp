@@ -58,7 +58,9 @@ std::string SmallDatasetGeoJson(int n) {
 }
 
 Dataset SmallDataset(int n) {
-  LoadResult r = LoadDatasetFromText(SmallDatasetGeoJson(n), "small");
+  LoadOptions options;
+  options.threads = 1;  // no TBB work: these tests also run under ThreadSanitizer
+  LoadResult r = LoadDatasetFromText(SmallDatasetGeoJson(n), "small", options);
   if (!r.dataset) {
     std::cerr << "small dataset failed to load: "
               << (r.report.findings.empty() ? std::string("?") : r.report.findings[0].ToString()) << "\n";

@@ -138,13 +138,15 @@ Result<std::unique_ptr<Engine>> Engine::Create(Dataset dataset, const EngineOpti
   auto view = std::make_shared<const View>(std::move(topology), std::move(metrics));
   st.pending = view;
   st.synced_version = version;
-  st.current.store(std::move(view));
+  st.Publish(std::move(view));
   return engine;
 }
 
 Result<std::unique_ptr<Engine>> Engine::Open(const std::string& path, const EngineOptions& options,
                                              ValidationReport* report) {
-  LoadResult loaded = LoadDataset(path);
+  LoadOptions load;
+  load.threads = options.threads;
+  LoadResult loaded = LoadDataset(path, load);
   if (report) *report = loaded.report;
   if (!loaded.dataset) {
     return InvalidArgument(path + ": " + loaded.report.ErrorSummary());
@@ -152,7 +154,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const std::string& path, const Engi
   return Create(std::move(*loaded.dataset), options);
 }
 
-std::shared_ptr<const View> Engine::Read() const { return state_->current.load(); }
+std::shared_ptr<const View> Engine::Read() const { return state_->Current(); }
 
 int Engine::threads() const { return state_->pool->threads(); }
 

@@ -51,7 +51,20 @@ struct MetricState {
 struct EngineState {
   EngineOptions options;
   std::unique_ptr<WorkerPool> pool;
-  std::atomic<std::shared_ptr<const View>> current;
+  // The published state. A mutex, not std::atomic<std::shared_ptr>: GCC 12's
+  // atomic shared_ptr unlocks with relaxed order after reading the pointer,
+  // which ThreadSanitizer rightly reports; this lock is held only for a
+  // pointer copy or swap, so a reader never waits behind a writer's work.
+  mutable std::mutex current_mu;
+  std::shared_ptr<const View> current;
+  std::shared_ptr<const View> Current() const {
+    std::lock_guard lock(current_mu);
+    return current;
+  }
+  void Publish(std::shared_ptr<const View> view) {
+    std::lock_guard lock(current_mu);
+    current.swap(view);
+  }  // the old view, if this held the last reference, is freed after the unlock
 
   // Writers: write_mu serialises validation and log appends; sync_mu lets
   // one writer at a time fsync for everyone appended so far (group commit).

@@ -101,7 +101,7 @@ Result<uint64_t> Engine::Apply(const UpdateBatch& batch) {
     version = state->version;
     auto view = std::make_shared<const View>(base.topology_ptr(), std::move(state));
     st.pending = view;
-    if (!st.wal) st.current.store(std::move(view));
+    if (!st.wal) st.Publish(std::move(view));
   }
   if (st.wal) {
     // Group commit: the first writer in fsyncs for every record appended so
@@ -115,7 +115,7 @@ Result<uint64_t> Engine::Apply(const UpdateBatch& batch) {
       }
       if (Status s = st.wal->Sync(); !s.ok()) return s;
       st.synced_version = target->version();
-      st.current.store(std::move(target));
+      st.Publish(std::move(target));
     }
   }
   std::sort(changed.begin(), changed.end());
@@ -149,7 +149,7 @@ Status Engine::Checkpoint() {
     return s;
   if (Status s = st.wal->Rotate(v.version()); !s.ok()) return s;
   st.synced_version = v.version();
-  st.current.store(st.pending);
+  st.Publish(st.pending);
   return Status::Ok();
 }
 
@@ -169,7 +169,7 @@ Status Engine::Reload(Dataset dataset) {
   auto view = std::make_shared<const View>(std::move(topology), std::move(metrics));
   st.pending = view;
   st.synced_version = 0;
-  st.current.store(std::move(view));
+  st.Publish(std::move(view));
   return Status::Ok();
 }
 

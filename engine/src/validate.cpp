@@ -209,7 +209,7 @@ std::optional<Dataset> BuildDataset(std::vector<RawFeature> features, const Load
   std::vector<GeometryFindings> geo(n);
   std::vector<char> is_leaf(n);
   for (size_t i = 0; i < n; ++i) is_leaf[i] = kids[i].empty();
-  WorkerPool pool(0);
+  WorkerPool pool(options.threads);
   pool.For(n, 64, [&](size_t b, size_t e) {
     for (size_t i = b; i < e; ++i) {
       RawFeature& f = features[i];

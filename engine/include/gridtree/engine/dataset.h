@@ -92,6 +92,9 @@ struct LoadOptions {
   // Stop collecting findings after this many (the count still goes on).
   // DEFAULT: 1000
   size_t max_findings = 1000;
+  // Threads for the geometry checks; 1 keeps loading on the calling thread.
+  // DEFAULT: 0 (one per hardware thread)
+  int threads = 0;
 };
 
 struct LoadResult {
