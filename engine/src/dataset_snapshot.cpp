@@ -8,8 +8,8 @@
 //   levels (u8), parents (i32), node bounds (4 x f64), node areas (f64),
 //   leaf metrics (i64), geometry of every node: part offsets (u32 per node+1),
 //   ring offsets (u32 per part+1), point offsets (u64 per ring+1), points.
+#include <algorithm>
 #include <cstring>
-#include <fstream>
 
 #include "gridtree/engine/dataset.h"
 #include "raw_feature.h"
@@ -131,13 +131,11 @@ Status SaveDatasetSnapshot(const Dataset& ds, const std::string& path) {
   w.Column(point_begin);
   w.Column(points);
   w.Pod(internal::Crc32c(w.bytes().data(), w.bytes().size()));
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(w.bytes().data(), static_cast<std::streamsize>(w.bytes().size()));
-    if (!out) return IoError("cannot write " + tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return IoError("cannot rename " + tmp + " to " + path);
+  // Temporary file, fsync, rename: a failed write never replaces a good snapshot.
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  if (Status s = internal::WriteFileAtomically(dir.empty() ? "/" : dir, name, w.bytes()); !s.ok()) return s;
   return Status::Ok();
 }
 
@@ -175,12 +173,25 @@ std::optional<Dataset> ReadDatasetSnapshot(std::string_view bytes, FindingSink& 
   if (!r.ok() || ring_begin.empty() || point_begin.empty() || part_begin.back() + 1 != ring_begin.size() ||
       ring_begin.back() + 1 != point_begin.size() || point_begin.back() != points.size())
     return corrupt("geometry sections");
+  // Every offset array starts at 0 and never decreases; rings have 3+ points.
+  auto monotone = [](const auto& v) { return v.front() == 0 && std::is_sorted(v.begin(), v.end()); };
+  if (!monotone(part_begin) || !monotone(ring_begin) || !monotone(point_begin)) return corrupt("geometry offsets");
+  for (size_t q = 0; q + 1 < point_begin.size(); ++q)
+    if (point_begin[q + 1] - point_begin[q] < 3) return corrupt("a ring with fewer than 3 points");
+  for (int64_t v : ds.leaf_metrics)
+    if (v < 0) return corrupt("a negative metric");
   // Derived columns: children, subtree ends, leaves.
   ds.child_begin.assign(n + 1, 0);
+  // Pre-order: each node's parent is the previous node or one of its ancestors.
   for (size_t k = 0; k < n; ++k) {
     const int32_t p = ds.parents[k];
     if (p >= static_cast<int32_t>(k) || static_cast<uint8_t>(ds.levels[k]) >= kLevelCount) return corrupt("order");
-    if (p >= 0) ++ds.child_begin[p + 1];
+    if (p >= 0) {
+      int32_t a = static_cast<int32_t>(k) - 1;
+      while (a >= 0 && a != p) a = ds.parents[a];
+      if (a != p) return corrupt("order");
+      ++ds.child_begin[p + 1];
+    }
   }
   for (size_t k = 0; k < n; ++k) ds.child_begin[k + 1] += ds.child_begin[k];
   ds.children.resize(ds.child_begin[n]);

@@ -113,7 +113,13 @@ Result<uint64_t> Engine::Apply(const UpdateBatch& batch) {
         std::lock_guard lock(st.write_mu);
         target = st.pending;
       }
-      if (Status s = st.wal->Sync(); !s.ok()) return s;
+      if (Status s = st.wal->Sync(); !s.ok()) {
+        // Not durable: nothing newer than the published state may become
+        // visible; the log refuses further writes until reopened.
+        std::lock_guard lock(st.write_mu);
+        st.pending = st.Current();
+        return s;
+      }
       st.synced_version = target->version();
       st.Publish(std::move(target));
     }

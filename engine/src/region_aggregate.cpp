@@ -179,8 +179,11 @@ class CircleImpl : public PreparedRegion {
   Rel Relation(const Box& b) const override {
     if (!bounds_.Intersects(b)) return Rel::kDisjoint;
     const Point nearest{std::clamp(c_.x, b.min_x, b.max_x), std::clamp(c_.y, b.min_y, b.max_y)};
-    if (Dist2(nearest) > (r_ + 1.0) * (r_ + 1.0)) return Rel::kDisjoint;  // 1 m margin for the projection's curvature
-    const double in = std::max(0.0, r_ - 1.0);
+    // Clamping in lon/lat finds the nearest point only up to the projection's
+    // curvature: about 2 m at 100 km, so a margin of 1 m + 1e-4 r.
+    const double margin = 1.0 + 1e-4 * r_;
+    if (Dist2(nearest) > (r_ + margin) * (r_ + margin)) return Rel::kDisjoint;
+    const double in = std::max(0.0, r_ - margin);
     for (Point p : {Point{b.min_x, b.min_y}, Point{b.max_x, b.min_y}, Point{b.min_x, b.max_y}, Point{b.max_x, b.max_y}})
       if (Dist2(p) > in * in) return Rel::kPartial;
     return Rel::kInside;
@@ -286,7 +289,11 @@ class PolygonImpl : public PreparedRegion {
     for (const auto& part : leaf.parts)
       for (const auto& p : part.rings[0])
         if (!InRegion(p)) return false;
-    return !EdgesCross(leaf);
+    // A hole of the region inside the leaf: some region vertex lies in it.
+    const Box lb = index::BoundsOf(leaf);
+    bool vertex_in_leaf = false;
+    ForEdgesNear(lb, [&](const Seg& e) { return !(vertex_in_leaf = lb.Contains(e.a) && PointInLeaf(leaf, e.a)); });
+    return !vertex_in_leaf && !EdgesCross(leaf);
   }
   bool Intersects(const MultiPolygon& leaf) const override {
     const Rel rel = Relation(index::BoundsOf(leaf));
@@ -342,8 +349,9 @@ class PolygonImpl : public PreparedRegion {
     return {std::min(e.a.x, e.b.x), std::min(e.a.y, e.b.y), std::max(e.a.x, e.b.x), std::max(e.a.y, e.b.y)};
   }
   std::array<int, 4> CellRange(const Box& b) const {
-    auto cx = [&](double x) { return std::clamp(static_cast<int>((x - bounds_.min_x) / cw_), 0, gx_ - 1); };
-    auto cy = [&](double y) { return std::clamp(static_cast<int>((y - bounds_.min_y) / ch_), 0, gy_ - 1); };
+    // Clamp in double before the cast: a far box would overflow an int.
+    auto cx = [&](double x) { return static_cast<int>(std::clamp((x - bounds_.min_x) / cw_, 0.0, gx_ - 1.0)); };
+    auto cy = [&](double y) { return static_cast<int>(std::clamp((y - bounds_.min_y) / ch_, 0.0, gy_ - 1.0)); };
     return {cx(b.min_x), cy(b.min_y), cx(b.max_x), cy(b.max_y)};
   }
   // Calls f(edge) once for each region edge whose cells overlap b, until f
@@ -420,8 +428,9 @@ Result<std::unique_ptr<PreparedRegion>> Prepare(const Region& r) {
     case Region::Kind::kCircle:
       if (!std::isfinite(r.center.x) || !std::isfinite(r.center.y) || std::abs(r.center.y) > 89)
         return InvalidArgument("circle region: centre must be a finite lon/lat (|lat| <= 89)");
-      if (!(r.radius_m > 0) || r.radius_m > 1e6)
-        return InvalidArgument("circle region: radius_m must be in (0, 1000000] metres");
+      // The local projection is accurate to ~1e-5 up to 20 km; 100 km is the cap.
+      if (!(r.radius_m > 0) || r.radius_m > 1e5)
+        return InvalidArgument("circle region: radius_m must be in (0, 100000] metres");
       return std::unique_ptr<PreparedRegion>(new CircleImpl(r.center, r.radius_m));
     case Region::Kind::kPolygon:
       if (r.polygon.parts.empty()) return InvalidArgument("polygon region: no polygon");

@@ -62,7 +62,8 @@ Status SyncDir(const std::string& dir) {
   return rc == 0 ? Status::Ok() : IoError(Errno("fsync " + dir));
 }
 
-// Writes bytes to dir/name through a temporary file, fsync, rename, fsync dir.
+}  // namespace
+
 Status WriteFileAtomically(const std::string& dir, const std::string& name, const std::string& bytes) {
   const std::string tmp = dir + "/" + name + ".tmp", path = dir + "/" + name;
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -74,6 +75,8 @@ Status WriteFileAtomically(const std::string& dir, const std::string& name, cons
   if (::rename(tmp.c_str(), path.c_str()) != 0) return IoError(Errno("rename " + tmp));
   return SyncDir(dir);
 }
+
+namespace {
 
 std::string Header(uint64_t fingerprint, uint64_t base_version) {
   std::string h(kWalMagic, 8);
@@ -183,7 +186,13 @@ WriteAheadLog::~WriteAheadLog() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+Status WriteAheadLog::Break(Status why) {
+  broken_ = why.message();
+  return FailedPrecondition("write-ahead log " + dir_ + "/wal.log is unusable until the engine is reopened: " + broken_);
+}
+
 Status WriteAheadLog::Append(const WalRecord& record) {
+  if (broken()) return Break(IoError(broken_));
   std::string payload;
   payload.reserve(12 + record.values.size() * 16);
   Put(payload, record.version);
@@ -198,20 +207,27 @@ Status WriteAheadLog::Append(const WalRecord& record) {
   Put(out, static_cast<uint32_t>(payload.size()));
   Put(out, Crc32c(payload.data(), payload.size()));
   out += payload;
-  if (Status s = WriteAll(fd_, out, dir_ + "/wal.log"); !s.ok()) return s;
+  if (Status s = WriteAll(fd_, out, dir_ + "/wal.log"); !s.ok()) {
+    // Cut a partial record off, or later records would sit behind it.
+    if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) return Break(s);
+    return s;
+  }
   size_ += static_cast<int64_t>(out.size());
   return Status::Ok();
 }
 
 Status WriteAheadLog::Sync() {
-  return ::fdatasync(fd_) == 0 ? Status::Ok() : IoError(Errno("fdatasync " + dir_ + "/wal.log"));
+  if (broken()) return Break(IoError(broken_));
+  // After a failed fsync the kernel may have dropped the pages: never retry.
+  return ::fdatasync(fd_) == 0 ? Status::Ok() : Break(IoError(Errno("fdatasync " + dir_ + "/wal.log")));
 }
 
 Status WriteAheadLog::Rotate(uint64_t base_version) {
+  if (broken()) return Break(IoError(broken_));
   if (Status s = WriteFileAtomically(dir_, "wal.log", Header(fingerprint_, base_version)); !s.ok()) return s;
   const std::string path = dir_ + "/wal.log";
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd < 0) return IoError(Errno("open " + path));
+  if (fd < 0) return Break(IoError(Errno("open " + path)));  // the old descriptor points at a replaced file
   ::close(fd_);
   fd_ = fd;
   size_ = static_cast<int64_t>(kHeaderSize);
@@ -219,10 +235,13 @@ Status WriteAheadLog::Rotate(uint64_t base_version) {
 }
 
 Status WriteAheadLog::Reset(uint64_t fingerprint) {
+  // The new, empty log first; only then the old dataset's snapshot goes.
+  fingerprint_ = fingerprint;
+  if (Status s = Rotate(0); !s.ok()) return s;
   std::error_code ec;
   std::filesystem::remove(dir_ + "/snapshot.bin", ec);
-  fingerprint_ = fingerprint;
-  return Rotate(0);
+  if (ec) return Break(IoError("cannot remove " + dir_ + "/snapshot.bin: " + ec.message()));
+  return SyncDir(dir_);
 }
 
 Status WriteSnapshot(const std::string& dir, uint64_t fingerprint, uint64_t version, size_t leaf_count,

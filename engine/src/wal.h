@@ -59,14 +59,23 @@ class WriteAheadLog {
   // After a reload: an empty log for another dataset.
   Status Reset(uint64_t fingerprint);
   int64_t size_bytes() const { return size_; }
+  // A failed write, fsync or rotation leaves the log in a state where later
+  // acknowledged batches could be lost; from then on every call fails and
+  // the engine must be reopened (recovery keeps every durable batch).
+  bool broken() const { return !broken_.empty(); }
 
  private:
   WriteAheadLog(std::string dir, uint64_t fingerprint) : dir_(std::move(dir)), fingerprint_(fingerprint) {}
   std::string dir_;
   uint64_t fingerprint_;
+  Status Break(Status why);
   int fd_ = -1;
   int64_t size_ = 0;
+  std::string broken_;
 };
+
+// Writes bytes to dir/name through a temporary file, fsync, rename, fsync dir.
+Status WriteFileAtomically(const std::string& dir, const std::string& name, const std::string& bytes);
 
 Status WriteSnapshot(const std::string& dir, uint64_t fingerprint, uint64_t version, size_t leaf_count,
                      size_t metric_count, const std::vector<int64_t>& leaf_values);

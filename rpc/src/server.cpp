@@ -114,11 +114,14 @@ kj::Promise<void> ServerState::BatchLoop() {
 }
 
 void ServerState::Deliver(const Batch& batch) {
-  const View& view = *batch.view;
+  auto key = [](const View& v) { return std::make_pair(v.dataset_version(), v.version()); };
+  if (!newest_delivered || key(*batch.view) > key(*newest_delivered)) newest_delivered = batch.view;
+  const View& view = *newest_delivered;
   const Dataset& ds = view.dataset();
-  // Listener leaves are leaf numbers; anything out of range means "treat
-  // every watched node as changed".
-  bool all = batch.leaves.empty();
+  // Listener leaves are leaf numbers of the batch's own dataset; another
+  // dataset, or anything out of range, means "treat every watched node as
+  // changed".
+  bool all = batch.leaves.empty() || batch.view->dataset_version() != view.dataset_version();
   std::vector<int32_t> changed;
   for (int32_t leaf : batch.leaves) {
     if (leaf < 0 || static_cast<size_t>(leaf) >= ds.leaf_count()) {
@@ -139,7 +142,7 @@ void ServerState::Deliver(const Batch& batch) {
     }
     if (hit) to_push.push_back(id);
   }
-  for (uint64_t id : to_push) Push(id, batch.view);
+  for (uint64_t id : to_push) Push(id, newest_delivered);
 }
 
 void ServerState::Push(uint64_t sub_id, std::shared_ptr<const View> view) {

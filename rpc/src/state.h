@@ -84,6 +84,9 @@ struct ServerState : kj::TaskSet::ErrorHandler {
   // Subscriptions, and the hand-off from the engine's listener (any thread)
   // to the loop.
   std::map<uint64_t, Subscription> subscriptions;
+  // The newest view delivered so far: two writers' notifications can arrive
+  // out of order, and a watcher must never see values go back.
+  std::shared_ptr<const View> newest_delivered;
   uint64_t next_subscription = 1;
   int listener_id = -1;
   struct Batch {
