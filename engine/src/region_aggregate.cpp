@@ -51,24 +51,6 @@ bool PointInLeaf(const MultiPolygon& mp, Point p) {
 
 // ---- box ------------------------------------------------------------------
 
-bool SegmentMeetsBox(Point a, Point b, const Box& box) {
-  double t0 = 0, t1 = 1;
-  const double dx = b.x - a.x, dy = b.y - a.y;
-  const double p[4] = {-dx, dx, -dy, dy};
-  const double q[4] = {a.x - box.min_x, box.max_x - a.x, a.y - box.min_y, box.max_y - a.y};
-  for (int i = 0; i < 4; ++i) {
-    if (p[i] == 0) {
-      if (q[i] < 0) return false;
-      continue;
-    }
-    const double r = q[i] / p[i];
-    if (p[i] < 0) t0 = std::max(t0, r);
-    else t1 = std::min(t1, r);
-    if (t0 > t1) return false;
-  }
-  return true;
-}
-
 // Sutherland-Hodgman against one half-plane of the box; exact in area even
 // for non-convex rings (degenerate bridges along the box edge add nothing).
 template <typename Inside, typename Cut>
@@ -96,7 +78,7 @@ class BoxImpl : public PreparedRegion {
     for (const auto& part : leaf.parts)
       for (const auto& ring : part.rings)
         for (size_t i = 0; i < ring.size(); ++i)
-          if (SegmentMeetsBox(ring[i], ring[(i + 1) % ring.size()], b_)) return true;
+          if (index::SegmentMeetsBox(ring[i], ring[(i + 1) % ring.size()], b_)) return true;
     return PointInLeaf(leaf, {b_.min_x, b_.min_y});
   }
   double Fraction(const MultiPolygon& leaf) const override {
@@ -276,7 +258,7 @@ class PolygonImpl : public PreparedRegion {
   Rel Relation(const Box& b) const override {
     if (!bounds_.Intersects(b)) return Rel::kDisjoint;
     bool touched = false;
-    ForEdgesNear(b, [&](const Seg& e) { return !(touched = SegmentMeetsBox(e.a, e.b, b)); });
+    ForEdgesNear(b, [&](const Seg& e) { return !(touched = index::SegmentMeetsBox(e.a, e.b, b)); });
     if (touched) return Rel::kPartial;
     // No region edge meets the box: it is wholly inside or wholly outside,
     // unless the whole region sits inside the box.

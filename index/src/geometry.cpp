@@ -36,6 +36,24 @@ void Box::Extend(const Box& o) {
 
 Box Box::Empty() { return {INFINITY, INFINITY, -INFINITY, -INFINITY}; }
 
+bool SegmentMeetsBox(Point a, Point b, const Box& box) {
+  double t0 = 0, t1 = 1;
+  const double dx = b.x - a.x, dy = b.y - a.y;
+  const double p[4] = {-dx, dx, -dy, dy};
+  const double q[4] = {a.x - box.min_x, box.max_x - a.x, a.y - box.min_y, box.max_y - a.y};
+  for (int i = 0; i < 4; ++i) {
+    if (p[i] == 0) {
+      if (q[i] < 0) return false;
+      continue;
+    }
+    const double r = q[i] / p[i];
+    if (p[i] < 0) t0 = std::max(t0, r);
+    else t1 = std::min(t1, r);
+    if (t0 > t1) return false;
+  }
+  return true;
+}
+
 Box BoundsOf(const Ring& ring) {
   Box b = Box::Empty();
   for (const Point& p : ring) b.Extend(p);

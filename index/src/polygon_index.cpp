@@ -38,29 +38,6 @@ using RTree = bgi::rtree<RValue, bgi::quadratic<16>>;
 
 BBox ToBBox(const Box& b) { return BBox(BPoint(b.min_x, b.min_y), BPoint(b.max_x, b.max_y)); }
 
-// Liang-Barsky: does segment a-b meet the closed box?
-bool SegmentTouchesBox(Point a, Point b, double x0, double y0, double x1, double y1) {
-  double t0 = 0, t1 = 1;
-  const double dx = b.x - a.x, dy = b.y - a.y;
-  const double p[4] = {-dx, dx, -dy, dy};
-  const double q[4] = {a.x - x0, x1 - a.x, a.y - y0, y1 - a.y};
-  for (int i = 0; i < 4; ++i) {
-    if (p[i] == 0) {
-      if (q[i] < 0) return false;
-      continue;
-    }
-    const double r = q[i] / p[i];
-    if (p[i] < 0) {
-      if (r > t1) return false;
-      if (r > t0) t0 = r;
-    } else {
-      if (r < t0) return false;
-      if (r < t1) t1 = r;
-    }
-  }
-  return true;
-}
-
 double SegmentDistanceSq(double px, double py, double ax, double ay, double bx, double by) {
   const double dx = bx - ax, dy = by - ay;
   const double len2 = dx * dx + dy * dy;
@@ -209,7 +186,7 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
         for (int r = r0; r <= r1; ++r)
           for (int c = c0; c <= c1; ++c) {
             const double x0 = gx0 + c * cell - eps, y0 = gy0 + r * cell - eps;
-            if (SegmentTouchesBox(a, b, x0, y0, x0 + cell + 2 * eps, y0 + cell + 2 * eps))
+            if (SegmentMeetsBox(a, b, Box{x0, y0, x0 + cell + 2 * eps, y0 + cell + 2 * eps}))
               touched.push_back(static_cast<uint32_t>(static_cast<size_t>(r) * nx + c));
           }
       }

@@ -15,6 +15,12 @@ void ThrowFailed(std::string message) {
   kj::throwFatalException(kj::Exception(kj::Exception::Type::FAILED, __FILE__, __LINE__, kj::str(message)));
 }
 
+void CheckLimit(const char* field, const char* what, size_t count, size_t limit, const char* option) {
+  if (count > limit)
+    ThrowFailed(std::string(field) + ": " + std::to_string(count) + " " + what + " exceed " + option + " " +
+                std::to_string(limit));
+}
+
 void ThrowOverloaded(std::string message) {
   kj::throwFatalException(kj::Exception(kj::Exception::Type::OVERLOADED, __FILE__, __LINE__, kj::str(message)));
 }

@@ -41,9 +41,7 @@ class WriterImpl final : public proto::Writer::Server {
   kj::Promise<void> apply(ApplyContext ctx) override {
     return state_.Call(conn_, "apply", [this, ctx]() mutable {
       auto updates = ctx.getParams().getUpdates();
-      if (updates.size() > state_.options.max_updates_per_batch)
-        ThrowFailed("updates: " + std::to_string(updates.size()) + " updates exceed max_updates_per_batch " +
-                    std::to_string(state_.options.max_updates_per_batch));
+      CheckLimit("updates", "updates", updates.size(), state_.options.max_updates_per_batch, "max_updates_per_batch");
       UpdateBatch batch = UpdatesFromProto(updates);
       Engine* engine = &state_.engine;
       return state_.Offload([engine, batch = std::move(batch)]() { return engine->Apply(batch); })
@@ -188,9 +186,7 @@ class GridTreeImpl final : public proto::GridTree::Server {
   kj::Promise<void> aggregate(AggregateContext ctx) override {
     return state_.Call(conn_, "aggregate", [this, ctx]() mutable {
       auto ids = ctx.getParams().getIds();
-      if (ids.size() > state_.options.max_ids_per_call)
-        ThrowFailed("ids: " + std::to_string(ids.size()) + " ids exceed max_ids_per_call " +
-                    std::to_string(state_.options.max_ids_per_call));
+      CheckLimit("ids", "ids", ids.size(), state_.options.max_ids_per_call, "max_ids_per_call");
       auto view = state_.engine.Read();
       std::vector<int32_t> nodes;
       for (unsigned i = 0; i < ids.size(); ++i)
@@ -258,9 +254,7 @@ class GridTreeImpl final : public proto::GridTree::Server {
       auto p = ctx.getParams();
       auto ids = p.getIds();
       if (ids.size() == 0) ThrowFailed("ids: empty");
-      if (ids.size() > state_.options.max_ids_per_call)
-        ThrowFailed("ids: " + std::to_string(ids.size()) + " ids exceed max_ids_per_call " +
-                    std::to_string(state_.options.max_ids_per_call));
+      CheckLimit("ids", "ids", ids.size(), state_.options.max_ids_per_call, "max_ids_per_call");
       if (!p.hasCallback()) ThrowFailed("callback: missing");
       auto view = state_.engine.Read();
       Subscription sub{{}, p.getCallback(), false, nullptr};
@@ -291,9 +285,7 @@ kj::Promise<BatchAnswer> LocateBatchAsync(ServerState& state, capnp::List<double
                                           capnp::List<double>::Reader lat) {
   if (lon.size() != lat.size())
     ThrowFailed("lat: " + std::to_string(lat.size()) + " values but lon has " + std::to_string(lon.size()));
-  if (lon.size() > state.options.max_points_per_batch)
-    ThrowFailed("lon: " + std::to_string(lon.size()) + " points exceed max_points_per_batch " +
-                std::to_string(state.options.max_points_per_batch));
+  CheckLimit("lon", "points", lon.size(), state.options.max_points_per_batch, "max_points_per_batch");
   // Copied out of the message on the loop thread: the task owns its input.
   std::vector<double> xs(lon.size()), ys(lat.size());
   for (unsigned i = 0; i < lon.size(); ++i) {

@@ -58,6 +58,9 @@ struct Subscription {
 [[noreturn]] void ThrowStatus(const Status& status);
 [[noreturn]] void ThrowFailed(std::string message);
 [[noreturn]] void ThrowOverloaded(std::string message);
+// FAILED naming the field when count exceeds the configured limit, e.g.
+// "ids: 5000 ids exceed max_ids_per_call 4096".
+void CheckLimit(const char* field, const char* what, size_t count, size_t limit, const char* option);
 
 using Clock = std::chrono::steady_clock;
 

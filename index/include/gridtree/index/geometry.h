@@ -47,6 +47,9 @@ struct Box {
   bool IsEmpty() const { return min_x > max_x; }
 };
 
+// Whether segment a-b meets the closed box (Liang-Barsky clipping).
+bool SegmentMeetsBox(Point a, Point b, const Box& box);
+
 Box BoundsOf(const Ring& ring);
 Box BoundsOf(const MultiPolygon& mp);
 size_t VertexCount(const MultiPolygon& mp);
