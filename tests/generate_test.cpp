@@ -3,6 +3,9 @@
 // overlaps (brute-force even-odd point tests).
 #include "gridtree/engine/generate.h"
 
+#include "gridtree/engine/dataset.h"
+#include "gridtree/engine/engine.h"
+
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -412,6 +415,129 @@ TEST(Generate, RejectsBadOptions) {
   EXPECT_FALSE(Generate(o).ok());
   o = JiangmenOptions("");
   EXPECT_FALSE(Generate(o).ok());
+}
+
+}  // namespace
+}  // namespace gridtree
+
+namespace gridtree {
+namespace {
+
+// The province: all cities from data/guangdong, at a coarse raster so that
+// the test stays quick. The division table and the county files are the
+// oracle for the tree's shape; the county seats for the geometry.
+TEST(Generate, GuangdongProvince) {
+  const std::string path = TempPath("guangdong.geojsonl");
+  GenerateOptions o = JiangmenOptions(path);
+  o.city = "guangdong";
+  o.pixels_per_degree = 512;
+  auto summary = Generate(o);
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+
+  // Division rows, and the county files' ids and seats.
+  const std::string dir = std::string(GRIDTREE_DATA_ROOT) + "/guangdong/";
+  std::map<std::string, std::vector<std::string>> children_of;  // parent code -> codes
+  std::set<std::string> cities;
+  {
+    std::ifstream in(dir + "divisions.csv");
+    std::string line;
+    std::getline(in, line);
+    while (std::getline(in, line)) {
+      std::vector<std::string> cols;
+      std::stringstream ss(line);
+      std::string c;
+      while (std::getline(ss, c, ',')) cols.push_back(c);
+      if (cols.size() == 4) children_of[cols[3]].push_back(cols[1]);
+      if (cols[0] == "city") cities.insert(cols[1]);
+    }
+  }
+  std::map<std::string, std::array<double, 2>> seats;
+  std::map<std::string, std::vector<Ring>> county_rings;  // all rings of all parts
+  for (const auto& e : fs::directory_iterator(dir + "counties")) {
+    simdjson::dom::parser parser;
+    for (simdjson::dom::element f : parser.load(e.path().string())["features"].get_array()) {
+      const std::string id{std::string_view(f["id"])};
+      simdjson::dom::array cp = f["properties"]["cp"];
+      seats[id] = {double(cp.at(0)), double(cp.at(1))};
+      std::vector<std::vector<Ring>> parts;
+      if (std::string_view(f["geometry"]["type"]) == "Polygon") {
+        parts.push_back(ReadPolygon(f["geometry"]["coordinates"]));
+      } else {
+        for (simdjson::dom::element p : f["geometry"]["coordinates"].get_array()) parts.push_back(ReadPolygon(p));
+      }
+      for (auto& poly : parts)
+        for (Ring& r : poly) county_rings[id].push_back(std::move(r));
+    }
+  }
+
+  LoadResult loaded = LoadDataset(path);
+  ASSERT_TRUE(loaded.dataset.has_value()) << loaded.report.ErrorSummary();
+  const Dataset& d = *loaded.dataset;
+  EXPECT_EQ(d.leaf_count(), static_cast<size_t>(summary->leaves));
+
+  // Every city is a root; counties with geometry are present, the one
+  // without (440311, split off after the boundaries were drawn) is not.
+  size_t roots = 0;
+  for (size_t n = 0; n < d.node_count(); ++n) roots += d.parents[n] < 0;
+  EXPECT_EQ(roots, cities.size());
+  for (const std::string& city : cities) {
+    auto node = d.Find(city);
+    ASSERT_TRUE(node.has_value()) << city;
+    EXPECT_EQ(d.levels[*node], Level::kCity);
+    EXPECT_EQ(d.parents[*node], -1);
+  }
+  for (const std::string& city : cities) {
+    for (const std::string& county : children_of[city]) {
+      const bool no_county_level = county == city + "00";
+      if (no_county_level) {
+        // Dongguan, Zhongshan: the towns hang directly from the city.
+        EXPECT_FALSE(d.Find(county).has_value()) << county;
+        for (const std::string& town : children_of[county]) {
+          auto t = d.Find(town);
+          ASSERT_TRUE(t.has_value()) << town;
+          EXPECT_EQ(d.ids[d.parents[*t]], city) << town;
+          EXPECT_EQ(d.levels[*t], Level::kTown);
+        }
+        continue;
+      }
+      auto c = d.Find(county);
+      EXPECT_EQ(c.has_value(), seats.count(county) == 1) << county;
+      if (c) {
+        EXPECT_EQ(d.ids[d.parents[*c]], city);
+        EXPECT_EQ(d.levels[*c], Level::kCounty);
+      }
+    }
+  }
+  EXPECT_TRUE(cities.count("4419") && cities.count("4420"));
+
+  // Every county seat that lies inside its published county, more than one
+  // raster pixel from the border (the generated leaves follow the border to
+  // within half a pixel), locates in a leaf of its own county (or city,
+  // where there is no county level).
+  auto engine = Engine::Create(std::move(*loaded.dataset));
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  int checked = 0;
+  for (const auto& [code, seat] : seats) {
+    const std::string expected = code.size() == 6 && code.substr(4) == "00" ? code.substr(0, 4) : code;
+    auto view_ptr = (*engine)->Read();
+    const View& view = *view_ptr;
+    if (!view.dataset().Find(expected)) continue;  // no division row (e.g. the Dongsha islands)
+    const std::vector<Ring>& rings = county_rings[code];
+    if (!EvenOdd(rings, seat[0], seat[1])) continue;
+    double border = INFINITY;
+    for (const Ring& r : rings)
+      for (size_t k = 0; k + 1 < r.size(); ++k) border = std::min(border, SegmentDistance(seat[0], seat[1], r[k], r[k + 1]));
+    if (border < 1.0 / o.pixels_per_degree) continue;
+    auto r = (*engine)->Locate(seat[0], seat[1]);
+    ASSERT_TRUE(r.ok());
+    ASSERT_TRUE(r->hit()) << code << " seat " << seat[0] << "," << seat[1];
+    bool found = false;
+    for (int32_t n = r->node; n >= 0; n = view.dataset().parents[n]) found = found || view.dataset().ids[n] == expected;
+    EXPECT_TRUE(found) << code << " seat locates in " << view.dataset().ids[r->node];
+    ++checked;
+  }
+  EXPECT_GE(checked, 100);  // of 124 seats
+  fs::remove(path);
 }
 
 }  // namespace

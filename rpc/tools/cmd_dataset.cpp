@@ -96,14 +96,14 @@ void RegisterGenerate(CLI::App& app) {
   auto* cmd = app.add_subcommand("generate", "Generate a dataset: real county borders, generated grids inside");
   auto opts = std::make_shared<GenerateOptions>();
   opts->data_root = DefaultDataRoot();
-  cmd->add_option("--city", opts->city, "Embedded city to build")->capture_default_str();
+  cmd->add_option("--city", opts->city, "Embedded dataset to build: jiangmen (one city) or guangdong (the province's 21 cities)")->capture_default_str();
   cmd->add_option("--cities", opts->cities, "Copies of the city, side by side, each with its own ids")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
   cmd->add_option("--seed", opts->seed, "Seed of every random choice")->capture_default_str();
   cmd->add_option("--out", opts->out_path, "Output file (.geojson, or .geojsonl for one feature per line)")
       ->required();
-  cmd->add_option("--data-root", opts->data_root, "Folder with <city>/counties.geojson and divisions.csv")
+  cmd->add_option("--data-root", opts->data_root, "Folder with jiangmen/ and guangdong/ (docs/generator.md)")
       ->capture_default_str();
   cmd->add_option("--pixels-per-degree", opts->pixels_per_degree, "Raster resolution of the tessellation")
       ->capture_default_str();

@@ -10,7 +10,11 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <climits>
+#include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <memory>
 #include <numbers>
 #include <numeric>
@@ -33,6 +37,7 @@ using generate::TracedRing;
 // ---- calibration (real figures, see docs/generator.md) ----------------------
 constexpr int64_t kPopulation = 4798090;      // 2020 census, Jiangmen
 constexpr int64_t kGrids = 2954;              // grids in the city
+constexpr int64_t kCommunities = 1348;        // communities and villages in the city
 constexpr const char* kPengjiang = "440703";
 constexpr int64_t kPengjiangGrids = 409;
 constexpr const char* kCountryGarden = "440703006117";
@@ -78,6 +83,7 @@ struct Node {
 };
 
 struct CountyShape {
+  std::string source;  // the file it was read from, for messages
   std::string code, name;
   double cp_lon = 0, cp_lat = 0;
   MultiPolygon parts;
@@ -198,6 +204,7 @@ Result<std::vector<CountyShape>> ReadCounties(const std::string& path) {
   std::vector<CountyShape> out;
   for (simdjson::dom::element f : features) {
     CountyShape c;
+    c.source = path;
     std::string_view sv;
     int64_t iv;
     if (!f["id"].get(sv)) {
@@ -275,6 +282,7 @@ Result<std::vector<Division>> ReadDivisions(const std::string& path) {
     std::stringstream ss(line);
     std::string col;
     while (std::getline(ss, col, ',')) cols.push_back(col);
+    if (line.back() == ',') cols.emplace_back();  // an empty last column (the province has no parent)
     if (cols.size() != 4) return InvalidArgument(path + ":" + std::to_string(lineno) + ": expected 4 columns");
     out.push_back({cols[0], cols[1], cols[2], cols[3]});
   }
@@ -327,27 +335,47 @@ class Writer {
   std::string buf_;
 };
 
-}  // namespace
+// What a city's counts are calibrated to: Jiangmen's real figures, or, for
+// another city, Jiangmen's figures per community (docs/generator.md).
+struct Calibration {
+  int64_t population = kPopulation;
+  int64_t grids = kGrids;
+  int64_t park_grids = kParkGrids;
+  int64_t grid_staff = kGridStaff;
 
-Result<GenerateSummary> Generate(const GenerateOptions& options) {
+  static Calibration PerCommunity(int64_t communities) {
+    const double f = static_cast<double>(communities) / kCommunities;
+    Calibration c;
+    c.population = std::llround(kPopulation * f);
+    c.grids = std::llround(kGrids * f);
+    c.park_grids = std::llround(kParkGrids * f);
+    c.grid_staff = std::max<int64_t>(c.grids, std::llround(kGridStaff * f));
+    return c;
+  }
+};
+
+// One city's generated tree: every node with its traced geometry, in raster
+// units (half pixels) relative to the raster origin (x0i, y0i).
+struct CityModel {
+  std::vector<Node> nodes;
+  int32_t root = -1;
+  std::vector<CountyShape> shapes;
+  std::vector<IntPolygon> sea_polys;
+  int64_t sea_shape = -1;  // the county shape the sea area is appended to
+  int64_t x0i = 0, y0i = 0;
+  int W = 0, H = 0;
+  bool county_level = true;  // false: towns sit directly under the city
+  int64_t population = 0;
+};
+
+// Builds one city from its county shapes and its rows of the division table
+// (one city row, its counties, towns and communities). `where` names the
+// inputs in messages.
+Result<CityModel> BuildCity(const GenerateOptions& options, const std::string& where, std::vector<CountyShape> shapes,
+                            const std::vector<Division>& divs, bool jiangmen) {
   Progress progress{options};
-  if (options.city != "jiangmen") return InvalidArgument("generate: unknown city \"" + options.city + "\" (only jiangmen is embedded)");
-  if (options.cities < 1) return InvalidArgument("generate: cities must be >= 1");
-  if (options.pixels_per_degree < 64 || options.pixels_per_degree > 16384)
-    return InvalidArgument("generate: pixels_per_degree must be in [64, 16384]");
-  if (options.out_path.empty()) return InvalidArgument("generate: out_path is empty");
   const int R = options.pixels_per_degree;
-  const std::string dir = options.data_root + "/" + options.city + "/";
-
-  // ---- read inputs ------------------------------------------------------------
-  progress("read", 0);
-  auto shapes_r = ReadCounties(dir + "counties.geojson");
-  if (!shapes_r.ok()) return shapes_r.status();
-  std::vector<CountyShape> shapes = std::move(shapes_r.value());
-  auto divs_r = ReadDivisions(dir + "divisions.csv");
-  if (!divs_r.ok()) return divs_r.status();
-  const std::vector<Division>& divs = divs_r.value();
-
+  const std::string dir = where;
   std::vector<Node> nodes;
   std::unordered_map<std::string, int32_t> by_code;
   for (const Division& d : divs) {
@@ -375,16 +403,19 @@ Result<GenerateSummary> Generate(const GenerateOptions& options) {
     nodes[it->second].children.push_back(static_cast<int32_t>(k));
   }
   if (root < 0) return InvalidArgument(dir + "divisions.csv: no city");
+  int64_t community_rows = 0;
+  for (const Node& n : nodes) community_rows += n.level == 3;
+  const Calibration cal = jiangmen ? Calibration{} : Calibration::PerCommunity(community_rows);
   for (Node& n : nodes)
     std::sort(n.children.begin(), n.children.end(), [&](int32_t a, int32_t b) { return nodes[a].code < nodes[b].code; });
   for (size_t s = 0; s < shapes.size(); ++s) {
     auto it = by_code.find(shapes[s].code);
     if (it == by_code.end() || nodes[it->second].level != 1)
-      return InvalidArgument(dir + "counties.geojson: feature " + shapes[s].code + " is not a county of divisions.csv");
+      return InvalidArgument(shapes[s].source + ": feature " + shapes[s].code + " is not a county of " + dir + "divisions.csv");
     nodes[it->second].county_shape = static_cast<int>(s);
   }
   for (int32_t c : nodes[root].children) {
-    if (nodes[c].county_shape < 0) return InvalidArgument(dir + "counties.geojson: no geometry for county " + nodes[c].code);
+    if (nodes[c].county_shape < 0) return InvalidArgument(dir + ": no county geometry for county " + nodes[c].code);
     if (nodes[c].children.empty()) return InvalidArgument(dir + "divisions.csv: county " + nodes[c].code + " has no towns");
     for (int32_t t : nodes[c].children)
       if (nodes[t].children.empty()) return InvalidArgument(dir + "divisions.csv: town " + nodes[t].code + " has no communities");
@@ -631,8 +662,8 @@ Result<GenerateSummary> Generate(const GenerateOptions& options) {
     }
     int64_t cg_grids = cg >= 0 ? std::min<int64_t>(4, nodes[cg].pixels.size()) : 0;
     int64_t total_pj = pj >= 0 ? kPengjiangGrids - cg_grids : 0;
-    int64_t total_rest = kGrids - cg_grids - total_pj;
-    if (pj < 0) total_rest = kGrids - cg_grids;
+    int64_t total_rest = cal.grids - cg_grids - total_pj;
+    if (pj < 0) total_rest = cal.grids - cg_grids;
     if (cg >= 0) grid_count[cg] = cg_grids;
     for (auto [group, total] : {std::pair{&group_pj, total_pj}, std::pair{&group_rest, total_rest}}) {
       std::vector<int64_t> mins, caps;
@@ -717,8 +748,9 @@ Result<GenerateSummary> Generate(const GenerateOptions& options) {
     }
     Rng rng(StreamSeed(options.seed, "#parks"));
     for (size_t k = candidates.size(); k > 1; --k) std::swap(candidates[k - 1], candidates[rng.Below(k)]);
-    for (size_t k = 0; k < candidates.size() && parks < kParkGrids; ++k, ++parks) nodes[candidates[k]].kind = kPark;
-    if (parks != kParkGrids) Report(options, std::to_string(parks) + " park grids instead of " + std::to_string(kParkGrids));
+    for (size_t k = 0; k < candidates.size() && parks < cal.park_grids; ++k, ++parks) nodes[candidates[k]].kind = kPark;
+    if (parks != cal.park_grids)
+      Report(options, nodes[root].code + ": " + std::to_string(parks) + " park grids instead of " + std::to_string(cal.park_grids));
   }
 
   // ---- micro-grids -----------------------------------------------------------------
@@ -795,7 +827,7 @@ Result<GenerateSummary> Generate(const GenerateOptions& options) {
       double f = nodes[l].kind == kPark ? kParkPopFactor : nodes[l].kind == kSea ? kSeaPopFactor : 1.0;
       pw.push_back(wsum[l] * f);
     }
-    auto pop = LargestRemainder(kPopulation, pw);
+    auto pop = LargestRemainder(cal.population, pw);
     double btotal = 0;
     for (size_t k = 0; k < leaves.size(); ++k) {
       int32_t l = leaves[k];
@@ -807,10 +839,10 @@ Result<GenerateSummary> Generate(const GenerateOptions& options) {
       sea_area.push_back(nodes[l].kind == kSea ? area[l] : 0.0);
     }
     std::vector<double> popd(pop.begin(), pop.end());
-    auto hh = LargestRemainder(std::llround(kPopulation / 2.8), popd);
+    auto hh = LargestRemainder(std::llround(cal.population / 2.8), popd);
     auto bld = LargestRemainder(std::llround(btotal), bw);
-    auto sch = LargestRemainder(std::llround(kPopulation / 3000.0), popd);
-    auto mkt = LargestRemainder(std::llround(kPopulation / 5000.0), popd);
+    auto sch = LargestRemainder(std::llround(cal.population / 3000.0), popd);
+    auto mkt = LargestRemainder(std::llround(cal.population / 5000.0), popd);
     bool any_sea = std::any_of(sea_area.begin(), sea_area.end(), [](double a) { return a > 0; });
     auto fish = any_sea ? LargestRemainder(kFishermen, sea_area) : std::vector<int64_t>(leaves.size(), 0);
     auto boats = any_sea ? LargestRemainder(kFishingBoats, sea_area) : std::vector<int64_t>(leaves.size(), 0);
@@ -832,7 +864,7 @@ Result<GenerateSummary> Generate(const GenerateOptions& options) {
       for (int32_t c : nodes[g].children) s += nodes[c].metrics[kPop];
       gp.push_back(s);
     }
-    auto staff = LargestRemainder(kGridStaff - static_cast<int64_t>(grids.size()), gp);
+    auto staff = LargestRemainder(cal.grid_staff - static_cast<int64_t>(grids.size()), gp);
     for (size_t k = 0; k < grids.size(); ++k) {
       int32_t g = grids[k];
       int32_t first = nodes[g].children.empty() ? g : nodes[g].children[0];
@@ -875,152 +907,301 @@ Result<GenerateSummary> Generate(const GenerateOptions& options) {
   for (int32_t l : leaves)
     if (nodes[l].geom.empty()) return Status(StatusCode::kInternal, "generate: leaf " + nodes[l].code + " lost all its pixels");
 
-  // ---- output ---------------------------------------------------------------------------------------
-  std::vector<int32_t> order;  // depth-first pre-order
-  {
-    std::vector<int32_t> stack = {root};
-    while (!stack.empty()) {
-      int32_t n = stack.back();
-      stack.pop_back();
-      order.push_back(n);
-      for (auto it = nodes[n].children.rbegin(); it != nodes[n].children.rend(); ++it) stack.push_back(*it);
+  CityModel model;
+  model.nodes = std::move(nodes);
+  model.root = root;
+  model.shapes = std::move(shapes);
+  model.sea_polys = std::move(sea_polys);
+  for (size_t k = 0; k < model.shapes.size(); ++k)
+    if (kunpeng >= 0 && model.nodes[model.nodes[model.nodes[kunpeng].parent].parent].code == model.shapes[k].code)
+      model.sea_shape = static_cast<int64_t>(k);
+  model.x0i = x0i;
+  model.y0i = y0i;
+  model.W = W;
+  model.H = H;
+  model.population = cal.population;
+  return model;
+}
+
+// Streams features to the output, one buffer at a time.
+struct FeatureWriter {
+  Writer& w;
+  bool sequence;
+  bool inner_geometry;
+  int R;
+  GenerateSummary& summary;
+  bool first_feature = true;
+};
+
+// Writes one copy of `city`, shifted by (sx, sy) pixels, every id prefixed.
+bool WriteCity(FeatureWriter& fw, const CityModel& city, int64_t sx, int64_t sy, const std::string& prefix,
+               const std::string& suffix) {
+  const std::vector<Node>& nodes = city.nodes;
+  std::string& s = fw.w.buf();
+  const double inv2r = 1.0 / (2.0 * fw.R);
+  const int64_t ox = 2 * (city.x0i + sx), oy = 2 * (city.y0i + sy);
+  const double dlon = static_cast<double>(sx) / fw.R, dlat = static_cast<double>(sy) / fw.R;
+  auto write_int_polygon = [&](const IntPolygon& poly) {
+    s.push_back('[');
+    for (size_t r = 0; r < poly.size(); ++r) {
+      if (r) s.push_back(',');
+      s.push_back('[');
+      const auto& xy = poly[r];
+      size_t n = xy.size() / 2;
+      for (size_t v = 0; v <= n; ++v) {
+        size_t q = v % n;
+        if (v) s.push_back(',');
+        s.push_back('[');
+        AppendDouble(s, static_cast<double>(ox + xy[2 * q]) * inv2r);
+        s.push_back(',');
+        AppendDouble(s, static_cast<double>(oy + xy[2 * q + 1]) * inv2r);
+        s.push_back(']');
+      }
+      fw.summary.vertices += static_cast<int64_t>(n + 1);
+      s.push_back(']');
     }
+    s.push_back(']');
+  };
+  // Depth-first pre-order; without a county level the county node (the
+  // whole city in the division table) is skipped and its towns hang from
+  // the city.
+  std::vector<int32_t> stack = {city.root};
+  while (!stack.empty()) {
+    const int32_t n = stack.back();
+    stack.pop_back();
+    const Node& nd = nodes[n];
+    for (auto it = nd.children.rbegin(); it != nd.children.rend(); ++it) stack.push_back(*it);
+    if (nd.level == 1 && !city.county_level) continue;
+    int32_t parent = nd.parent;
+    if (parent >= 0 && nodes[parent].level == 1 && !city.county_level) parent = nodes[parent].parent;
+    if (!fw.first_feature) s += fw.sequence ? "" : ",\n";
+    fw.first_feature = false;
+    s += "{\"type\":\"Feature\",\"id\":";
+    AppendJsonString(s, prefix + nd.code);
+    s += ",\"properties\":{\"parent\":";
+    if (parent < 0) {
+      s += "null";
+    } else {
+      AppendJsonString(s, prefix + nodes[parent].code);
+    }
+    s += ",\"level\":\"";
+    s += kLevelNames[nd.level];
+    s += "\",\"name\":";
+    AppendJsonString(s, nd.name + suffix);
+    if (nd.kind != kNone) {
+      s += ",\"kind\":\"";
+      s += kKindNames[nd.kind];
+      s += "\"";
+    }
+    const bool is_leaf = nd.children.empty();
+    if (is_leaf) {
+      s += ",\"metrics\":{";
+      for (int m = 0; m < kMetricCount; ++m) {
+        if (m) s.push_back(',');
+        s.push_back('"');
+        s += kMetricNames[m];
+        s += "\":";
+        AppendInt(s, nd.metrics[m]);
+      }
+      s.push_back('}');
+      ++fw.summary.leaves;
+    }
+    s += "},\"geometry\":";
+    if (nd.level == 1) {
+      const CountyShape& cs = city.shapes[nd.county_shape];
+      bool extra = nd.county_shape == city.sea_shape && !city.sea_polys.empty();
+      bool multi = cs.multi || extra;
+      s += multi ? "{\"type\":\"MultiPolygon\",\"coordinates\":" : "{\"type\":\"Polygon\",\"coordinates\":";
+      if (multi) s.push_back('[');
+      for (size_t pi = 0; pi < cs.parts.size(); ++pi) {
+        if (pi) s.push_back(',');
+        s.push_back('[');
+        for (size_t r = 0; r < cs.parts[pi].size(); ++r) {
+          if (r) s.push_back(',');
+          s.push_back('[');
+          const auto& ring = cs.parts[pi][r];
+          for (size_t v = 0; v < ring.size(); ++v) {
+            if (v) s.push_back(',');
+            s.push_back('[');
+            AppendDouble(s, ring[v][0] + dlon);
+            s.push_back(',');
+            AppendDouble(s, ring[v][1] + dlat);
+            s.push_back(']');
+          }
+          fw.summary.vertices += static_cast<int64_t>(ring.size());
+          s.push_back(']');
+        }
+        s.push_back(']');
+      }
+      if (extra) {
+        for (const IntPolygon& poly : city.sea_polys) {
+          s.push_back(',');
+          write_int_polygon(poly);
+        }
+      }
+      if (multi) s.push_back(']');
+      s.push_back('}');
+    } else if (!nd.geom.empty() && (is_leaf || fw.inner_geometry)) {
+      bool multi = nd.geom.size() > 1;
+      s += multi ? "{\"type\":\"MultiPolygon\",\"coordinates\":" : "{\"type\":\"Polygon\",\"coordinates\":";
+      if (multi) s.push_back('[');
+      for (size_t pi = 0; pi < nd.geom.size(); ++pi) {
+        if (pi) s.push_back(',');
+        write_int_polygon(nd.geom[pi]);
+      }
+      if (multi) s.push_back(']');
+      s.push_back('}');
+    } else {
+      s += "null";
+    }
+    s += "}";
+    if (fw.sequence) s.push_back('\n');
+    ++fw.summary.features;
+    ++fw.summary.counts_per_level[nd.level];
+    if (!fw.w.MaybeFlush()) return false;
+  }
+  return true;
+}
+
+// The inputs of one city of the province: its county shapes and its rows of
+// the division table.
+struct CityInput {
+  std::vector<CountyShape> shapes;
+  std::vector<Division> divs;
+  bool county_level = true;
+};
+
+// data/guangdong: counties/*.geojson (one file per city) and divisions.csv
+// (the whole province). Counties without geometry are dropped with their
+// towns, and reported; features without a division row are reported and
+// ignored.
+Result<std::vector<CityInput>> ReadProvince(const GenerateOptions& options, const std::string& dir) {
+  auto divs_r = ReadDivisions(dir + "divisions.csv");
+  if (!divs_r.ok()) return divs_r.status();
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "counties", ec))
+    if (e.path().extension() == ".geojson") files.push_back(e.path().string());
+  if (ec) return IoError(dir + "counties: cannot list: " + ec.message());
+  std::sort(files.begin(), files.end());
+  std::vector<CountyShape> shapes;
+  for (const std::string& f : files) {
+    auto r = ReadCounties(f);
+    if (!r.ok()) return r.status();
+    for (CountyShape& c : r.value()) shapes.push_back(std::move(c));
+  }
+  std::map<std::string, CityInput> cities;  // by city code, so in code order
+  std::unordered_map<std::string, std::string> county_city;
+  for (const Division& d : divs_r.value())
+    if (d.level == "city") cities[d.code].divs.push_back(d);
+  std::set<std::string> with_shape;
+  for (CountyShape& c : shapes) {
+    auto it = cities.find(c.code.substr(0, 4));
+    bool known = false;
+    if (it != cities.end())
+      for (const Division& d : divs_r.value()) known = known || (d.level == "county" && d.code == c.code);
+    if (!known) {
+      Report(options, c.source + ": feature " + c.code + " (" + c.name + ") is not a county of " + dir +
+                          "divisions.csv; ignored");
+      continue;
+    }
+    with_shape.insert(c.code);
+    it->second.shapes.push_back(std::move(c));
+  }
+  // Rows in table order: a county's towns and communities follow it.
+  std::set<std::string> dropped;
+  for (const Division& d : divs_r.value()) {
+    if (d.level == "province" || d.level == "city") continue;
+    auto it = cities.find(d.code.substr(0, 4));
+    if (it == cities.end()) return InvalidArgument(dir + "divisions.csv: " + d.code + " is under no city");
+    const std::string county = d.code.substr(0, 6);
+    if (!with_shape.count(county)) {
+      if (dropped.insert(county).second)
+        Report(options, dir + "counties: no geometry for county " + county + "; it is left out with its towns");
+      continue;
+    }
+    it->second.divs.push_back(d);
+  }
+  std::vector<CityInput> out;
+  for (auto& [code, city] : cities) {
+    if (city.shapes.empty()) {
+      Report(options, dir + "counties: no geometry for city " + code + "; left out");
+      continue;
+    }
+    // Dongguan and Zhongshan: one county row that is the city itself.
+    city.county_level = !(city.shapes.size() == 1 && city.shapes[0].code == code + "00");
+    out.push_back(std::move(city));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<GenerateSummary> Generate(const GenerateOptions& options) {
+  if (options.city != "jiangmen" && options.city != "guangdong")
+    return InvalidArgument("generate: unknown city \"" + options.city + "\" (embedded: jiangmen, guangdong)");
+  if (options.cities < 1) return InvalidArgument("generate: cities must be >= 1");
+  if (options.pixels_per_degree < 64 || options.pixels_per_degree > 16384)
+    return InvalidArgument("generate: pixels_per_degree must be in [64, 16384]");
+  if (options.out_path.empty()) return InvalidArgument("generate: out_path is empty");
+  const int R = options.pixels_per_degree;
+  const std::string dir = options.data_root + "/" + options.city + "/";
+
+  std::vector<CityModel> models;
+  if (options.city == "jiangmen") {
+    if (options.progress) options.progress("read", 0);
+    auto shapes = ReadCounties(dir + "counties.geojson");
+    if (!shapes.ok()) return shapes.status();
+    auto divs = ReadDivisions(dir + "divisions.csv");
+    if (!divs.ok()) return divs.status();
+    auto model = BuildCity(options, dir, std::move(shapes.value()), divs.value(), true);
+    if (!model.ok()) return model.status();
+    models.push_back(std::move(model.value()));
+  } else {
+    auto inputs = ReadProvince(options, dir);
+    if (!inputs.ok()) return inputs.status();
+    for (size_t k = 0; k < inputs.value().size(); ++k) {
+      CityInput& in = inputs.value()[k];
+      Report(options, "city " + std::to_string(k + 1) + "/" + std::to_string(inputs.value().size()) + ": " +
+                          in.divs[0].code + " " + in.divs[0].name);
+      auto model = BuildCity(options, dir, std::move(in.shapes), in.divs, false);
+      if (!model.ok()) return model.status();
+      model.value().county_level = in.county_level;
+      models.push_back(std::move(model.value()));
+    }
+  }
+
+  // Copies are shifted by whole widths and heights of all cities' rasters.
+  int64_t gx0 = INT64_MAX, gy0 = INT64_MAX, gx1 = INT64_MIN, gy1 = INT64_MIN;
+  for (const CityModel& m : models) {
+    gx0 = std::min(gx0, m.x0i);
+    gy0 = std::min(gy0, m.y0i);
+    gx1 = std::max(gx1, m.x0i + m.W);
+    gy1 = std::max(gy1, m.y0i + m.H);
   }
   const bool sequence = EndsWith(options.out_path, ".geojsonl") || EndsWith(options.out_path, ".geojsons");
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(options.out_path.c_str(), "wb"), &std::fclose);
   if (!file) return IoError(options.out_path + ": cannot open for writing");
   Writer w(file.get());
-  std::string& s = w.buf();
   GenerateSummary summary;
-  if (!sequence) s += "{\"type\":\"FeatureCollection\",\"features\":[\n";
+  FeatureWriter fw{w, sequence, options.inner_geometry, R, summary};
+  if (!sequence) w.buf() += "{\"type\":\"FeatureCollection\",\"features\":[\n";
   const int cols = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(options.cities))));
-  const double inv2r = 1.0 / (2.0 * R);
-  bool first_feature = true;
-  int64_t taishan_sea = shapes.size();
-  for (size_t k = 0; k < shapes.size(); ++k)
-    if (kunpeng >= 0 && nodes[nodes[nodes[kunpeng].parent].parent].code == shapes[k].code) taishan_sea = k;
   for (int copy = 1; copy <= options.cities; ++copy) {
-    progress("write", double(copy - 1) / options.cities);
+    if (options.progress) options.progress("write", double(copy - 1) / options.cities);
     const std::string prefix = copy == 1 ? "" : "c" + std::to_string(copy) + "-";
     const std::string suffix = copy == 1 ? "" : " (copy " + std::to_string(copy) + ")";
-    const int64_t sx = static_cast<int64_t>((copy - 1) % cols) * W, sy = static_cast<int64_t>((copy - 1) / cols) * H;
-    const int64_t ox = 2 * (x0i + sx), oy = 2 * (y0i + sy);
-    const double dlon = static_cast<double>(sx) / R, dlat = static_cast<double>(sy) / R;
-    auto write_int_polygon = [&](const IntPolygon& poly) {
-      s.push_back('[');
-      for (size_t r = 0; r < poly.size(); ++r) {
-        if (r) s.push_back(',');
-        s.push_back('[');
-        const auto& xy = poly[r];
-        size_t n = xy.size() / 2;
-        for (size_t v = 0; v <= n; ++v) {
-          size_t q = v % n;
-          if (v) s.push_back(',');
-          s.push_back('[');
-          AppendDouble(s, static_cast<double>(ox + xy[2 * q]) * inv2r);
-          s.push_back(',');
-          AppendDouble(s, static_cast<double>(oy + xy[2 * q + 1]) * inv2r);
-          s.push_back(']');
-        }
-        summary.vertices += static_cast<int64_t>(n + 1);
-        s.push_back(']');
-      }
-      s.push_back(']');
-    };
-    for (int32_t n : order) {
-      const Node& nd = nodes[n];
-      if (!first_feature) s += sequence ? "" : ",\n";
-      first_feature = false;
-      s += "{\"type\":\"Feature\",\"id\":";
-      AppendJsonString(s, prefix + nd.code);
-      s += ",\"properties\":{\"parent\":";
-      if (nd.parent < 0) {
-        s += "null";
-      } else {
-        AppendJsonString(s, prefix + nodes[nd.parent].code);
-      }
-      s += ",\"level\":\"";
-      s += kLevelNames[nd.level];
-      s += "\",\"name\":";
-      AppendJsonString(s, nd.name + suffix);
-      if (nd.kind != kNone) {
-        s += ",\"kind\":\"";
-        s += kKindNames[nd.kind];
-        s += "\"";
-      }
-      const bool is_leaf = nd.children.empty();
-      if (is_leaf) {
-        s += ",\"metrics\":{";
-        for (int m = 0; m < kMetricCount; ++m) {
-          if (m) s.push_back(',');
-          s.push_back('"');
-          s += kMetricNames[m];
-          s += "\":";
-          AppendInt(s, nd.metrics[m]);
-        }
-        s.push_back('}');
-        ++summary.leaves;
-      }
-      s += "},\"geometry\":";
-      if (nd.level == 1) {
-        const CountyShape& cs = shapes[nd.county_shape];
-        bool extra = nd.county_shape == taishan_sea && !sea_polys.empty();
-        bool multi = cs.multi || extra;
-        s += multi ? "{\"type\":\"MultiPolygon\",\"coordinates\":" : "{\"type\":\"Polygon\",\"coordinates\":";
-        if (multi) s.push_back('[');
-        for (size_t pi = 0; pi < cs.parts.size(); ++pi) {
-          if (pi) s.push_back(',');
-          s.push_back('[');
-          for (size_t r = 0; r < cs.parts[pi].size(); ++r) {
-            if (r) s.push_back(',');
-            s.push_back('[');
-            const auto& ring = cs.parts[pi][r];
-            for (size_t v = 0; v < ring.size(); ++v) {
-              if (v) s.push_back(',');
-              s.push_back('[');
-              AppendDouble(s, ring[v][0] + dlon);
-              s.push_back(',');
-              AppendDouble(s, ring[v][1] + dlat);
-              s.push_back(']');
-            }
-            summary.vertices += static_cast<int64_t>(ring.size());
-            s.push_back(']');
-          }
-          s.push_back(']');
-        }
-        if (extra) {
-          for (const IntPolygon& poly : sea_polys) {
-            s.push_back(',');
-            write_int_polygon(poly);
-          }
-        }
-        if (multi) s.push_back(']');
-        s.push_back('}');
-      } else if (!nd.geom.empty() && (is_leaf || options.inner_geometry)) {
-        bool multi = nd.geom.size() > 1;
-        s += multi ? "{\"type\":\"MultiPolygon\",\"coordinates\":" : "{\"type\":\"Polygon\",\"coordinates\":";
-        if (multi) s.push_back('[');
-        for (size_t pi = 0; pi < nd.geom.size(); ++pi) {
-          if (pi) s.push_back(',');
-          write_int_polygon(nd.geom[pi]);
-        }
-        if (multi) s.push_back(']');
-        s.push_back('}');
-      } else {
-        s += "null";
-      }
-      s += "}";
-      if (sequence) s.push_back('\n');
-      ++summary.features;
-      ++summary.counts_per_level[nd.level];
-      if (!w.MaybeFlush()) return IoError(options.out_path + ": write failed");
+    const int64_t sx = static_cast<int64_t>((copy - 1) % cols) * (gx1 - gx0);
+    const int64_t sy = static_cast<int64_t>((copy - 1) / cols) * (gy1 - gy0);
+    for (const CityModel& m : models) {
+      if (!WriteCity(fw, m, sx, sy, prefix, suffix)) return IoError(options.out_path + ": write failed");
+      summary.population += m.population;
     }
   }
-  if (!sequence) s += "\n]}\n";
+  if (!sequence) w.buf() += "\n]}\n";
   if (!w.MaybeFlush(true) || std::fflush(file.get()) != 0) return IoError(options.out_path + ": write failed");
   if (std::fclose(file.release()) != 0) return IoError(options.out_path + ": close failed");
-  summary.population = kPopulation * options.cities;
-  progress("write", 1);
+  if (options.progress) options.progress("write", 1);
   return summary;
 }
 

@@ -13,7 +13,9 @@
 namespace gridtree {
 
 struct GenerateOptions {
-  // Which embedded city to build. Only "jiangmen" is embedded.
+  // Which embedded dataset to build: "jiangmen" (the reference city, with
+  // its real calibration) or "guangdong" (all 21 cities of the province,
+  // calibrated with Jiangmen's figures per community; docs/generator.md).
   // DEFAULT: "jiangmen"
   std::string city = "jiangmen";
   // Number of copies of the city, each with its own ids, placed side by side.
@@ -22,7 +24,8 @@ struct GenerateOptions {
   // Seed of every random choice; the output is byte-for-byte reproducible.
   // DEFAULT: 1
   uint64_t seed = 1;
-  // Folder holding <city>/counties.geojson and <city>/divisions.csv.
+  // Folder holding jiangmen/{counties.geojson,divisions.csv} and
+  // guangdong/{counties/*.geojson,divisions.csv}.
   std::string data_root;
   // Output path: a GeoJSON FeatureCollection, or a GeoJSON text sequence
   // (one feature per line) when the name ends in .geojsonl / .geojsons.
