@@ -9,7 +9,7 @@
 //  - BM_LocateColumnsThreads: LocateColumns speed-up over worker counts, one
 //    Engine per count built before the timed loop, wall-clock time.
 //  - BM_LocateCellsPerEdge: the grid resolution sweep (lookups/s, memory).
-//  - BM_IndexBuild: PolygonIndex::Build time and IndexStats.
+//  - BM_IndexBuild/threads:N: PolygonIndex::Build wall time on N threads, and IndexStats.
 //
 // Point sets, engines and the baseline are built outside the timed loops.
 #include <benchmark/benchmark.h>
@@ -190,7 +190,9 @@ void BM_IndexBuild(benchmark::State& state) {
     state.PauseTiming();
     std::vector<index::MultiPolygon> leaves = LoadedDataset().leaf_geometry;
     state.ResumeTiming();
-    std::unique_ptr<index::PolygonIndex> idx = index::PolygonIndex::Build(std::move(leaves));
+    index::PolygonIndexOptions options;
+    options.threads = static_cast<int>(state.range(0));
+    std::unique_ptr<index::PolygonIndex> idx = index::PolygonIndex::Build(std::move(leaves), options);
     state.PauseTiming();
     stats = idx->stats();
     idx.reset();
@@ -203,7 +205,8 @@ void BM_IndexBuild(benchmark::State& state) {
   state.counters["mixed_cells"] = static_cast<double>(stats.grid_mixed_cells);
   state.counters["memory_MiB"] = static_cast<double>(stats.memory_bytes) / (1024.0 * 1024.0);
 }
-BENCHMARK(BM_IndexBuild)->Unit(benchmark::kMillisecond);
+// Wall-clock time: the build runs on state.range(0) threads.
+BENCHMARK(BM_IndexBuild)->ArgName("threads")->RangeMultiplier(2)->Range(1, 16)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace gridtree::bench

@@ -174,11 +174,13 @@ TEST(Locate, OneThreadAndManyThreadsAgree) {
   std::vector<double> lon(200000), lat(200000);
   for (size_t i = 0; i < lon.size(); ++i) lon[i] = ux(rng), lat[i] = uy(rng);
   std::vector<std::vector<int32_t>> answers;
+  std::vector<index::IndexStats> stats;
   for (int threads : {1, 4}) {
     EngineOptions options;
-    options.threads = threads;
+    options.threads = threads;  // also the index build's threads
     auto engine = Engine::Open(SharedJiangmen().path, options);
     ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    stats.push_back(engine.value()->Read()->spatial_index().stats());
     std::vector<int32_t> out(lon.size());
     ASSERT_TRUE(engine.value()->LocateColumns(lon, lat, out).ok());
     answers.push_back(std::move(out));
@@ -189,6 +191,10 @@ TEST(Locate, OneThreadAndManyThreadsAgree) {
     for (size_t i = 0; i < pts.size(); ++i) ASSERT_EQ(r[i].leaf, answers.back()[i]);
   }
   EXPECT_EQ(answers[0], answers[1]);
+  // The lookup grid built on 1 and on 4 threads is the same.
+  EXPECT_EQ(stats[0].grid_cells, stats[1].grid_cells);
+  EXPECT_EQ(stats[0].grid_mixed_cells, stats[1].grid_mixed_cells);
+  EXPECT_EQ(stats[0].memory_bytes, stats[1].memory_bytes);
 }
 
 TEST(Locate, NonFiniteCoordinatesAreAClearError) {

@@ -104,7 +104,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(Dataset dataset, const EngineOpti
   st.options = options;
   st.pool = std::make_unique<internal::WorkerPool>(options.threads);
   auto topology = std::make_shared<Topology>();
-  topology->index = index::PolygonIndex::Build(std::move(dataset.leaf_geometry), options.index);
+  topology->index = index::PolygonIndex::Build(std::move(dataset.leaf_geometry), internal::IndexOptionsFor(options));
   dataset.leaf_geometry.clear();
   topology->dataset = std::move(dataset);
   internal::FinishTopology(*topology);

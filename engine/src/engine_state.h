@@ -87,4 +87,12 @@ std::shared_ptr<MetricState> RollUp(const Dataset& ds, const std::vector<int64_t
 // Builds the parts of a Topology that derive from the dataset.
 void FinishTopology(Topology& topology);
 
+// The index options of an engine: the index is built on as many threads as
+// the engine's pool has, unless the index options say otherwise.
+inline index::PolygonIndexOptions IndexOptionsFor(const EngineOptions& options) {
+  index::PolygonIndexOptions o = options.index;
+  if (o.threads == 0) o.threads = options.threads;
+  return o;
+}
+
 }  // namespace gridtree::internal

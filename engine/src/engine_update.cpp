@@ -162,7 +162,7 @@ Status Engine::Checkpoint() {
 Status Engine::Reload(Dataset dataset) {
   internal::EngineState& st = *state_;
   auto topology = std::make_shared<internal::Topology>();
-  topology->index = index::PolygonIndex::Build(std::move(dataset.leaf_geometry), st.options.index);
+  topology->index = index::PolygonIndex::Build(std::move(dataset.leaf_geometry), internal::IndexOptionsFor(st.options));
   dataset.leaf_geometry.clear();
   topology->dataset = std::move(dataset);
   internal::FinishTopology(*topology);

@@ -13,6 +13,10 @@
 #include "gridtree/index/polygon_index.h"
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <climits>
 #include <cmath>
 #include <stdexcept>
@@ -129,6 +133,41 @@ struct PolygonIndex::Impl {
   }
 };
 
+namespace {
+
+// Runs task(i) for i in [0, n) on up to `threads` threads (the caller is
+// one of them), tasks handed out one at a time so that uneven tasks still
+// keep every thread busy. The first exception is rethrown after all join.
+template <typename Task>
+void ParallelFor(size_t n, int threads, const Task& task) {
+  const size_t workers = std::min<size_t>(n, static_cast<size_t>(std::max(threads, 1)));
+  if (workers <= 1) {
+    for (size_t i = 0; i < n; ++i) task(i);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mu;
+  auto work = [&] {
+    try {
+      for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < n;) task(i);
+    } catch (...) {
+      std::lock_guard lock(error_mu);
+      if (!error) error = std::current_exception();
+      next.store(n, std::memory_order_relaxed);  // the others stop after their current task
+    }
+  };
+  {
+    std::vector<std::jthread> pool;
+    pool.reserve(workers - 1);
+    for (size_t t = 1; t < workers; ++t) pool.emplace_back(work);
+    work();
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace
+
 void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
   const double w = std::max(extent.max_x - extent.min_x, 1e-9);
   const double h = std::max(extent.max_y - extent.min_y, 1e-9);
@@ -146,178 +185,245 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
   gy0 = extent.min_y;
   inv_cell = 1 / cell;
   const size_t ncells = static_cast<size_t>(nx) * ny;
+  if (ncells > UINT32_MAX) throw std::length_error("PolygonIndex: lookup grid too large");
+  const int threads =
+      options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // Cells are classified slightly enlarged, so that a point that rounding
   // puts in a neighbouring cell is still inside the cell it is looked up in.
   const double max_abs = std::max({std::abs(extent.min_x), std::abs(extent.max_x), std::abs(extent.min_y),
                                    std::abs(extent.max_y), 1.0});
   const double eps = std::max(cell * 1e-6, max_abs * 1e-12);
-
-  // Build-time only: slab-bucketed edges per part for the row scans.
-  std::vector<internal::PartEdges> part_edges;
-  part_edges.reserve(parts.size());
-  for (const PartRef& ref : parts) part_edges.emplace_back(polygons[ref.polygon].parts[ref.part], options.edges_per_slab);
-
-  std::vector<int32_t> cover(ncells, INT32_MAX);  // lowest polygon covering the whole cell
-  std::vector<uint64_t> touches;                   // (cell << 32) | part
-  std::vector<uint32_t> touched;
-  std::vector<double> xs;
   auto col = [&](double x) { return std::clamp(static_cast<int>(std::floor((x - gx0) * inv_cell)), 0, nx - 1); };
   auto row = [&](double y) { return std::clamp(static_cast<int>(std::floor((y - gy0) * inv_cell)), 0, ny - 1); };
 
-  // Per part, its upward edges grouped by the grid rows they meet (enlarged).
-  std::vector<internal::UpEdge> up_edges;
-  std::vector<uint32_t> part_row0(parts.size()), part_rows_begin(parts.size() + 1, 0);
-  std::vector<uint32_t> row_edge_begin;  // per (part, row): offset into row_edges
-  std::vector<uint32_t> row_edges;       // indices into up_edges
-  std::vector<std::pair<uint32_t, uint32_t>> pairs;  // (row - row0, edge)
-  up_edges.reserve(edge_count);
-  touches.reserve(edge_count * 2);
+  // ---- Phase 1, parallel over runs of parts: the cells each part's edges
+  // touch, the cells it covers whole, and its upward edges by grid row.
+  // Each run writes its own vectors; they are joined in part order below,
+  // so the result does not depend on the thread count.
+  struct Run {
+    std::vector<uint64_t> touches;         // (cell << 32) | part
+    std::vector<internal::UpEdge> up_edges;
+    std::vector<uint32_t> row_edge_begin;  // per (part, row) of the run: offset into row_edges
+    std::vector<uint32_t> row_edges;       // indices into this run's up_edges
+  };
+  const size_t nparts = parts.size();
+  const size_t nruns = std::min(nparts, static_cast<size_t>(threads) * 16);
+  std::vector<Run> runs(nruns);
+  std::vector<int32_t> cover(ncells, INT32_MAX);  // lowest polygon covering the whole cell
+  std::vector<uint32_t> part_row0(nparts), part_rows(nparts);
 
-  for (uint32_t pi = 0; pi < parts.size(); ++pi) {
-    const Polygon& part = polygons[parts[pi].polygon].parts[parts[pi].part];
-    touched.clear();
-    // 1. Cells that the part's edges touch.
-    for (const Ring& ring : part.rings) {
-      const size_t n = ring.size();
-      for (size_t i = 0; i < n; ++i) {
-        const Point a = ring[i], b = ring[(i + 1) % n];
-        const int c0 = col(std::min(a.x, b.x) - eps), c1 = col(std::max(a.x, b.x) + eps);
-        const int r0 = row(std::min(a.y, b.y) - eps), r1 = row(std::max(a.y, b.y) + eps);
-        for (int r = r0; r <= r1; ++r)
-          for (int c = c0; c <= c1; ++c) {
-            const double x0 = gx0 + c * cell - eps, y0 = gy0 + r * cell - eps;
-            if (SegmentMeetsBox(a, b, Box{x0, y0, x0 + cell + 2 * eps, y0 + cell + 2 * eps}))
-              touched.push_back(static_cast<uint32_t>(static_cast<size_t>(r) * nx + c));
-          }
-      }
-    }
-    std::sort(touched.begin(), touched.end());
-    touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
-    for (uint32_t c : touched) touches.push_back((static_cast<uint64_t>(c) << 32) | pi);
-    // 2. Cells whose centre is inside the part and that no edge touches lie
-    //    wholly inside it: scan each cell row along its centre line.
-    const Box& box = parts[pi].box;
-    const int row0 = row(box.min_y - eps), row1 = row(box.max_y + eps);
-    for (int r = row0; r <= row1; ++r) {
-      const double yc = gy0 + (r + 0.5) * cell;
-      xs.clear();
-      part_edges[pi].CrossingsAt(yc, xs);
-      std::sort(xs.begin(), xs.end());
-      for (size_t k = 0; k + 1 < xs.size(); k += 2) {
-        int c = std::max(0, static_cast<int>(std::ceil((xs[k] - gx0) * inv_cell - 0.5)));
-        for (; c < nx; ++c) {
-          const double xc = gx0 + (c + 0.5) * cell;
-          if (xc <= xs[k]) continue;
-          if (xc >= xs[k + 1]) break;
-          const uint32_t id = static_cast<uint32_t>(static_cast<size_t>(r) * nx + c);
-          if (std::binary_search(touched.begin(), touched.end(), id)) continue;
-          cover[id] = std::min(cover[id], parts[pi].polygon);
+  ParallelFor(nruns, threads, [&](size_t run_index) {
+    Run& run = runs[run_index];
+    std::vector<uint32_t> touched;
+    std::vector<double> xs;
+    std::vector<std::pair<uint32_t, uint32_t>> pairs;  // (row - row0, edge)
+    for (size_t pi = run_index * nparts / nruns, end = (run_index + 1) * nparts / nruns; pi < end; ++pi) {
+      const Polygon& part = polygons[parts[pi].polygon].parts[parts[pi].part];
+      touched.clear();
+      // 1. Cells that the part's edges touch.
+      for (const Ring& ring : part.rings) {
+        const size_t n = ring.size();
+        for (size_t i = 0; i < n; ++i) {
+          const Point a = ring[i], b = ring[(i + 1) % n];
+          const int c0 = col(std::min(a.x, b.x) - eps), c1 = col(std::max(a.x, b.x) + eps);
+          const int r0 = row(std::min(a.y, b.y) - eps), r1 = row(std::max(a.y, b.y) + eps);
+          for (int r = r0; r <= r1; ++r)
+            for (int c = c0; c <= c1; ++c) {
+              const double x0 = gx0 + c * cell - eps, y0 = gy0 + r * cell - eps;
+              if (SegmentMeetsBox(a, b, Box{x0, y0, x0 + cell + 2 * eps, y0 + cell + 2 * eps}))
+                touched.push_back(static_cast<uint32_t>(static_cast<size_t>(r) * nx + c));
+            }
         }
       }
-    }
-    // 3. The part's upward edges by row.
-    part_row0[pi] = static_cast<uint32_t>(row0);
-    pairs.clear();
-    for (const Ring& ring : part.rings) {
-      const size_t n = ring.size();
-      for (size_t i = 0; i < n; ++i) {
-        const Point a = ring[i], b = ring[(i + 1) % n];
-        if (a.y == b.y) continue;  // horizontal edges never count
-        const auto e = static_cast<uint32_t>(up_edges.size());
-        up_edges.push_back(a.y < b.y ? internal::UpEdge{a.x, a.y, b.x, b.y} : internal::UpEdge{b.x, b.y, a.x, a.y});
-        const internal::UpEdge& u = up_edges.back();
-        for (int r = std::max(row0, row(u.y0 - eps)), r1 = std::min(row1, row(u.y1 + eps)); r <= r1; ++r)
-          pairs.emplace_back(static_cast<uint32_t>(r - row0), e);
+      std::sort(touched.begin(), touched.end());
+      touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+      for (uint32_t c : touched) run.touches.push_back((static_cast<uint64_t>(c) << 32) | pi);
+      // 2. Cells whose centre is inside the part and that no edge touches lie
+      //    wholly inside it: scan each cell row along its centre line.
+      const internal::PartEdges part_edges(part, options.edges_per_slab);
+      const Box& box = parts[pi].box;
+      const int row0 = row(box.min_y - eps), row1 = row(box.max_y + eps);
+      const int32_t polygon = parts[pi].polygon;
+      for (int r = row0; r <= row1; ++r) {
+        const double yc = gy0 + (r + 0.5) * cell;
+        xs.clear();
+        part_edges.CrossingsAt(yc, xs);
+        std::sort(xs.begin(), xs.end());
+        for (size_t k = 0; k + 1 < xs.size(); k += 2) {
+          int c = std::max(0, static_cast<int>(std::ceil((xs[k] - gx0) * inv_cell - 0.5)));
+          for (; c < nx; ++c) {
+            const double xc = gx0 + (c + 0.5) * cell;
+            if (xc <= xs[k]) continue;
+            if (xc >= xs[k + 1]) break;
+            const uint32_t id = static_cast<uint32_t>(static_cast<size_t>(r) * nx + c);
+            if (std::binary_search(touched.begin(), touched.end(), id)) continue;
+            // Overlapping parts of other runs may cover the same cell: keep the lowest.
+            std::atomic_ref<int32_t> slot(cover[id]);
+            int32_t seen = slot.load(std::memory_order_relaxed);
+            while (polygon < seen && !slot.compare_exchange_weak(seen, polygon, std::memory_order_relaxed)) {
+            }
+          }
+        }
+      }
+      // 3. The part's upward edges by row.
+      part_row0[pi] = static_cast<uint32_t>(row0);
+      part_rows[pi] = static_cast<uint32_t>(row1 - row0 + 1);
+      pairs.clear();
+      for (const Ring& ring : part.rings) {
+        const size_t n = ring.size();
+        for (size_t i = 0; i < n; ++i) {
+          const Point a = ring[i], b = ring[(i + 1) % n];
+          if (a.y == b.y) continue;  // horizontal edges never count
+          const auto e = static_cast<uint32_t>(run.up_edges.size());
+          run.up_edges.push_back(a.y < b.y ? internal::UpEdge{a.x, a.y, b.x, b.y}
+                                           : internal::UpEdge{b.x, b.y, a.x, a.y});
+          const internal::UpEdge& u = run.up_edges.back();
+          for (int r = std::max(row0, row(u.y0 - eps)), r1 = std::min(row1, row(u.y1 + eps)); r <= r1; ++r)
+            pairs.emplace_back(static_cast<uint32_t>(r - row0), e);
+        }
+      }
+      std::sort(pairs.begin(), pairs.end());
+      size_t k = 0;
+      for (uint32_t r = 0; r < part_rows[pi]; ++r) {
+        run.row_edge_begin.push_back(static_cast<uint32_t>(run.row_edges.size()));
+        for (; k < pairs.size() && pairs[k].first == r; ++k) run.row_edges.push_back(pairs[k].second);
       }
     }
-    std::sort(pairs.begin(), pairs.end());
-    const uint32_t rows = static_cast<uint32_t>(row1 - row0 + 1);
-    part_rows_begin[pi + 1] = part_rows_begin[pi] + rows;
-    size_t k = 0;
-    for (uint32_t r = 0; r < rows; ++r) {
-      row_edge_begin.push_back(static_cast<uint32_t>(row_edges.size()));
-      for (; k < pairs.size() && pairs[k].first == r; ++k) row_edges.push_back(pairs[k].second);
-    }
-  }
-  row_edge_begin.push_back(static_cast<uint32_t>(row_edges.size()));
-  part_edges.clear();
-  part_edges.shrink_to_fit();
+  });
 
-  std::sort(touches.begin(), touches.end());
-  cells.assign(ncells, -1);
-  for (size_t c = 0; c < ncells; ++c)
-    if (cover[c] != INT32_MAX) cells[c] = cover[c];
-  mixed_cells = 0;
+  // Join the runs: edge and row numbers become global.
+  std::vector<uint32_t> part_rows_begin(nparts + 1, 0);
+  for (size_t pi = 0; pi < nparts; ++pi) part_rows_begin[pi + 1] = part_rows_begin[pi] + part_rows[pi];
+  std::vector<size_t> edge_offset(nruns + 1, 0), row_edge_offset(nruns + 1, 0), row_offset(nruns + 1, 0);
+  for (size_t r = 0; r < nruns; ++r) {
+    edge_offset[r + 1] = edge_offset[r] + runs[r].up_edges.size();
+    row_edge_offset[r + 1] = row_edge_offset[r] + runs[r].row_edges.size();
+    row_offset[r + 1] = row_offset[r] + runs[r].row_edge_begin.size();
+  }
+  if (edge_offset[nruns] > UINT32_MAX || row_edge_offset[nruns] > UINT32_MAX)
+    throw std::length_error("PolygonIndex: too many edges");
+  std::vector<internal::UpEdge> up_edges(edge_offset[nruns]);
+  std::vector<uint32_t> row_edges(row_edge_offset[nruns]), row_edge_begin(row_offset[nruns] + 1);
+  row_edge_begin.back() = static_cast<uint32_t>(row_edges.size());
+  ParallelFor(nruns, threads, [&](size_t r) {
+    Run& run = runs[r];
+    std::copy(run.up_edges.begin(), run.up_edges.end(), up_edges.begin() + static_cast<ptrdiff_t>(edge_offset[r]));
+    for (size_t k = 0; k < run.row_edges.size(); ++k)
+      row_edges[row_edge_offset[r] + k] = run.row_edges[k] + static_cast<uint32_t>(edge_offset[r]);
+    for (size_t k = 0; k < run.row_edge_begin.size(); ++k)
+      row_edge_begin[row_offset[r] + k] = run.row_edge_begin[k] + static_cast<uint32_t>(row_edge_offset[r]);
+    std::vector<internal::UpEdge>().swap(run.up_edges);
+    std::vector<uint32_t>().swap(run.row_edges);
+    std::vector<uint32_t>().swap(run.row_edge_begin);
+  });
+
+  // ---- Phase 2: the parts touching each cell, grouped by cell (a counting
+  // sort; the order within a cell is fixed by the sort in phase 3).
+  std::vector<uint32_t> cell_begin(ncells + 1, 0);
+  ParallelFor(nruns, threads, [&](size_t r) {
+    for (uint64_t t : runs[r].touches)
+      std::atomic_ref<uint32_t>(cell_begin[(t >> 32) + 1]).fetch_add(1, std::memory_order_relaxed);
+  });
+  for (size_t c = 0; c < ncells; ++c) cell_begin[c + 1] += cell_begin[c];
+  std::vector<uint32_t> cell_parts(cell_begin[ncells]);
+  {
+    std::vector<uint32_t> cursor(cell_begin.begin(), cell_begin.end() - 1);
+    ParallelFor(nruns, threads, [&](size_t r) {
+      for (uint64_t t : runs[r].touches) {
+        const uint32_t at = std::atomic_ref<uint32_t>(cursor[t >> 32]).fetch_add(1, std::memory_order_relaxed);
+        cell_parts[at] = static_cast<uint32_t>(t);
+      }
+      std::vector<uint64_t>().swap(runs[r].touches);
+    });
+  }
+
+  // ---- Phase 3, parallel over blocks of cells: each mixed cell's entries,
+  // sized in a first pass and written in a second, so that the stream is
+  // allocated once at its final size.
   struct Item {
     int32_t polygon;
     uint32_t part;  // UINT32_MAX: a cover entry
   };
-  std::vector<Item> list;
-  // Two passes over the touched cells: count the slots, then write them, so
-  // that the stream is allocated once at its final size.
-  stream.clear();
-  for (int pass = 0; pass < 2; ++pass) {
-    size_t out = 0;
-    for (size_t i = 0; i < touches.size();) {
-      const uint32_t c = static_cast<uint32_t>(touches[i] >> 32);
-      list.clear();
-      for (; i < touches.size() && static_cast<uint32_t>(touches[i] >> 32) == c; ++i) {
-        const uint32_t pi = static_cast<uint32_t>(touches[i]);
-        list.push_back({parts[pi].polygon, pi});
+  // Writes the cell's words at out (or only counts them when out is null).
+  auto emit_cell = [&](size_t c, std::vector<Item>& list, Word* out) -> size_t {
+    list.clear();
+    for (uint32_t k = cell_begin[c]; k < cell_begin[c + 1]; ++k) list.push_back({parts[cell_parts[k]].polygon, cell_parts[k]});
+    if (cover[c] != INT32_MAX) list.push_back({cover[c], UINT32_MAX});
+    // Lowest polygon first; a cover entry ends the list (nothing after it can win).
+    std::sort(list.begin(), list.end(), [](const Item& a, const Item& b) {
+      if (a.polygon != b.polygon) return a.polygon < b.polygon;
+      return a.part > b.part;  // the cover entry of a polygon before its parts
+    });
+    const int r = static_cast<int>(c / nx), cc = static_cast<int>(c % nx);
+    const double x0 = gx0 + cc * cell - eps, x1 = gx0 + (cc + 1) * cell + eps;
+    const double y0 = gy0 + r * cell - eps, y1 = gy0 + (r + 1) * cell + eps;
+    size_t n = 0, head = 0;
+    for (const Item& item : list) {
+      head = n++;
+      EntryHead entry{item.polygon, 0};
+      if (item.part == UINT32_MAX) {
+        entry.meta = kCover;
+        if (out) out[head].head = entry;
+        break;
       }
-      if (cover[c] != INT32_MAX) list.push_back({cover[c], UINT32_MAX});
-      // Lowest polygon first; a cover entry ends the list (nothing after it can win).
-      std::sort(list.begin(), list.end(), [](const Item& a, const Item& b) {
-        if (a.polygon != b.polygon) return a.polygon < b.polygon;
-        return a.part > b.part;  // the cover entry of a polygon before its parts
-      });
-      const int r = static_cast<int>(c / nx), cc = static_cast<int>(c % nx);
-      const double x0 = gx0 + cc * cell - eps, x1 = gx0 + (cc + 1) * cell + eps;
-      const double y0 = gy0 + r * cell - eps, y1 = gy0 + (r + 1) * cell + eps;
-      const size_t first = out;
-      size_t head = out;
-      for (const Item& item : list) {
-        head = out++;
-        EntryHead entry{item.polygon, 0};
-        uint32_t edges = 0;
-        if (item.part == UINT32_MAX) {
-          entry.meta = kCover;
-          if (pass == 1) stream[head].head = entry;
-          break;
+      const uint32_t pi = item.part;
+      const uint32_t rr = part_rows_begin[pi] + static_cast<uint32_t>(r) - part_row0[pi];
+      uint32_t edges = 0;
+      for (uint32_t k = row_edge_begin[rr]; k < row_edge_begin[rr + 1]; ++k) {
+        const internal::UpEdge& u = up_edges[row_edges[k]];
+        if (u.y1 < y0 || u.y0 > y1) continue;     // p.y is never in [y0, y1)
+        if (std::max(u.x0, u.x1) < x0) continue;  // wholly west: p is right of it
+        if (std::min(u.x0, u.x1) > x1 && u.y0 < y0 && u.y1 > y1) {
+          entry.meta ^= kParity;  // wholly east and spanning the row: always counts
+          continue;
         }
-        const uint32_t pi = item.part;
-        const uint32_t rr = part_rows_begin[pi] + static_cast<uint32_t>(r) - part_row0[pi];
-        for (uint32_t k = row_edge_begin[rr]; k < row_edge_begin[rr + 1]; ++k) {
-          const internal::UpEdge& u = up_edges[row_edges[k]];
-          if (u.y1 < y0 || u.y0 > y1) continue;     // p.y is never in [y0, y1)
-          if (std::max(u.x0, u.x1) < x0) continue;  // wholly west: p is right of it
-          if (std::min(u.x0, u.x1) > x1 && u.y0 < y0 && u.y1 > y1) {
-            entry.meta ^= kParity;  // wholly east and spanning the row: always counts
-            continue;
-          }
-          if (pass == 1) {
-            stream[out].d = u.x0;
-            stream[out + 1].d = u.y0;
-            stream[out + 2].d = u.x1;
-            stream[out + 3].d = u.y1;
-          }
-          out += kEdgeWords;
-          ++edges;
+        if (out) {
+          out[n].d = u.x0;
+          out[n + 1].d = u.y0;
+          out[n + 2].d = u.x1;
+          out[n + 3].d = u.y1;
         }
-        entry.meta |= edges << kFlagBits;
-        if (pass == 1) stream[head].head = entry;
+        n += kEdgeWords;
+        ++edges;
       }
-      if (pass == 1) {
-        stream[head].head.meta |= kLast;
-        cells[c] = -2 - static_cast<int32_t>(first);
-        ++mixed_cells;
+      entry.meta |= edges << kFlagBits;
+      if (out) out[head].head = entry;
+    }
+    if (out) out[head].head.meta |= kLast;
+    return n;
+  };
+  constexpr size_t kBlock = 1 << 14;
+  const size_t nblocks = (ncells + kBlock - 1) / kBlock;
+  std::vector<size_t> block_words(nblocks + 1, 0);
+  ParallelFor(nblocks, threads, [&](size_t b) {
+    std::vector<Item> list;
+    size_t words = 0;
+    for (size_t c = b * kBlock, end = std::min(ncells, c + kBlock); c < end; ++c)
+      if (cell_begin[c] != cell_begin[c + 1]) words += emit_cell(c, list, nullptr);
+    block_words[b + 1] = words;
+  });
+  for (size_t b = 0; b < nblocks; ++b) block_words[b + 1] += block_words[b];
+  if (block_words[nblocks] > static_cast<size_t>(INT32_MAX) - 2)
+    throw std::length_error("PolygonIndex: lookup grid too large");
+  stream.assign(block_words[nblocks], Word{});
+  cells.assign(ncells, -1);
+  std::atomic<int64_t> mixed{0};
+  ParallelFor(nblocks, threads, [&](size_t b) {
+    std::vector<Item> list;
+    size_t at = block_words[b];
+    int64_t count = 0;
+    for (size_t c = b * kBlock, end = std::min(ncells, c + kBlock); c < end; ++c) {
+      if (cell_begin[c] == cell_begin[c + 1]) {
+        if (cover[c] != INT32_MAX) cells[c] = cover[c];
+        continue;
       }
+      cells[c] = -2 - static_cast<int32_t>(at);
+      at += emit_cell(c, list, stream.data() + at);
+      ++count;
     }
-    if (pass == 0) {
-      if (out > static_cast<size_t>(INT32_MAX) - 2) throw std::length_error("PolygonIndex: lookup grid too large");
-      stream.resize(out);
-    }
-  }
+    mixed.fetch_add(count, std::memory_order_relaxed);
+  });
+  mixed_cells = mixed.load();
 }
 
 PolygonIndex::PolygonIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

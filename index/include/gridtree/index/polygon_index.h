@@ -35,6 +35,10 @@ struct PolygonIndexOptions {
   // grid cells while building (build time only).
   // DEFAULT: 4
   int edges_per_slab = 4;
+  // Threads that build the lookup grid; the result is the same for any
+  // count. 0: one per hardware thread.
+  // DEFAULT: 0
+  int threads = 0;
 };
 
 struct IndexStats {
