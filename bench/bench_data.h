@@ -38,3 +38,13 @@ constexpr size_t kPoints = 1'000'000;
 const PointSet& Points(Distribution d);
 
 }  // namespace gridtree::bench
+
+// Registers a benchmark taking a Distribution once per point distribution
+// (in files that include <benchmark/benchmark.h>).
+#define GRIDTREE_PER_DISTRIBUTION(fn)                                 \
+  BENCHMARK_CAPTURE(fn, uniform_box, Distribution::kUniformBox)       \
+      ->Unit(benchmark::kMillisecond);                                \
+  BENCHMARK_CAPTURE(fn, uniform_inside, Distribution::kInside)        \
+      ->Unit(benchmark::kMillisecond);                                \
+  BENCHMARK_CAPTURE(fn, clustered_centre, Distribution::kClustered)   \
+      ->Unit(benchmark::kMillisecond)

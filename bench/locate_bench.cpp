@@ -124,14 +124,6 @@ void BM_NaiveLocate(benchmark::State& state, Distribution d) {
   SetPointCounters(state, pts.size(), hits);
 }
 
-#define GRIDTREE_PER_DISTRIBUTION(fn)                                 \
-  BENCHMARK_CAPTURE(fn, uniform_box, Distribution::kUniformBox)       \
-      ->Unit(benchmark::kMillisecond);                                \
-  BENCHMARK_CAPTURE(fn, uniform_inside, Distribution::kInside)        \
-      ->Unit(benchmark::kMillisecond);                                \
-  BENCHMARK_CAPTURE(fn, clustered_centre, Distribution::kClustered)   \
-      ->Unit(benchmark::kMillisecond)
-
 GRIDTREE_PER_DISTRIBUTION(BM_EngineLocate);
 GRIDTREE_PER_DISTRIBUTION(BM_EngineLocateColumns);
 GRIDTREE_PER_DISTRIBUTION(BM_NaiveLocate);

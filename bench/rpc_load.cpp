@@ -5,6 +5,13 @@
 //
 //   gridtree_rpc_load --connect 127.0.0.1:7433 --connections 4 --depth 8
 //       --duration 10 --mix locate=70,batch=10,aggregate=15,circle=5 --batch-size 1000
+//
+// With --workload W.json it replays a workload file instead (a fixed request
+// sequence, docs/workloads.md) and reports per-kind latencies and the answer
+// checksum that gridtree_replay computes in process for the same file:
+//
+//   gridtree_rpc_load --connect 127.0.0.1:7433 --workload bench/workloads/jiangmen-mixed.json
+//       --connections 2 --depth 4 --report rpc.json
 #include <CLI/CLI.hpp>
 #include <kj/debug.h>
 
@@ -12,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <random>
@@ -20,6 +28,7 @@
 #include <vector>
 
 #include "gridtree/rpc/client.h"
+#include "replay/run_rpc.h"
 
 namespace {
 
@@ -38,6 +47,9 @@ struct Config {
   uint64_t seed = 1;
   bool json = false;
   uint64_t max_message_bytes = uint64_t{64} << 20;
+  std::string workload;  // replay this file instead of the timed mix
+  std::string report;    // with workload: write the JSON report here
+  bool quiet = false;
 };
 
 struct Tally {
@@ -142,6 +154,38 @@ double Percentile(std::vector<double>& v, double p) {
   return v[i];
 }
 
+// --workload: the same fixed request sequence as gridtree_replay; --duration
+// and --mix do not apply.
+int RunWorkload(const Config& cfg) {
+  auto workload = gridtree::replay::LoadWorkload(cfg.workload);
+  if (!workload.ok()) {
+    std::cerr << workload.status().message() << "\n";
+    return 2;
+  }
+  gridtree::replay::RpcOptions o;
+  o.address = cfg.connect;
+  o.connections = cfg.connections;
+  o.depth = cfg.depth;
+  o.max_message_bytes = cfg.max_message_bytes;
+  o.progress = !cfg.quiet;
+  auto r = gridtree::replay::ReplayOverRpc(*workload, o);
+  if (!r.ok()) {
+    std::cerr << r.status().message() << "\n";
+    return 1;
+  }
+  const std::string report = gridtree::replay::JsonReport(*workload, r->run, r->tally);
+  if (!cfg.report.empty()) {
+    std::ofstream out(cfg.report);
+    if (!(out << report)) {
+      std::cerr << cfg.report << ": cannot write the report\n";
+      return 1;
+    }
+  }
+  if (cfg.json) std::fputs(report.c_str(), stdout);
+  else gridtree::replay::PrintSummary(stdout, *workload, r->run, r->tally);
+  return r->tally.errors() ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -157,7 +201,11 @@ int main(int argc, char** argv) {
   app.add_option("--seed", cfg.seed, "Random seed")->capture_default_str();
   app.add_option("--max-message-bytes", cfg.max_message_bytes, "Client message limit")->capture_default_str();
   app.add_flag("--json", cfg.json, "Print a JSON report");
+  app.add_option("--workload", cfg.workload, "Replay this workload file (docs/workloads.md) instead of --mix");
+  app.add_option("--report", cfg.report, "With --workload: write the JSON report to this file");
+  app.add_flag("--quiet", cfg.quiet, "With --workload: no progress lines on stderr");
   CLI11_PARSE(app, argc, argv);
+  if (!cfg.workload.empty()) return RunWorkload(cfg);
 
   int weights[kKinds] = {};
   {

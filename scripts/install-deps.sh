@@ -4,6 +4,15 @@ set -euo pipefail
 packages=(cmake ninja-build g++ pkg-config ccache libssl-dev
   libboost-dev libtbb-dev capnproto libcapnp-dev libsimdjson-dev libcli11-dev
   libbenchmark-dev libgtest-dev curl)
+# --peers: also GEOS, Google S2 and Abseil, for the optional side-by-side
+# benchmark (GRIDTREE_BENCH_PEERS, bench/README.md). --postgis: PostgreSQL and
+# PostGIS, for bench/postgis.sh.
+for arg in "$@"; do
+  case "$arg" in
+    --peers) packages+=(libgeos-dev libs2-dev libabsl-dev) ;;
+    --postgis) packages+=(postgresql postgresql-15-postgis-3) ;;
+  esac
+done
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
