@@ -68,6 +68,15 @@ class Reader {
     pos_ += bytes;
     return v;
   }
+  // A section's bytes in place, for columns copied piecewise (the points go
+  // straight into their rings: no second copy of the largest column).
+  std::string_view Raw(size_t element_size) {
+    const uint64_t bytes = Pod<uint64_t>();
+    if (!ok_ || bytes % element_size != 0 || bytes > s_.size() - pos_) return ok_ = false, std::string_view();
+    const std::string_view v = s_.substr(pos_, bytes);
+    pos_ += bytes;
+    return v;
+  }
   std::vector<std::string> Strings(size_t count) {
     const auto offsets = Column<uint32_t>(count + 1);
     const uint64_t bytes = Pod<uint64_t>();
@@ -169,9 +178,9 @@ std::optional<Dataset> ReadDatasetSnapshot(std::string_view bytes, FindingSink& 
   const auto part_begin = r.Column<uint32_t>(n + 1);
   const auto ring_begin = r.Column<uint32_t>(SIZE_MAX);
   const auto point_begin = r.Column<uint64_t>(SIZE_MAX);
-  const auto points = r.Column<index::Point>(SIZE_MAX);
+  const std::string_view points = r.Raw(sizeof(index::Point));
   if (!r.ok() || ring_begin.empty() || point_begin.empty() || part_begin.back() + 1 != ring_begin.size() ||
-      ring_begin.back() + 1 != point_begin.size() || point_begin.back() != points.size())
+      ring_begin.back() + 1 != point_begin.size() || point_begin.back() != points.size() / sizeof(index::Point))
     return corrupt("geometry sections");
   // Every offset array starts at 0 and never decreases; rings have 3+ points.
   auto monotone = [](const auto& v) { return v.front() == 0 && std::is_sorted(v.begin(), v.end()); };
@@ -206,15 +215,18 @@ std::optional<Dataset> ReadDatasetSnapshot(std::string_view bytes, FindingSink& 
   }
   ds.leaf_of_node.assign(n, -1);
   ds.inner_geometry.resize(n);
+  ds.leaf_nodes.reserve(leaves);
+  ds.leaf_geometry.reserve(leaves);
   ds.node_by_id.reserve(n * 2);
   for (size_t k = 0; k < n; ++k) {
     ds.node_by_id.emplace(ds.ids[k], static_cast<int32_t>(k));
     index::MultiPolygon mp;
     for (uint32_t p = part_begin[k]; p < part_begin[k + 1]; ++p) {
       auto& part = mp.parts.emplace_back();
-      for (uint32_t q = ring_begin[p]; q < ring_begin[p + 1]; ++q)
-        part.rings.emplace_back(points.begin() + static_cast<ptrdiff_t>(point_begin[q]),
-                                points.begin() + static_cast<ptrdiff_t>(point_begin[q + 1]));
+      for (uint32_t q = ring_begin[p]; q < ring_begin[p + 1]; ++q) {
+        index::Ring& ring = part.rings.emplace_back(point_begin[q + 1] - point_begin[q]);
+        std::memcpy(ring.data(), points.data() + point_begin[q] * sizeof(index::Point), ring.size() * sizeof(index::Point));
+      }
     }
     if (ds.child_begin[k] == ds.child_begin[k + 1]) {
       ds.leaf_of_node[k] = static_cast<int32_t>(ds.leaf_nodes.size());

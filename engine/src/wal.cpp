@@ -2,6 +2,9 @@
 
 #include <cerrno>
 #include <cstring>
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -89,12 +92,40 @@ std::string Header(uint64_t fingerprint, uint64_t base_version) {
 
 }  // namespace
 
-uint32_t Crc32c(const void* data, size_t n, uint32_t crc) {
+uint32_t Crc32cPortable(const void* data, size_t n, uint32_t crc) {
   static const CrcTable table;
   const auto* p = static_cast<const unsigned char*>(data);
   crc = ~crc;
   for (size_t i = 0; i < n; ++i) crc = table.t[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
   return ~crc;
+}
+
+#if defined(__x86_64__)
+namespace {
+// SSE4.2's crc32 instruction computes CRC32C, eight bytes at a time: a
+// multi-gigabyte snapshot is checked in a fraction of a second instead of
+// seconds with the table.
+__attribute__((target("sse4.2"))) uint32_t Crc32cSse42(const void* data, size_t n, uint32_t crc) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  uint64_t c = ~crc;
+  for (; n >= 8; n -= 8, p += 8) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    c = _mm_crc32_u64(c, v);
+  }
+  auto c32 = static_cast<uint32_t>(c);
+  for (; n > 0; --n, ++p) c32 = _mm_crc32_u8(c32, *p);
+  return ~c32;
+}
+}  // namespace
+#endif
+
+uint32_t Crc32c(const void* data, size_t n, uint32_t crc) {
+#if defined(__x86_64__)
+  static const bool sse42 = __builtin_cpu_supports("sse4.2");
+  if (sse42) return Crc32cSse42(data, n, crc);
+#endif
+  return Crc32cPortable(data, n, crc);
 }
 
 Result<std::unique_ptr<WriteAheadLog>> WriteAheadLog::Open(const std::string& dir, uint64_t fingerprint,

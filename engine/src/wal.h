@@ -25,6 +25,9 @@
 namespace gridtree::internal {
 
 uint32_t Crc32c(const void* data, size_t n, uint32_t crc = 0);
+// The same with a lookup table, on any machine (Crc32c uses SSE4.2 where
+// the CPU has it).
+uint32_t Crc32cPortable(const void* data, size_t n, uint32_t crc = 0);
 
 struct LeafValue {
   uint32_t leaf;
