@@ -111,6 +111,49 @@ void BM_RegionAggregate(benchmark::State& state) {
 }
 BENCHMARK(BM_RegionAggregate)->ArgsProduct({{0, 1, 2, 3}, {0, 1, 2}})->Unit(benchmark::kMicrosecond);
 
+// Thread scaling of one large query, split over the subtrees it touches
+// inside the engine: one Engine per worker count (built before the timed
+// loop), 20 km circles or the county polygon, area-weighted. Wall time.
+void BM_RegionAggregateThreads(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  const int kind = static_cast<int>(state.range(1));
+  const std::unique_ptr<Engine> engine = MakeEngine(threads);
+  std::vector<RegionQuery> queries;
+  for (size_t i = 0; i < (kind == 3 ? 1u : Centres().size()); ++i)
+    queries.push_back({MakeRegion(kind, i), RegionMode::kAreaWeighted, {}});
+  size_t i = 0;
+  for (auto _ : state) {
+    auto r = engine->RegionAggregate(queries[i++ % queries.size()]);
+    if (!r.ok()) state.SkipWithError(r.status().ToString().c_str());
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["workers"] = threads;
+  state.SetLabel(std::string(kKindNames[kind]) + "/area_weighted");
+}
+BENCHMARK(BM_RegionAggregateThreads)
+    ->ArgNames({"threads", "kind"})
+    ->ArgsProduct({{1, 2, 4, 8, 16}, {2, 3}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+// Many callers at once: N benchmark threads each asking 2 km circles
+// (area-weighted) of one shared engine with a worker per hardware thread.
+// Throughput is the sum over the callers (items/s on wall time).
+void BM_RegionAggregateCallers(benchmark::State& state) {
+  static const std::unique_ptr<Engine> engine = MakeEngine(0);
+  std::vector<RegionQuery> queries;
+  for (size_t i = 0; i < Centres().size(); ++i) queries.push_back({MakeRegion(1, i), RegionMode::kAreaWeighted, {}});
+  size_t i = static_cast<size_t>(state.thread_index()) * 7;
+  for (auto _ : state) {
+    auto r = engine->RegionAggregate(queries[i++ % queries.size()]);
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel("circle_2km/area_weighted");
+}
+BENCHMARK(BM_RegionAggregateCallers)->ThreadRange(1, 16)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
 // The baseline: R-tree candidates by the region's box, then Boost.Geometry
 // on each candidate leaf; circles as 64-gons in lon/lat (as a buffer would).
 void BM_RegionBruteForce(benchmark::State& state) {

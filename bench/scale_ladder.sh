@@ -1,20 +1,78 @@
 #!/usr/bin/env bash
-# The scale ladder of bench/RESULTS.md: copies of Jiangmen side by side,
-# generated, converted to binary snapshots and opened, with wall time and
-# peak memory of each step from /usr/bin/time (Debian package "time").
-#   bench/scale_ladder.sh [N ...]      # default: 1 4 16
+# The scale ladder of bench/RESULTS.md: each rung generated, converted to a
+# binary snapshot, opened, and queried with the same workloads, with wall
+# time and peak memory of every step (/usr/bin/time, Debian package "time").
+#
+#   bench/scale_ladder.sh [RUNG ...]     # default: jiangmen guangdong national
+#
+# Rungs:
+#   jiangmen   the default dataset (1 city, 14,843 leaves)
+#   guangdong  the province: 21 cities (gridtree generate --city guangdong)
+#   national   11 copies of the province at 1024 px/degree without inner
+#              geometry: 3.24 M leaves (about 10 GiB of memory is needed to
+#              convert it, and as much to open it)
+#
+# Environment: BUILD (default build/release; needs the gridtree, gridtree_replay
+# and gridtree_bench targets), LADDER_DIR (work folder, default
+# ${TMPDIR:-/tmp}/gridtree-ladder; the national rung needs about 6 GiB of disk).
+# Results are appended to $LADDER_DIR/ladder.tsv, one line per rung, and
+# printed; docs/scale.gp draws docs/scale.svg from such a file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=build/release/rpc/gridtree
+build=${BUILD:-build/release}
+bin=$build/rpc/gridtree
+replay=$build/bench/replay/gridtree_replay
+bench=$build/bench/gridtree_bench
 out=${LADDER_DIR:-${TMPDIR:-/tmp}/gridtree-ladder}
 mkdir -p "$out"
 command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
-ladder=("$@")
-[ ${#ladder[@]} -gt 0 ] || ladder=(1 4 16)
-for m in "${ladder[@]}"; do
-    echo "== $m cities"
-    /usr/bin/time -f "generate: %e s, peak %M KB" "$bin" generate --cities "$m" --out "$out/c$m.geojsonl" 2>&1 | grep -E "^(wrote|generate:)"
-    /usr/bin/time -f "snapshot: %e s, peak %M KB" "$bin" snapshot "$out/c$m.geojsonl" --out "$out/c$m.gtds" 2>&1 | tail -2
-    /usr/bin/time -f "open from snapshot: %e s, peak %M KB" "$bin" info "$out/c$m.gtds" 2>&1 | grep -E "leaves|open from"
-    rm -f "$out/c$m.geojsonl"
+for b in "$bin" "$replay" "$bench"; do [ -x "$b" ] || { echo "missing $b: build the release preset first" >&2; exit 1; }; done
+rungs=("$@")
+[ ${#rungs[@]} -gt 0 ] || rungs=(jiangmen guangdong national)
+# Huge pages for every process (gridtree sets them itself; the tools do not).
+export GLIBC_TUNABLES=glibc.malloc.hugetlb=1
+tsv=$out/ladder.tsv
+[ -f "$tsv" ] || printf 'rung\tleaves\tvertices\tgenerate_s\tgeojson_parse_s\tgeojson_check_s\tsnapshot_open_s\topen_peak_mib\topen_nothp_s\tlocate_1t_mps\tlocate_all_mps\tcircle2km_p50_us\tupdates_per_s\n' > "$tsv"
+
+timed() {  # timed LABEL CMD...: runs CMD, prints its output, then "time-LABEL: seconds peak_kb"
+    local label=$1; shift
+    /usr/bin/time -f "time-$label: %e %M" "$@"
+}
+
+for rung in "${rungs[@]}"; do
+    echo "== $rung ($(date -u +%H:%M:%S) UTC, load $(cut -d' ' -f1 /proc/loadavg))"
+    case $rung in
+        jiangmen) gen=(--city jiangmen) ;;
+        guangdong) gen=(--city guangdong) ;;
+        national) gen=(--city guangdong --cities 11 --pixels-per-degree 1024 --no-inner-geometry) ;;
+        *) echo "unknown rung $rung" >&2; exit 2 ;;
+    esac
+    geo=$out/$rung.geojsonl snap=$out/$rung.gtds
+    log=$out/$rung.log
+    echo "   generate ..."
+    timed generate "$bin" generate "${gen[@]}" --out "$geo" > "$log" 2>&1
+    leaves=$(grep -oP '\d+(?= leaves)' "$log" | tail -1)
+    vertices=$(grep -oP '\d+(?= vertices)' "$log" | tail -1)
+    gen_s=$(grep -oP "^time-generate: \K[0-9.]+" "$log")
+    echo "   snapshot (parse and check the GeoJSON) ..."
+    timed snapshot "$bin" snapshot "$geo" --out "$snap" >> "$log" 2>&1
+    parse_s=$(grep -oP 'parsed in \K[0-9.]+' "$log" | tail -1)
+    check_s=$(grep -oP 'checked in \K[0-9.]+' "$log" | tail -1)
+    rm -f "$geo"
+    echo "   open the snapshot ..."
+    timed open "$bin" info "$snap" >> "$log" 2>&1
+    read -r open_s open_kb < <(grep -oP "^time-open: \K.*" "$log")
+    GRIDTREE_NO_HUGEPAGES=1 GLIBC_TUNABLES= timed open_nothp "$bin" info "$snap" >> "$log" 2>&1
+    open_nothp_s=$(grep -oP "^time-open_nothp: \K[0-9.]+" "$log")
+    echo "   locate and aggregate workloads ..."
+    loc1=$("$replay" --dataset "$snap" --workload bench/workloads/ladder-locate.json --threads 1 --engine-threads 1 --quiet | tee -a "$log" | grep -oP 'points located: \K[0-9.]+')
+    locn=$("$replay" --dataset "$snap" --workload bench/workloads/ladder-locate.json --threads 1 --engine-threads 0 --quiet | tee -a "$log" | grep -oP 'points located: \K[0-9.]+')
+    circ=$("$replay" --dataset "$snap" --workload bench/workloads/ladder-circle-2km.json --threads 1 --engine-threads 1 --quiet | tee -a "$log" | awk '$1 == "aggregate" {print $5}')
+    echo "   updates ..."
+    upd=$(GRIDTREE_DATASET=$snap "$bench" --benchmark_filter='BM_Apply/durable:0/batch:100/' --benchmark_min_time=1 2>/dev/null | tee -a "$log" | grep -oP 'items_per_second=\K[0-9.]+[kM]?' | head -1 |
+        awk '/k$/ {printf "%.0f", $1 * 1e3; next} /M$/ {printf "%.0f", $1 * 1e6; next} {printf "%.0f", $1}')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%.2f\t%.2f\t%s\t%s\n' "$rung" "$leaves" "$vertices" "$gen_s" "$parse_s" "$check_s" \
+        "$open_s" $((open_kb / 1024)) "$open_nothp_s" "$(echo "$loc1 / 1000000" | bc -l)" "$(echo "$locn / 1000000" | bc -l)" "$circ" "$upd" >> "$tsv"
+    tail -1 "$tsv"
 done
+column -t -s $'\t' "$tsv"
