@@ -25,7 +25,9 @@ replay=$build/bench/replay/gridtree_replay
 bench=$build/bench/gridtree_bench
 out=${LADDER_DIR:-${TMPDIR:-/tmp}/gridtree-ladder}
 mkdir -p "$out"
-command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
+for tool in /usr/bin/time bc column; do
+    command -v "$tool" >/dev/null || { echo "needs $tool (scripts/install-deps.sh --ladder)" >&2; exit 1; }
+done
 for b in "$bin" "$replay" "$bench"; do [ -x "$b" ] || { echo "missing $b: build the release preset first" >&2; exit 1; }; done
 rungs=("$@")
 [ ${#rungs[@]} -gt 0 ] || rungs=(jiangmen guangdong national)

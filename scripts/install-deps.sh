@@ -6,11 +6,13 @@ packages=(cmake ninja-build g++ pkg-config ccache libssl-dev
   libbenchmark-dev libgtest-dev curl)
 # --peers: also GEOS, Google S2 and Abseil, for the optional side-by-side
 # benchmark (GRIDTREE_BENCH_PEERS, bench/README.md). --postgis: PostgreSQL and
-# PostGIS, for bench/postgis.sh.
+# PostGIS, for bench/postgis.sh. --ladder: the tools of bench/scale_ladder.sh
+# and docs/scale.gp.
 for arg in "$@"; do
   case "$arg" in
     --peers) packages+=(libgeos-dev libs2-dev libabsl-dev) ;;
     --postgis) packages+=(postgresql postgresql-15-postgis-3) ;;
+    --ladder) packages+=(time bc bsdextrautils gnuplot-nox) ;;
   esac
 done
 missing=()
