@@ -462,7 +462,8 @@ head -n "$cli_n" "$tmp/centres.csv" | while IFS=, read -r lon lat; do
   "$bin" aggregate "$dataset" --circle "$lon,$lat,$radius" --json </dev/null
   echo
 done | grep '"total"' | sed -E 's/.*"leaves":([0-9]+),"total":\{.*"population":([0-9]+).*/\1,\2/' >"$tmp/gt_cli.csv"
-gt_cli_ms=$(( $(ms_since "$t") / cli_n ))
+gt_cli_ms=0
+[ "$cli_n" -gt 0 ] && gt_cli_ms=$(( $(ms_since "$t") / cli_n ))
 
 "${psql[@]}" <<EOF
 CREATE TABLE gt_circ (id serial PRIMARY KEY, leaves bigint, population bigint);

@@ -202,4 +202,25 @@ TEST(PolygonIndex, ExactOnNearlyCollinearPoints) {
   }
 }
 
+// A malformed "hole" that reaches past its outer ring (as a user's region
+// polygon may): the build must stay within its arrays (ASan) and the grid
+// must answer like the brute-force crossing test, on 1 and on 4 threads.
+TEST(PolygonIndex, HoleReachingPastTheOuterRing) {
+  Ring outer{{0, 0}, {1, 0}, {1, 1}, {0, 1}};
+  Ring hole{{0.4, 0.4}, {0.4, 1.6}, {0.6, 1.6}, {0.6, 0.4}};
+  Ring other{{2, 0}, {3, 0}, {3, 3}, {2, 3}};
+  std::vector<MultiPolygon> polys{MultiPolygon{{Polygon{{outer, hole}}}}, MultiPolygon{{Polygon{{other}}}}};
+  for (int threads : {1, 4}) {
+    gridtree::index::PolygonIndexOptions options;
+    options.threads = threads;
+    options.cells_per_edge = 64;  // small cells, so that the hole crosses many rows
+    auto idx = PolygonIndex::Build(polys, options);
+    for (int i = 0; i <= 60; ++i)
+      for (int j = 0; j <= 40; ++j) {
+        const Point p{-0.2 + i * 0.057, -0.2 + j * 0.049};
+        ASSERT_EQ(idx->Locate(p), idx->LocateBruteForce(p)) << threads << " " << p.x << "," << p.y;
+      }
+  }
+}
+
 }  // namespace

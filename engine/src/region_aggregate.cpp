@@ -237,7 +237,10 @@ class PolygonImpl : public PreparedRegion {
     for (const auto& part : mp.parts)
       for (const auto& ring : part.rings)
         for (size_t i = 0; i < ring.size(); ++i) edges_.push_back({ring[i], ring[(i + 1) % ring.size()]});
-    inside_ = index::PolygonIndex::Build({mp});
+    // Built once per query on the calling thread: a query must not start threads.
+    index::PolygonIndexOptions one_thread;
+    one_thread.threads = 1;
+    inside_ = index::PolygonIndex::Build({mp}, one_thread);
     const int g = std::clamp(static_cast<int>(std::sqrt(static_cast<double>(edges_.size()))), 1, 512);
     gx_ = gy_ = g;
     cw_ = std::max(bounds_.max_x - bounds_.min_x, 1e-12) / g;

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <climits>
 #include <cmath>
@@ -160,7 +161,12 @@ void ParallelFor(size_t n, int threads, const Task& task) {
   {
     std::vector<std::jthread> pool;
     pool.reserve(workers - 1);
-    for (size_t t = 1; t < workers; ++t) pool.emplace_back(work);
+    try {
+      for (size_t t = 1; t < workers; ++t) pool.emplace_back(work);
+    } catch (const std::system_error&) {
+      // No more threads (a process or container limit): the ones started
+      // and this one share the tasks.
+    }
     work();
   }
   if (error) std::rethrow_exception(error);
@@ -291,7 +297,12 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
     }
   });
 
-  // Join the runs: edge and row numbers become global.
+  // Join the runs: edge and row numbers become global (all fit 32 bits, checked).
+  size_t total_rows = 0, total_touches = 0;
+  for (size_t pi = 0; pi < nparts; ++pi) total_rows += part_rows[pi];
+  for (const Run& run : runs) total_touches += run.touches.size();
+  if (total_rows >= UINT32_MAX || total_touches >= UINT32_MAX)
+    throw std::length_error("PolygonIndex: lookup grid too large");
   std::vector<uint32_t> part_rows_begin(nparts + 1, 0);
   for (size_t pi = 0; pi < nparts; ++pi) part_rows_begin[pi + 1] = part_rows_begin[pi] + part_rows[pi];
   std::vector<size_t> edge_offset(nruns + 1, 0), row_edge_offset(nruns + 1, 0), row_offset(nruns + 1, 0);
@@ -440,7 +451,10 @@ std::unique_ptr<PolygonIndex> PolygonIndex::Build(std::vector<MultiPolygon> poly
     for (uint32_t k = 0; k < mp.parts.size(); ++k) {
       const Polygon& part = mp.parts[k];
       if (part.rings.empty() || part.rings[0].size() < 3) continue;
-      const Box box = BoundsOf(part.rings[0]);
+      // Over all rings: a malformed hole may reach past the outer ring, and
+      // the grid's rows and the box filters must cover every edge.
+      Box box = BoundsOf(part.rings[0]);
+      for (const Ring& ring : part.rings) box.Extend(BoundsOf(ring));
       values.emplace_back(ToBBox(box), static_cast<uint32_t>(impl->parts.size()));
       impl->parts.push_back({i, k, box});
       impl->extent.Extend(box);

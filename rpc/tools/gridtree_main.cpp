@@ -2,6 +2,9 @@
 #include <cstdlib>
 #include <iostream>
 
+#include <string_view>
+
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -15,10 +18,24 @@ namespace {
 // glibc.malloc.hugetlb=1, read only at start-up: so the process re-executes
 // itself once with it set. An explicit GLIBC_TUNABLES, or
 // GRIDTREE_NO_HUGEPAGES=1, leaves the process as it is (docs/operations.md).
+//
+// Never more than once (GRIDTREE_REEXEC marks the second start, in case the
+// variable is scrubbed), never for a secure-mode process (setuid, file
+// capabilities: glibc ignores the variable there), and only when
+// /proc/self/exe is this program (not, say, valgrind running it).
 void UseTransparentHugePages(char** argv) {
-  if (std::getenv("GLIBC_TUNABLES") || std::getenv("GRIDTREE_NO_HUGEPAGES")) return;
+  if (std::getenv("GLIBC_TUNABLES") || std::getenv("GRIDTREE_NO_HUGEPAGES") || std::getenv("GRIDTREE_REEXEC")) return;
+  if (::getauxval(AT_SECURE) != 0 || argv[0] == nullptr) return;
+  char exe[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return;
+  exe[n] = '\0';
+  const std::string_view self(exe), name(argv[0]);
+  auto base = [](std::string_view p) { return p.substr(p.find_last_of('/') + 1); };
+  if (base(self) != base(name)) return;
+  ::setenv("GRIDTREE_REEXEC", "1", 1);
   ::setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1);
-  ::execv("/proc/self/exe", argv);
+  ::execv(exe, argv);
   ::unsetenv("GLIBC_TUNABLES");  // exec failed: go on with normal pages
 }
 
