@@ -20,12 +20,19 @@ int main(int argc, char** argv) {
   std::string dataset, workload_path, report_path;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int engine_threads = 0;
+  index::PolygonIndexOptions index_options;
   bool json = false, quiet = false;
   CLI::App app{"gridtree_replay: replay a workload file in process"};
   app.add_option("--dataset", dataset, "Dataset (.geojson, .geojsonl or .gtds snapshot)")->required();
   app.add_option("--workload", workload_path, "Workload file (JSON)")->required();
   app.add_option("--threads", threads, "Threads issuing requests")->capture_default_str();
   app.add_option("--engine-threads", engine_threads, "Engine worker threads (0: one per core)")->capture_default_str();
+  app.add_option("--index-max-cells", index_options.max_cells, "Cap on the lookup grid's cells (PolygonIndexOptions)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 31));
+  app.add_option("--index-cells-per-edge", index_options.cells_per_edge, "Lookup grid cells per edge (PolygonIndexOptions)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 64.0));
   app.add_option("--report", report_path, "Write the JSON report to this file");
   app.add_flag("--json", json, "Print the JSON report instead of the summary");
   app.add_flag("--quiet", quiet, "No progress lines on stderr");
@@ -43,6 +50,7 @@ int main(int argc, char** argv) {
   const auto t0 = std::chrono::steady_clock::now();
   EngineOptions eo;
   eo.threads = engine_threads;
+  eo.index = index_options;
   auto engine = Engine::Open(dataset, eo);
   if (!engine.ok()) {
     std::cerr << engine.status().ToString() << "\n";

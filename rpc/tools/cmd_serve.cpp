@@ -44,6 +44,7 @@ void RegisterServe(CLI::App& app) {
   struct Args {
     std::string path, listen = "127.0.0.1:7433", unix_path, http, data_dir, token_file;
     int threads = 0;
+    int64_t index_max_cells = index::PolygonIndexOptions{}.max_cells;
     bool allow_remote = false;
     rpc::ServerOptions server;
     double drain_seconds = 30;
@@ -55,6 +56,11 @@ void RegisterServe(CLI::App& app) {
   cmd->add_option("--http", a->http, "HOST:PORT of the HTTP side port (/healthz, /metrics, JSON queries)");
   cmd->add_option("--data-dir", a->data_dir, "Folder for the write-ahead log and snapshots (durable updates)");
   cmd->add_option("--threads", a->threads, "Worker threads (0 = all)")->capture_default_str();
+  cmd->add_option("--index-max-cells", a->index_max_cells,
+                  "Cap on the lookup grid's cells: more is faster on very large datasets, 4 bytes each "
+                  "(docs/operations.md)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 31));
   cmd->add_option("--writer-token-file", a->token_file,
                   "File holding the writer token (else env GRIDTREE_WRITER_TOKEN; none: read-only)");
   cmd->add_flag("--allow-remote", a->allow_remote, "Allow binding to a non-loopback address (TLS is off!)");
@@ -99,6 +105,7 @@ void RegisterServe(CLI::App& app) {
     EngineOptions eo;
     eo.data_dir = a->data_dir;
     eo.threads = a->threads;
+    eo.index.max_cells = a->index_max_cells;
     const auto t0 = std::chrono::steady_clock::now();
     auto opened = Engine::Open(a->path, eo);
     if (!opened.ok()) Fail(opened.status().message());
