@@ -99,4 +99,15 @@ const PointSet& Points(Distribution d) {
   return sets[k];
 }
 
+int64_t LocateAll(const index::PolygonIndex& idx, const PointSet& points) {
+  int64_t hits = 0;
+  for (size_t i = 0; i < points.size(); ++i) hits += idx.Locate({points.lon[i], points.lat[i]}) >= 0;
+  return hits;
+}
+
+void SetPointCounters(benchmark::State& state, size_t points, int64_t hits) {
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * points));
+  state.counters["hit_fraction"] = static_cast<double>(hits) / static_cast<double>(points);
+}
+
 }  // namespace gridtree::bench

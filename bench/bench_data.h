@@ -4,6 +4,8 @@
 // fixed-seed point sets. Everything here is built outside the timed loops.
 #pragma once
 
+#include <benchmark/benchmark.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +38,12 @@ struct PointSet {
 };
 constexpr size_t kPoints = 1'000'000;
 const PointSet& Points(Distribution d);
+
+// How many of the points the index finds in a polygon (the timed loop of
+// the point-location benchmarks).
+int64_t LocateAll(const index::PolygonIndex& idx, const PointSet& points);
+// items/s over the points and the fraction that hit, for those benchmarks.
+void SetPointCounters(benchmark::State& state, size_t points, int64_t hits);
 
 }  // namespace gridtree::bench
 

@@ -79,19 +79,13 @@ const NaiveLocator& SharedNaive() {
   return naive;
 }
 
-void SetPointCounters(benchmark::State& state, size_t points, int64_t hits) {
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * points));
-  state.counters["hit_fraction"] = static_cast<double>(hits) / static_cast<double>(points);
-}
-
 void BM_EngineLocate(benchmark::State& state, Distribution d) {
   const PointSet& pts = Points(d);
   auto view = SharedEngine().Read();
   const index::PolygonIndex& idx = view->spatial_index();
   int64_t hits = 0;
   for (auto _ : state) {
-    hits = 0;
-    for (size_t i = 0; i < pts.size(); ++i) hits += idx.Locate({pts.lon[i], pts.lat[i]}) >= 0;
+    hits = LocateAll(idx, pts);
     benchmark::DoNotOptimize(hits);
   }
   state.SetLabel(DistributionName(d));

@@ -128,8 +128,7 @@ bool Agrees(benchmark::State& state, const char* peer_name, Distribution d) {
 }
 
 void SetPointCounters(benchmark::State& state, Distribution d, size_t points, int64_t hits) {
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * points));
-  state.counters["hit_fraction"] = static_cast<double>(hits) / static_cast<double>(points);
+  bench::SetPointCounters(state, points, hits);
   state.SetLabel(DistributionName(d));
 }
 
@@ -139,8 +138,7 @@ void BM_Gridtree(benchmark::State& state, Distribution d) {
   const index::PolygonIndex& idx = view->spatial_index();
   int64_t hits = 0;
   for (auto _ : state) {
-    hits = 0;
-    for (size_t i = 0; i < pts.size(); ++i) hits += idx.Locate({pts.lon[i], pts.lat[i]}) >= 0;
+    hits = LocateAll(idx, pts);
     benchmark::DoNotOptimize(hits);
   }
   SetPointCounters(state, d, pts.size(), hits);

@@ -1091,16 +1091,15 @@ Result<std::vector<CityInput>> ReadProvince(const GenerateOptions& options, cons
     for (CountyShape& c : r.value()) shapes.push_back(std::move(c));
   }
   std::map<std::string, CityInput> cities;  // by city code, so in code order
-  std::unordered_map<std::string, std::string> county_city;
-  for (const Division& d : divs_r.value())
+  std::set<std::string> county_rows;
+  for (const Division& d : divs_r.value()) {
     if (d.level == "city") cities[d.code].divs.push_back(d);
+    if (d.level == "county") county_rows.insert(d.code);
+  }
   std::set<std::string> with_shape;
   for (CountyShape& c : shapes) {
     auto it = cities.find(c.code.substr(0, 4));
-    bool known = false;
-    if (it != cities.end())
-      for (const Division& d : divs_r.value()) known = known || (d.level == "county" && d.code == c.code);
-    if (!known) {
+    if (it == cities.end() || !county_rows.count(c.code)) {
       Report(options, c.source + ": feature " + c.code + " (" + c.name + ") is not a county of " + dir +
                           "divisions.csv; ignored");
       continue;
