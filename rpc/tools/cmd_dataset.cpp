@@ -165,12 +165,17 @@ void RegisterInfo(CLI::App& app) {
   struct Args {
     std::string path;
     bool json = false;
+    EngineOptions engine;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("path", a->path, "Dataset file")->required();
   cmd->add_flag("--json", a->json, "JSON output");
+  cmd->add_option("--index-max-cells", a->engine.index.max_cells,
+                  "Cap on the lookup grid's cells, as for serve (docs/operations.md)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 31));
   cmd->callback([a] {
-    auto engine = Engine::Open(a->path);
+    auto engine = Engine::Open(a->path, a->engine);
     if (!engine.ok()) Fail(engine.status().message());
     auto view = engine.value()->Read();
     const Dataset& ds = view->dataset();
@@ -202,6 +207,10 @@ void RegisterInfo(CLI::App& app) {
         AppendJsonString(out, ds.metric_names[m]);
         out += ':' + std::to_string(totals[m]);
       }
+      const index::IndexStats is = view->spatial_index().stats();
+      out += "},\"index\":{\"edges\":" + std::to_string(is.edges) + ",\"grid_cells\":" + std::to_string(is.grid_cells) +
+             ",\"mixed_cells\":" + std::to_string(is.grid_mixed_cells) +
+             ",\"memory_bytes\":" + std::to_string(is.memory_bytes);
       out += "},\"roots\":[";
       for (size_t i = 0; i < roots.size(); ++i) {
         if (i) out += ',';
@@ -227,6 +236,9 @@ void RegisterInfo(CLI::App& app) {
     std::cout << "metrics:";
     for (const auto& m : ds.metric_names) std::cout << " " << m;
     std::cout << "\n";
+    const index::IndexStats is = view->spatial_index().stats();
+    std::cout << "index: " << is.edges << " leaf edges, " << is.grid_cells << " grid cells (" << is.grid_mixed_cells
+              << " mixed), " << is.memory_bytes / (1024 * 1024) << " MiB\n";
     for (int32_t r : roots) {
       std::cout << "root " << ds.ids[r] << " " << ds.names[r] << ":";
       for (size_t m = 0; m < ds.metric_count(); ++m)
