@@ -102,6 +102,12 @@ Result<std::unique_ptr<Engine>> Engine::Create(Dataset dataset, const EngineOpti
   std::unique_ptr<Engine> engine(new Engine());
   internal::EngineState& st = *engine->state_;
   st.options = options;
+  if (!options.data_dir.empty()) {
+    // Before the index build: a second process on the same folder is told at once.
+    auto lock = internal::DataDirLock::Acquire(options.data_dir);
+    if (!lock.ok()) return lock.status();
+    st.data_dir_lock = std::move(lock.value());
+  }
   st.pool = std::make_unique<internal::WorkerPool>(options.threads);
   auto topology = std::make_shared<Topology>();
   topology->index = index::PolygonIndex::Build(std::move(dataset.leaf_geometry), internal::IndexOptionsFor(options));
@@ -198,6 +204,16 @@ Status Engine::LocateColumns(std::span<const double> lon, std::span<const double
     idx.LocateMany(lon.subspan(b, e - b), lat.subspan(b, e - b), leaf_out.subspan(b, e - b));
   });
   return Status::Ok();
+}
+
+}  // namespace gridtree
+
+namespace gridtree {
+
+Result<std::string> RecoverDataDir(const std::string& data_dir, uint64_t keep_through_version) {
+  auto lock = internal::DataDirLock::Acquire(data_dir);
+  if (!lock.ok()) return lock.status();
+  return internal::RecoverLog(data_dir, keep_through_version);
 }
 
 }  // namespace gridtree

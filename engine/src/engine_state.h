@@ -14,6 +14,7 @@
 namespace gridtree::internal {
 
 class WriteAheadLog;
+class DataDirLock;
 
 // What does not change between metric updates: the hierarchy and the
 // spatial index. Replaced whole by Reload.
@@ -73,6 +74,7 @@ struct EngineState {
   std::mutex write_mu;
   std::shared_ptr<const View> pending;  // newest state built (maybe not yet durable)
   uint64_t synced_version = 0;
+  std::unique_ptr<DataDirLock> data_dir_lock;  // held while the engine may write data_dir
   std::unique_ptr<WriteAheadLog> wal;
   std::string recovery;
 

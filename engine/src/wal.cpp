@@ -11,6 +11,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <ctime>
 #include <unistd.h>
 
 namespace gridtree::internal {
@@ -74,8 +75,11 @@ Status WriteFileAtomically(const std::string& dir, const std::string& name, cons
   Status s = WriteAll(fd, bytes, tmp);
   if (s.ok() && ::fsync(fd) != 0) s = IoError(Errno("fsync " + tmp));
   ::close(fd);
-  if (!s.ok()) return s;
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return IoError(Errno("rename " + tmp));
+  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = IoError(Errno("rename " + tmp));
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());  // a failed write leaves nothing behind
+    return s;
+  }
   return SyncDir(dir);
 }
 
@@ -128,6 +132,104 @@ uint32_t Crc32c(const void* data, size_t n, uint32_t crc) {
   return Crc32cPortable(data, n, crc);
 }
 
+namespace {
+
+// One record as found in the log bytes.
+struct RecordAt {
+  size_t offset = 0;  // of its length field
+  uint32_t length = 0;
+  uint64_t version = 0;
+  uint32_t count = 0;
+};
+
+// Why the bytes at `offset` are not the record of version `expect`, or
+// nullopt when they are (then `out` is filled).
+std::optional<std::string> ParseRecord(const std::string& bytes, size_t offset, uint64_t expect, RecordAt& out) {
+  if (bytes.size() - offset < 8) return "a partial record header";
+  const uint32_t len = Get<uint32_t>(bytes.data() + offset);
+  const uint32_t crc = Get<uint32_t>(bytes.data() + offset + 4);
+  if (len < 12 || len > bytes.size() - offset - 8) return "a record longer than the file";
+  const char* p = bytes.data() + offset + 8;
+  if (Crc32c(p, len) != crc) return "a record with a bad checksum";
+  const uint64_t version = Get<uint64_t>(p);
+  const uint32_t count = Get<uint32_t>(p + 8);
+  if (len != 12 + static_cast<uint64_t>(count) * 16) return "a record whose length does not match its count";
+  if (version != expect) return "a record out of sequence (version " + std::to_string(version) + ")";
+  out = {offset, len, version, count};
+  return std::nullopt;
+}
+
+// The first well-formed record (length, checksum, count) at or after `from`
+// whose version comes after `after`: what tells a corrupt record in the
+// middle of the log from a torn tail. A torn write only ever damages the end
+// of the file, so anything valid behind a bad record means the bad record
+// held an acknowledged batch.
+std::optional<RecordAt> FindLaterRecord(const std::string& bytes, size_t from, uint64_t after) {
+  for (size_t q = from; q + 8 + 12 <= bytes.size(); ++q) {
+    const uint32_t len = Get<uint32_t>(bytes.data() + q);
+    if (len < 12 || len > bytes.size() - q - 8) continue;
+    const char* p = bytes.data() + q + 8;
+    const uint64_t version = Get<uint64_t>(p);
+    const uint32_t count = Get<uint32_t>(p + 8);
+    if (version <= after || len != 12 + static_cast<uint64_t>(count) * 16) continue;
+    if (Crc32c(p, len) != Get<uint32_t>(bytes.data() + q + 4)) continue;
+    return RecordAt{q, len, version, count};
+  }
+  return std::nullopt;
+}
+
+// A log read and checked: its header, the run of good records from the
+// start, and where and why that run ends.
+struct LogScan {
+  uint64_t fingerprint = 0;
+  uint64_t base = 0;
+  std::vector<RecordAt> records;
+  size_t end = 0;                    // offset after the last good record
+  std::string bad;                   // why the bytes at `end` are not a record; empty: the log is whole
+  std::optional<RecordAt> resumes;   // a valid record behind the bad one: corruption, not a torn tail
+};
+
+Result<LogScan> ScanLog(const std::string& path, std::string& bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return IoError(Errno("open " + path));
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  bytes = buf.str();
+  if (bytes.size() < kHeaderSize || std::memcmp(bytes.data(), kWalMagic, 8) != 0 ||
+      Get<uint32_t>(bytes.data() + 24) != Crc32c(bytes.data(), 24))
+    return FailedPrecondition(path + " is not a gridtree write-ahead log (bad header)");
+  LogScan scan;
+  scan.fingerprint = Get<uint64_t>(bytes.data() + 8);
+  scan.base = Get<uint64_t>(bytes.data() + 16);
+  size_t pos = kHeaderSize;
+  uint64_t expect = scan.base + 1;
+  while (pos < bytes.size()) {
+    RecordAt r;
+    if (auto why = ParseRecord(bytes, pos, expect, r)) {
+      scan.bad = *why;
+      scan.resumes = FindLaterRecord(bytes, pos + 1, expect - 1);
+      break;
+    }
+    scan.records.push_back(r);
+    ++expect;
+    pos += 8 + r.length;
+  }
+  scan.end = pos;
+  return scan;
+}
+
+std::string CorruptionMessage(const std::string& path, const std::string& dir, const LogScan& scan) {
+  const uint64_t last_good = scan.records.empty() ? scan.base : scan.records.back().version;
+  return path + " is corrupt: " + scan.bad + " at offset " + std::to_string(scan.end) + " where version " +
+         std::to_string(last_good + 1) + " should be, followed by a valid record of version " +
+         std::to_string(scan.resumes->version) + " at offset " + std::to_string(scan.resumes->offset) +
+         ", so acknowledged batches would be lost. Nothing was changed. Restore the file from a backup, or keep "
+         "versions up to " + std::to_string(last_good) + " and drop the rest with `gridtree recover --data-dir " +
+         dir + " --discard-after " + std::to_string(last_good) + "` (it keeps a copy of the log; docs/operations.md)";
+}
+
+}  // namespace
+
 Result<std::unique_ptr<WriteAheadLog>> WriteAheadLog::Open(const std::string& dir, uint64_t fingerprint,
                                                            uint64_t base_version, std::vector<WalRecord>& replay,
                                                            std::string& report) {
@@ -140,68 +242,39 @@ Result<std::unique_ptr<WriteAheadLog>> WriteAheadLog::Open(const std::string& di
     if (Status s = WriteFileAtomically(dir, "wal.log", Header(fingerprint, base_version)); !s.ok()) return s;
     report = "created " + path;
   } else {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream buf;
-    buf << in.rdbuf();
-    const std::string bytes = buf.str();
-    if (bytes.size() < kHeaderSize || std::memcmp(bytes.data(), kWalMagic, 8) != 0 ||
-        Get<uint32_t>(bytes.data() + 24) != Crc32c(bytes.data(), 24))
-      return FailedPrecondition(path + " is not a gridtree write-ahead log (bad header)");
-    const uint64_t file_fp = Get<uint64_t>(bytes.data() + 8);
-    const uint64_t file_base = Get<uint64_t>(bytes.data() + 16);
-    if (file_fp != fingerprint)
-      return FailedPrecondition(path + " belongs to another dataset (fingerprint " + std::to_string(file_fp) +
+    std::string bytes;
+    auto scanned = ScanLog(path, bytes);
+    if (!scanned.ok()) return scanned.status();
+    const LogScan& scan = scanned.value();
+    if (scan.fingerprint != fingerprint)
+      return FailedPrecondition(path + " belongs to another dataset (fingerprint " + std::to_string(scan.fingerprint) +
                                 ", this dataset has " + std::to_string(fingerprint) +
                                 "); use another data directory or move the old one away");
-    if (file_base > base_version)
-      return FailedPrecondition(path + " starts after version " + std::to_string(file_base) +
+    if (scan.base > base_version)
+      return FailedPrecondition(path + " starts after version " + std::to_string(scan.base) +
                                 " but the snapshot holds only version " + std::to_string(base_version) +
                                 "; the snapshot is missing or older than the log");
-    size_t pos = kHeaderSize, records = 0;
-    uint64_t expect = file_base + 1;
-    std::string torn;
-    while (pos < bytes.size()) {
-      if (bytes.size() - pos < 8) {
-        torn = "a partial record header";
-        break;
+    if (scan.resumes) return FailedPrecondition(CorruptionMessage(path, dir, scan));
+    for (const RecordAt& at : scan.records) {
+      if (at.version <= base_version) continue;
+      WalRecord r;
+      r.version = at.version;
+      r.values.resize(at.count);
+      const char* p = bytes.data() + at.offset + 8;
+      for (uint32_t i = 0; i < at.count; ++i) {
+        const char* e = p + 12 + 16 * i;
+        r.values[i] = {Get<uint32_t>(e), Get<uint32_t>(e + 4), Get<int64_t>(e + 8)};
       }
-      const uint32_t len = Get<uint32_t>(bytes.data() + pos);
-      const uint32_t crc = Get<uint32_t>(bytes.data() + pos + 4);
-      if (len < 12 || len > bytes.size() - pos - 8) {
-        torn = "a record longer than the file";
-        break;
-      }
-      const char* p = bytes.data() + pos + 8;
-      if (Crc32c(p, len) != crc) {
-        torn = "a record with a bad checksum";
-        break;
-      }
-      const uint64_t version = Get<uint64_t>(p);
-      const uint32_t count = Get<uint32_t>(p + 8);
-      if (len != 12 + static_cast<uint64_t>(count) * 16 || version != expect) {
-        torn = "a record out of sequence";
-        break;
-      }
-      if (version > base_version) {
-        WalRecord r;
-        r.version = version;
-        r.values.resize(count);
-        for (uint32_t i = 0; i < count; ++i) {
-          const char* e = p + 12 + 16 * i;
-          r.values[i] = {Get<uint32_t>(e), Get<uint32_t>(e + 4), Get<int64_t>(e + 8)};
-        }
-        replay.push_back(std::move(r));
-      }
-      ++expect;
-      ++records;
-      pos += 8 + len;
+      replay.push_back(std::move(r));
     }
-    report = path + ": " + std::to_string(records) + " record(s), " + std::to_string(replay.size()) +
+    report = path + ": " + std::to_string(scan.records.size()) + " record(s), " + std::to_string(replay.size()) +
              " replayed after version " + std::to_string(base_version);
-    if (!torn.empty()) {
-      report += "; ignored a torn or corrupt tail of " + std::to_string(bytes.size() - pos) + " byte(s) at offset " +
-                std::to_string(pos) + " (" + torn + ", e.g. a crash during a write)";
-      if (::truncate(path.c_str(), static_cast<off_t>(pos)) != 0) return IoError(Errno("truncate " + path));
+    if (!scan.bad.empty()) {
+      // Only the end of the file is bad: a write that a crash cut short,
+      // which was never acknowledged.
+      report += "; cut off a torn tail of " + std::to_string(bytes.size() - scan.end) + " byte(s) at offset " +
+                std::to_string(scan.end) + " (" + scan.bad + ", nothing valid after it: a crash during a write)";
+      if (::truncate(path.c_str(), static_cast<off_t>(scan.end)) != 0) return IoError(Errno("truncate " + path));
     }
   }
   wal->fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
@@ -211,6 +284,41 @@ Result<std::unique_ptr<WriteAheadLog>> WriteAheadLog::Open(const std::string& di
   wal->size_ = st.st_size;
   if (::fsync(wal->fd_) != 0) return IoError(Errno("fsync " + path));
   return wal;
+}
+
+Result<std::string> RecoverLog(const std::string& dir, uint64_t keep_through_version) {
+  const std::string path = dir + "/wal.log";
+  if (!std::filesystem::exists(path)) return NotFound(path + " does not exist");
+  std::string bytes;
+  auto scanned = ScanLog(path, bytes);
+  if (!scanned.ok()) return scanned.status();
+  const LogScan& scan = scanned.value();
+  const uint64_t last_good = scan.records.empty() ? scan.base : scan.records.back().version;
+  if (keep_through_version < scan.base)
+    return InvalidArgument("--discard-after " + std::to_string(keep_through_version) + ": " + path +
+                           " starts after version " + std::to_string(scan.base) +
+                           " (the snapshot holds the versions before it); nothing earlier can be dropped");
+  if (keep_through_version > last_good)
+    return InvalidArgument("--discard-after " + std::to_string(keep_through_version) + ": the log holds valid records "
+                           "only up to version " + std::to_string(last_good) +
+                           (scan.bad.empty() ? std::string() : " (" + scan.bad + " at offset " + std::to_string(scan.end) + ")"));
+  size_t keep_end = kHeaderSize;
+  size_t kept = 0;
+  for (const RecordAt& r : scan.records)
+    if (r.version <= keep_through_version) {
+      keep_end = r.offset + 8 + r.length;
+      ++kept;
+    }
+  if (keep_end == bytes.size()) return std::string(path + ": nothing to drop; versions up to " +
+                                                   std::to_string(last_good) + " are all kept");
+  // The original stays beside the log, byte for byte, before anything changes.
+  const std::string copy_name = "wal.log.before-recover-" + std::to_string(::time(nullptr));
+  if (Status s = WriteFileAtomically(dir, copy_name, bytes); !s.ok()) return s;
+  if (Status s = WriteFileAtomically(dir, "wal.log", bytes.substr(0, keep_end)); !s.ok()) return s;
+  return std::string(path + ": kept " + std::to_string(kept) + " record(s) through version " +
+                     std::to_string(keep_through_version) + ", dropped " + std::to_string(bytes.size() - keep_end) +
+                     " byte(s) after offset " + std::to_string(keep_end) + "; the original log is in " + dir + "/" +
+                     copy_name);
 }
 
 WriteAheadLog::~WriteAheadLog() {

@@ -4,9 +4,11 @@
 // wal.log: a 32-byte header (magic "GTWAL001", dataset fingerprint, base
 // version, CRC32C) then records [u32 length][u32 CRC32C][payload], payload =
 // u64 version, u32 count, count x (u32 leaf, u32 metric, i64 new value).
-// Records hold absolute values, so replay is idempotent. A torn or corrupt
-// tail (a crash mid-write) fails its length or checksum: it is reported,
-// cut off, and never half-applied.
+// Records hold absolute values, so replay is idempotent. A torn tail (a
+// crash mid-write: a bad record with nothing valid after it) is reported,
+// cut off, and never half-applied. A bad record followed by a valid one is
+// corruption of acknowledged data: Open refuses, changes nothing, and names
+// the offset and versions; RecoverLog is the explicit way out.
 //
 // snapshot.bin: magic "GTSNAP01", fingerprint, version, leaf and metric
 // counts, the values, CRC32C. Written to a temporary file, fsync'ed, renamed.
@@ -75,6 +77,25 @@ class WriteAheadLog {
   int fd_ = -1;
   int64_t size_ = 0;
   std::string broken_;
+};
+
+// Keeps the records of dir/wal.log up to keep_through_version and drops the
+// rest, after copying the original to dir/wal.log.before-recover-<time>.
+// Refuses a version past the first bad record or before the log's base.
+// Returns what it did.
+Result<std::string> RecoverLog(const std::string& dir, uint64_t keep_through_version);
+
+// Takes dir/lock (flock, released when the process exits or the lock is
+// destroyed) so that one process at a time writes a data directory; the
+// file holds the holder's PID for the message a second process gets.
+class DataDirLock {
+ public:
+  static Result<std::unique_ptr<DataDirLock>> Acquire(const std::string& dir);
+  ~DataDirLock();
+
+ private:
+  explicit DataDirLock(int fd) : fd_(fd) {}
+  int fd_;
 };
 
 // Writes bytes to dir/name through a temporary file, fsync, rename, fsync dir.

@@ -237,4 +237,24 @@ void RegisterUpdate(CLI::App& app) {
   });
 }
 
+void RegisterRecover(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "recover", "Repair a data directory whose write-ahead log is corrupt: keep batches up to a version, drop the rest");
+  struct Args {
+    std::string data_dir;
+    uint64_t discard_after = 0;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("--data-dir", a->data_dir, "Folder of the write-ahead log and snapshots")->required();
+  cmd->add_option("--discard-after", a->discard_after,
+                  "Keep logged batches up to this version; drop every later one (the original log is kept as "
+                  "wal.log.before-recover-<time>)")
+      ->required();
+  cmd->callback([a] {
+    auto done = RecoverDataDir(a->data_dir, a->discard_after);
+    if (!done.ok()) Fail("recover", done.status().message());
+    std::cout << done.value() << "\n";
+  });
+}
+
 }  // namespace gridtree::cli

@@ -110,6 +110,8 @@ void RegisterServe(CLI::App& app) {
     auto opened = Engine::Open(a->path, eo);
     if (!opened.ok()) Fail(opened.status().message());
     Engine& engine = *opened.value();
+    if (const std::string report = engine.recovery_report(); !report.empty())
+      rpc::LogLine(report.find("torn tail") != std::string::npos ? "warn" : "info", "recovery", {{"report", report}});
     {
       auto view = engine.Read();
       const Dataset& ds = view->dataset();
@@ -166,7 +168,11 @@ void RegisterServe(CLI::App& app) {
     server.Drain(static_cast<int64_t>(a->drain_seconds * 1000) * kj::MILLISECONDS).wait(ws);
     Status s = engine.Checkpoint();
     if (!s.ok()) rpc::LogLine("error", "checkpoint_failed", {{"error", s.ToString()}});
-    rpc::LogLine("info", "stopped", {{"version", std::to_string(engine.Read()->version())}});
+    rpc::LogLine(s.ok() ? "info" : "error", "stopped",
+                 {{"version", std::to_string(engine.Read()->version())}, {"checkpoint", s.ok() ? "ok" : "failed"}});
+    // The log still holds every acknowledged batch, but an operator (or a
+    // supervisor) must learn that the shutdown checkpoint did not happen.
+    if (!s.ok()) throw CLI::RuntimeError(1);
   });
 }
 

@@ -15,6 +15,7 @@ void RegisterLocate(CLI::App& app);
 void RegisterAggregate(CLI::App& app);  // cmd_aggregate.cpp
 void RegisterTop(CLI::App& app);
 void RegisterUpdate(CLI::App& app);
+void RegisterRecover(CLI::App& app);  // cmd_aggregate.cpp
 void RegisterServe(CLI::App& app);  // cmd_serve.cpp
 void RegisterCall(CLI::App& app);   // cmd_call.cpp
 

@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   gridtree::cli::RegisterAggregate(app);
   gridtree::cli::RegisterTop(app);
   gridtree::cli::RegisterUpdate(app);
+  gridtree::cli::RegisterRecover(app);
   gridtree::cli::RegisterServe(app);
   gridtree::cli::RegisterCall(app);
   try {

@@ -229,7 +229,9 @@ class Engine {
   void RemoveListener(int id);
 
   // What recovery found when the engine opened its data directory (records
-  // replayed, a torn tail cut off); empty without a data directory.
+  // replayed, a torn tail cut off); empty without a data directory. A log
+  // with a bad record in its middle is not opened at all (see
+  // RecoverDataDir).
   std::string recovery_report() const;
   // Bytes in the write-ahead log (0 without a data directory).
   int64_t log_size_bytes() const;
@@ -238,5 +240,12 @@ class Engine {
   Engine();
   std::unique_ptr<internal::EngineState> state_;
 };
+
+// The explicit way out of a corrupt write-ahead log (docs/operations.md):
+// keeps the logged batches up to keep_through_version, drops the rest, and
+// leaves the original log beside it as wal.log.before-recover-<unix time>.
+// Takes the data directory's lock, so it refuses while a server holds it.
+// Returns a one-line account of what it kept and dropped.
+Result<std::string> RecoverDataDir(const std::string& data_dir, uint64_t keep_through_version);
 
 }  // namespace gridtree
