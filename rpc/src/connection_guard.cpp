@@ -150,16 +150,16 @@ GuardedVatNetwork::~GuardedVatNetwork() noexcept(false) { hooks_->traffic->netwo
 kj::Maybe<kj::Own<capnp::TwoPartyVatNetworkBase::Connection>> GuardedVatNetwork::connect(
     capnp::rpc::twoparty::VatId::Reader ref) {
   auto hooks = hooks_;
-  return inner_.connect(ref).map([hooks](kj::Own<TwoPartyVatNetworkBase::Connection>& c)
-                                     -> kj::Own<TwoPartyVatNetworkBase::Connection> {
-    return kj::heap<GuardedConnection>(kj::mv(c), hooks);
-  });
+  KJ_IF_MAYBE(c, inner_.connect(ref)) {
+    return kj::Own<capnp::TwoPartyVatNetworkBase::Connection>(kj::heap<GuardedConnection>(kj::mv(*c), hooks_));
+  }
+  return nullptr;
 }
 
 kj::Promise<kj::Own<capnp::TwoPartyVatNetworkBase::Connection>> GuardedVatNetwork::accept() {
   auto hooks = hooks_;
-  return inner_.accept().then([hooks](kj::Own<TwoPartyVatNetworkBase::Connection>&& c)
-                                  -> kj::Own<TwoPartyVatNetworkBase::Connection> {
+  return inner_.accept().then([hooks](kj::Own<capnp::TwoPartyVatNetworkBase::Connection>&& c)
+                                  -> kj::Own<capnp::TwoPartyVatNetworkBase::Connection> {
     return kj::heap<GuardedConnection>(kj::mv(c), hooks);
   });
 }

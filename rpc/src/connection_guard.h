@@ -35,7 +35,7 @@ struct ConnectionLimits {
 // The network-level accounting of one accepted connection.
 struct ConnectionTraffic {
   std::string peer;
-  kj::TimePoint last_message;  // when the last whole message arrived
+  kj::TimePoint last_message = kj::origin<kj::TimePoint>();  // when the last whole message arrived
   uint64_t unfinished_answers = 0;
   uint64_t unfinished_answer_bytes = 0;
   std::unordered_map<uint32_t, uint64_t> answer_bytes;  // answer id -> bytes of its Return so far
@@ -55,9 +55,9 @@ class GuardedVatNetwork final : public capnp::TwoPartyVatNetworkBase {
 
   kj::Promise<void> onDisconnect() { return inner_.onDisconnect(); }
 
-  kj::Maybe<kj::Own<TwoPartyVatNetworkBase::Connection>> connect(
+  kj::Maybe<kj::Own<capnp::TwoPartyVatNetworkBase::Connection>> connect(
       capnp::rpc::twoparty::VatId::Reader ref) override;
-  kj::Promise<kj::Own<TwoPartyVatNetworkBase::Connection>> accept() override;
+  kj::Promise<kj::Own<capnp::TwoPartyVatNetworkBase::Connection>> accept() override;
 
   struct Hooks;
 

@@ -7,6 +7,7 @@
 #include <kj/compat/url.h>
 #include <kj/debug.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +15,7 @@
 
 #include "convert.h"
 #include "gridtree/engine/region.h"
+#include "http_header_limit.h"
 #include "service.h"
 #include "state.h"
 
@@ -23,16 +25,40 @@ namespace {
 
 using Params = std::map<std::string, std::string, std::less<>>;
 
+// A value for an error message: at most 64 bytes, control characters and
+// bytes that are not UTF-8 escaped, so that a reply is always valid UTF-8.
+std::string Quoted(std::string_view v) {
+  std::string out = "\"";
+  out += EscapeForLog(v.substr(0, 64));
+  if (v.size() > 64) out += "...";
+  return out + "\"";
+}
+
 const std::string& Require(const Params& q, const char* name) {
   auto it = q.find(name);
   if (it == q.end() || it->second.empty()) ThrowFailed(std::string(name) + ": missing query parameter");
   return it->second;
 }
 
+// A plain decimal number: no hex ("0x71.05"), no leading space or '+', no
+// inf or nan, nothing after it.
 double ParseDouble(const std::string& s, const std::string& field) {
-  char* end = nullptr;
-  const double v = std::strtod(s.c_str(), &end);
-  if (s.empty() || *end != '\0' || !std::isfinite(v)) ThrowFailed(field + ": not a finite number: \"" + s + "\"");
+  double v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, std::chars_format::general);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || !std::isfinite(v))
+    ThrowFailed(field + ": not a finite decimal number: " + Quoted(s));
+  return v;
+}
+
+double ParseLon(const std::string& s, const std::string& field) {
+  const double v = ParseDouble(s, field);
+  if (v < -180 || v > 180) ThrowFailed(field + ": longitude " + s + " is outside [-180, 180]");
+  return v;
+}
+
+double ParseLat(const std::string& s, const std::string& field) {
+  const double v = ParseDouble(s, field);
+  if (v < -90 || v > 90) ThrowFailed(field + ": latitude " + s + " is outside [-90, 90]");
   return v;
 }
 
@@ -77,28 +103,44 @@ class HttpApi final : public kj::HttpService {
         path += '/';
         path += seg.cStr();
       }
-      for (auto& p : u->query) q[std::string(p.name.cStr())] = std::string(p.value.cStr());
+      // Decoded values are checked whole: a %00 must not cut a value short
+      // (kj's StringPtr would), and what is echoed must be valid UTF-8.
+      for (auto& seg : u->path)
+        if (auto bad = BadText(seg.asArray()); !bad.empty())
+          return SendError(response, 400, "Bad Request", "path: " + bad);
+      for (auto& p : u->query) {
+        std::string name(p.name.begin(), p.name.size()), value(p.value.begin(), p.value.size());
+        if (auto bad = BadText(p.name.asArray()); !bad.empty())
+          return SendError(response, 400, "Bad Request", "query parameter name: " + bad);
+        if (auto bad = BadText(p.value.asArray()); !bad.empty())
+          return SendError(response, 400, "Bad Request", name + ": " + bad);
+        q[name] = value;
+      }
     } else {
-      return Send(response, 400, "Bad Request", "text/plain", kj::str("bad request target\n"));
+      return SendError(response, 400, "Bad Request", "bad request target");
     }
-    if (path == "/healthz") return Send(response, 200, "OK", "text/plain", kj::str("ok\n"));
+    if (path == "/healthz") {
+      std::string why;
+      if (!state_.listeners.empty() && !Accepting(&why))
+        return Send(response, 503, "Service Unavailable", "text/plain", kj::str(why, "\n"));
+      return Send(response, 200, "OK", "text/plain", kj::str("ok\n"));
+    }
     if (path == "/metrics")
       return Send(response, 200, "OK", "text/plain; version=0.0.4", kj::str(MetricsText()));
     const char* name = Route(path);
-    if (!name) return Send(response, 404, "Not Found", "text/plain", kj::str("unknown path ", path, "\n"));
+    if (!name) return SendError(response, 404, "Not Found", "unknown path " + Quoted(path));
     return state_
         .Call(nullptr, name,
               [this, path, q = std::move(q), &response]() mutable { return Handle(path, q, response); })
         .catch_([this, &response](kj::Exception&& e) {
           const bool busy = e.getType() == kj::Exception::Type::OVERLOADED;
-          std::string msg = e.getDescription().cStr();
-          std::string body = "{\"error\":" + JsonString(msg) + "}\n";
-          return Send(response, busy ? 503 : 400, busy ? "Service Unavailable" : "Bad Request", "application/json",
-                      kj::str(body));
+          return SendError(response, busy ? 503 : 400, busy ? "Service Unavailable" : "Bad Request",
+                           e.getDescription().cStr());
         });
   }
 
   std::function<std::string()> MetricsText;
+  std::function<bool(std::string*)> Accepting;
 
  private:
   static const char* Route(const std::string& path) {
@@ -144,8 +186,8 @@ class HttpApi final : public kj::HttpService {
       return SendJson(response, info.asReader());
     }
     if (path == "/locate") {
-      const double lon = ParseDouble(Require(q, "lon"), "lon");
-      const double lat = ParseDouble(Require(q, "lat"), "lat");
+      const double lon = ParseLon(Require(q, "lon"), "lon");
+      const double lat = ParseLat(Require(q, "lat"), "lat");
       LocateOptions lo;
       if (auto it = q.find("max_distance_m"); it != q.end()) lo.max_distance_m = ParseDouble(it->second, "max_distance_m");
       if (lo.max_distance_m < 0) ThrowFailed("max_distance_m: must be >= 0");
@@ -193,9 +235,13 @@ class HttpApi final : public kj::HttpService {
       if (auto it = q.find("box"); it != q.end()) {
         auto v = ParseDoubles(it->second, 4, "box");
         if (v[0] > v[2] || v[1] > v[3]) ThrowFailed("box: expected west,south,east,north");
+        if (v[0] < -180 || v[2] > 180 || v[1] < -90 || v[3] > 90)
+          ThrowFailed("box: outside longitudes [-180, 180] and latitudes [-90, 90]");
         rq.region = BoxRegion(v[0], v[1], v[2], v[3]);
       } else if (auto it2 = q.find("circle"); it2 != q.end()) {
         auto v = ParseDoubles(it2->second, 3, "circle");
+        if (v[0] < -180 || v[0] > 180 || v[1] < -90 || v[1] > 90)
+          ThrowFailed("circle: centre outside longitudes [-180, 180] and latitudes [-90, 90]");
         if (v[2] <= 0) ThrowFailed("circle: radius must be > 0");
         rq.region = CircleRegion(v[0], v[1], v[2]);
       } else if (auto it3 = q.find("wkt"); it3 != q.end()) {
@@ -212,7 +258,7 @@ class HttpApi final : public kj::HttpService {
       }
       if (auto it = q.find("group_by"); it != q.end()) {
         auto level = ParseLevel(it->second);
-        if (!level) ThrowFailed("group_by: unknown level \"" + it->second + "\"");
+        if (!level) ThrowFailed("group_by: unknown level " + Quoted(it->second));
         rq.group_by = *level;
       }
       return RegionAsync(state_, std::move(rq)).then([this, &response](RegionAnswer a) {
@@ -254,6 +300,10 @@ class HttpApi final : public kj::HttpService {
     ThrowFailed("unknown path");
   }
 
+  kj::Promise<void> SendError(Response& response, unsigned status, kj::StringPtr text, const std::string& message) {
+    return Send(response, status, text, "application/json", kj::str("{\"error\":", JsonString(EscapeForLog(message)), "}\n"));
+  }
+
   kj::Promise<void> Send(Response& response, unsigned status, kj::StringPtr text, kj::StringPtr type, kj::String body) {
     kj::HttpHeaders h(table_);
     h.set(kj::HttpHeaderId::CONTENT_TYPE, type);
@@ -267,24 +317,120 @@ class HttpApi final : public kj::HttpService {
   capnp::JsonCodec json_;
 };
 
+// Requests kj cannot parse: logged (rate-limited) and answered with kj's
+// status and a JSON body.
+class HttpErrors final : public kj::HttpServerErrorHandler {
+ public:
+  explicit HttpErrors(ServerState& state) : state_(state) {}
+  kj::Promise<void> handleClientProtocolError(kj::HttpHeaders::ProtocolError error,
+                                              kj::HttpService::Response& response) override {
+    state_.Log("warn", "http_bad_request", {{"status", std::to_string(error.statusCode)},
+                                            {"error", error.description.cStr()},
+                                            {"bytes", std::to_string(error.rawContent.size())}});
+    kj::HttpHeaders headers(table_);
+    headers.set(kj::HttpHeaderId::CONTENT_TYPE, "application/json");
+    auto body = kj::str("{\"error\":\"", error.statusMessage, ": ", error.description, "\"}\n");
+    auto out = response.send(error.statusCode, error.statusMessage, headers, body.size());
+    auto p = out->write(body.begin(), body.size());
+    return p.attach(kj::mv(out), kj::mv(body));
+  }
+
+ private:
+  ServerState& state_;
+  kj::HttpHeaderTable table_;
+};
+
+// Request line and headers together, per request (414/431 past it); below
+// kj's own 128 KiB buffer.
+constexpr size_t kMaxHttpHeaderBytes = 64 * 1024;
+
 // Owns the HTTP machinery in destruction order: server, then service, then table.
 struct HttpPort {
-  HttpPort(ServerState& state, std::function<std::string()> metrics)
-      : api(state, table), server(state.timer, table, api) {
+  HttpPort(ServerState& state, std::function<std::string()> metrics, std::function<bool(std::string*)> accepting)
+      : errors(state), api(state, table), server(state.timer, table, api, Settings(errors)) {
     api.MetricsText = std::move(metrics);
+    api.Accepting = std::move(accepting);
+  }
+  static kj::HttpServerSettings Settings(HttpErrors& errors) {
+    kj::HttpServerSettings s;
+    s.errorHandler = errors;
+    return s;
   }
   kj::HttpHeaderTable table;
+  HttpErrors errors;
   HttpApi api;
   kj::HttpServer server;
+  // The open connections; destroyed first, while the server still exists.
+  struct Quiet final : kj::TaskSet::ErrorHandler {
+    void taskFailed(kj::Exception&&) override {}
+  } quiet;
+  kj::TaskSet connections{quiet};
 };
+
+// Before a connection closes, what the client still sends is read and
+// dropped (up to 1 MiB or 2 s): closing with unread bytes makes the kernel
+// send a reset, and the client would lose the error reply it was just sent.
+kj::Promise<void> DrainAndClose(ServerState& state, kj::Own<kj::AsyncIoStream> stream) {
+  stream->shutdownWrite();
+  auto buffer = kj::heapArray<kj::byte>(65536);
+  struct Drain {
+    static kj::Promise<void> Loop(kj::AsyncIoStream& s, kj::ArrayPtr<kj::byte> buf, size_t left) {
+      if (left == 0) return kj::READY_NOW;
+      return s.tryRead(buf.begin(), 1, buf.size()).then([&s, buf, left](size_t n) -> kj::Promise<void> {
+        if (n == 0) return kj::READY_NOW;
+        return Loop(s, buf, left > n ? left - n : 0);
+      });
+    }
+  };
+  auto drained = Drain::Loop(*stream, buffer, size_t{1} << 20);
+  return state.timer.timeoutAfter(2 * kj::SECONDS, kj::mv(drained))
+      .catch_([](kj::Exception&&) {})
+      .attach(kj::mv(buffer), kj::mv(stream));
+}
 
 }  // namespace
 }  // namespace internal
 
 kj::Promise<void> Server::ListenHttp(kj::ConnectionReceiver& listener) {
-  auto port = kj::heap<internal::HttpPort>(*state_, [this] { return MetricsText(); });
-  auto p = port->server.listenHttp(listener);
-  return p.attach(kj::mv(port));
+  internal::ServerState& s = *state_;
+  auto port = kj::heap<internal::HttpPort>(s, [this] { return MetricsText(); },
+                                           [this](std::string* why) { return accepting(why); });
+  s.listeners.push_back({"http:" + std::to_string(listener.getPort()), true, ""});
+  internal::HttpPort* http = port.get();
+  auto loop = s.AcceptLoop(
+      listener, s.listeners.size() - 1,
+      [&s, http](kj::Own<kj::AsyncIoStream> stream) {
+        const std::string peer = internal::PeerOf(*stream);
+        if (s.connections_open >= s.options.max_connections) {
+          ++s.connections_refused;
+          s.Log("warn", "connection_refused", {{"peer", peer}, {"proto", "http"}, {"reason", "max_connections"}});
+          const std::string body = "{\"error\":\"server has too many connections open (max_connections " +
+                                   std::to_string(s.options.max_connections) + "); try again later\"}\n";
+          auto reply = kj::heapString("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                                      "Connection: close\r\nContent-Length: " + std::to_string(body.size()) +
+                                      "\r\n\r\n" + body);
+          auto& ref = *stream;
+          auto written = ref.write(reply.begin(), reply.size());
+          http->connections.add(written.attach(kj::mv(reply))
+                          .then([&s, stream = kj::mv(stream)]() mutable { return internal::DrainAndClose(s, kj::mv(stream)); })
+                          .catch_([](kj::Exception&&) {}));
+          return;
+        }
+        ++s.connections_open;
+        auto limited = kj::heap<internal::HeaderLimitStream>(*stream, internal::kMaxHttpHeaderBytes,
+                                                             [&s, peer](unsigned status) {
+          s.Log("warn", "http_refused", {{"peer", peer}, {"status", std::to_string(status)},
+                                         {"reason", "request line or headers too long"}});
+        });
+        auto& ref = *limited;
+        http->connections.add(http->server.listenHttpCleanDrain(ref)
+                        .attach(kj::mv(limited))
+                        .then([](bool) {}, [](kj::Exception&&) {})
+                        .then([&s, stream = kj::mv(stream)]() mutable { return internal::DrainAndClose(s, kj::mv(stream)); })
+                        .attach(kj::defer([&s] { --s.connections_open; })));
+      },
+      0 * kj::SECONDS);
+  return loop.attach(kj::mv(port));
 }
 
 }  // namespace gridtree::rpc

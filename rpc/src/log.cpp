@@ -4,25 +4,93 @@
 #include <ctime>
 #include <string>
 
+#include <algorithm>
+
 #include "gridtree/rpc/server.h"
+#include "state.h"
 
 namespace gridtree::rpc {
+namespace internal {
+
 namespace {
-void AppendValue(std::string& out, std::string_view v) {
+// Length of the valid UTF-8 sequence at p (1–4), or 0 when it is not one.
+size_t Utf8Length(const unsigned char* p, size_t n) {
+  const unsigned char c = p[0];
+  size_t len = 0;
+  uint32_t cp = 0;
+  if (c < 0x80) return 1;
+  if ((c & 0xE0) == 0xC0) len = 2, cp = c & 0x1F;
+  else if ((c & 0xF0) == 0xE0) len = 3, cp = c & 0x0F;
+  else if ((c & 0xF8) == 0xF0) len = 4, cp = c & 0x07;
+  else return 0;
+  if (len > n) return 0;
+  for (size_t i = 1; i < len; ++i) {
+    if ((p[i] & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (p[i] & 0x3F);
+  }
+  // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+  static constexpr uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return len;
+}
+}  // namespace
+
+std::string EscapeText(std::string_view v, size_t max_bytes) {
+  std::string out;
+  const auto* p = reinterpret_cast<const unsigned char*>(v.data());
+  const size_t n = std::min(v.size(), max_bytes);
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = p[i];
+    const size_t len = Utf8Length(p + i, v.size() - i);
+    if (len == 0 || c < 0x20 || c == 0x7F) {
+      char buf[8];
+      if (c == '\n') std::snprintf(buf, sizeof buf, "\\n");
+      else if (c == '\r') std::snprintf(buf, sizeof buf, "\\r");
+      else if (c == '\t') std::snprintf(buf, sizeof buf, "\\t");
+      else std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+      ++i;
+      continue;
+    }
+    if (c == '\\') out += '\\';  // so that an escape in the output is always one of ours
+    out.append(v.data() + i, len);
+    i += len;
+  }
+  if (v.size() > n) out += "...(" + std::to_string(v.size() - n) + " more bytes)";
+  return out;
+}
+
+std::string BadText(kj::ArrayPtr<const char> text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.begin());
+  for (size_t i = 0; i < text.size();) {
+    if (p[i] == 0) return "contains a NUL byte at " + std::to_string(i);
+    const size_t len = Utf8Length(p + i, text.size() - i);
+    if (len == 0) return "is not valid UTF-8 (byte " + std::to_string(i) + ")";
+    i += len;
+  }
+  return "";
+}
+
+}  // namespace internal
+
+namespace {
+// Values are escaped (control characters, bytes that are not UTF-8) and cut
+// at kMaxValueBytes: a request field echoed into the log can neither forge
+// lines nor flood it.
+constexpr size_t kMaxValueBytes = 512;
+
+void AppendValue(std::string& out, std::string_view raw) {
+  const std::string v = internal::EscapeText(raw, kMaxValueBytes);
   bool plain = !v.empty();
   for (char c : v)
-    if (c == ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) < 0x20) plain = false;
+    if (c == ' ' || c == '"' || c == '=' || c == '\\') plain = false;
   if (plain) {
     out += v;
     return;
   }
   out += '"';
   for (char c : v) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
+    if (c == '"') out += '\\';
     out += c;
   }
   out += '"';

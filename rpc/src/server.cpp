@@ -5,6 +5,16 @@
 #include <kj/debug.h>
 #include <tbb/info.h>
 
+#include <capnp/rpc.capnp.h>
+#include <capnp/serialize-async.h>
+#include <malloc.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/un.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
+
 #include <cstdio>
 #include <thread>
 
@@ -15,12 +25,48 @@
 namespace gridtree::rpc {
 namespace internal {
 
+std::string PeerOf(kj::AsyncIoStream& stream) {
+  sockaddr_storage addr{};
+  uint len = sizeof addr;
+  KJ_IF_MAYBE(e, kj::runCatchingExceptions([&] { stream.getpeername(reinterpret_cast<sockaddr*>(&addr), &len); })) {
+    return "unknown";
+  }
+  char host[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+    ::inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+    return std::string(host) + ":" + std::to_string(ntohs(a->sin_port));
+  }
+  if (addr.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+    ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+    return "[" + std::string(host) + "]:" + std::to_string(ntohs(a->sin6_port));
+  }
+  if (addr.ss_family == AF_UNIX) return "unix";
+  return "unknown";
+}
+
+namespace {
+// Reply bytes not yet taken by the peer: in kj's queue and in the kernel's.
+size_t UnsentBytes(kj::AsyncIoStream& stream, const ConnectionTraffic* traffic) {
+  size_t unsent = traffic && traffic->network ? traffic->network->getCurrentQueueSize() : 0;
+  KJ_IF_MAYBE(fd, stream.getFd()) {
+    int queued = 0;
+    if (::ioctl(*fd, SIOCOUTQ, &queued) == 0 && queued > 0) unsent += static_cast<size_t>(queued);
+  }
+  return unsent;
+}
+}  // namespace
+
 ServerState::ServerState(Engine& e, ServerOptions o, kj::Timer& t)
     : engine(e), options(std::move(o)), timer(t), tasks(*this) {
   reader_options.traversalLimitInWords = std::max<uint64_t>(options.max_message_bytes / 8, 1024);
   const int threads = options.worker_threads > 0 ? options.worker_threads : tbb::info::default_concurrency();
   // No reserved master slot: the loop thread never joins (FIELD_NOTES §5).
   arena = std::make_unique<tbb::task_arena>(threads, 0);
+  sweep_loop = Sweep().eagerlyEvaluate([this](kj::Exception&& e) {
+    Log("error", "sweep_failed", {{"error", e.getDescription().cStr()}});
+  });
   batches_loop = BatchLoop().eagerlyEvaluate([this](kj::Exception&& e) {
     Log("error", "subscription_loop_failed", {{"error", e.getDescription().cStr()}});
   });
@@ -37,6 +83,8 @@ ServerState::~ServerState() {
     inbox->wakeup = nullptr;
   }
   engine.RemoveListener(listener_id);
+  sweep_loop = nullptr;
+  FlushSuppressed(true);
   batches_loop = nullptr;
   subscriptions.clear();
   while (running.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -47,13 +95,120 @@ void ServerState::taskFailed(kj::Exception&& e) {
   Log("warn", "connection_error", {{"error", e.getDescription().cStr()}});
 }
 
+void ServerState::Emit(const std::string& line) {
+  if (options.log) {
+    options.log(line);
+  } else {
+    std::string l = line + "\n";
+    std::fwrite(l.data(), 1, l.size(), stderr);
+    std::fflush(stderr);
+  }
+}
+
 void ServerState::Log(std::string_view level, std::string_view event,
                       std::initializer_list<std::pair<std::string_view, std::string>> fields) {
-  if (options.log) {
-    options.log(FormatLogLine(level, event, fields));
-  } else {
-    LogLine(level, event, fields);
+  const int64_t second = (timer.now() - kj::origin<kj::TimePoint>()) / kj::SECONDS;
+  auto it = log_budgets.find(event);
+  if (it == log_budgets.end()) it = log_budgets.emplace(std::string(event), LogBudget{}).first;
+  LogBudget& b = it->second;
+  if (b.second != second) {
+    if (b.suppressed > 0)
+      Emit(FormatLogLine("warn", "log_suppressed", {{"suppressed_event", std::string(event)}, {"count", std::to_string(b.suppressed)}}));
+    b = LogBudget{second, 0, 0};
   }
+  if (options.log_lines_per_event_per_second && b.lines >= options.log_lines_per_event_per_second) {
+    ++b.suppressed;
+    return;
+  }
+  ++b.lines;
+  Emit(FormatLogLine(level, event, fields));
+}
+
+void ServerState::FlushSuppressed(bool all) {
+  const int64_t second = (timer.now() - kj::origin<kj::TimePoint>()) / kj::SECONDS;
+  for (auto& [event, b] : log_budgets) {
+    if (b.suppressed == 0 || (!all && b.second == second)) continue;
+    Emit(FormatLogLine("warn", "log_suppressed", {{"suppressed_event", event}, {"count", std::to_string(b.suppressed)}}));
+    b.suppressed = 0;
+  }
+}
+
+void ServerState::CloseConnection(ConnState& conn, const std::string& reason, kj::Duration delay) {
+  if (!conn.close || !conn.close->isWaiting()) return;
+  ++connections_closed_by_server;
+  Log("warn", "connection_closed", {{"conn", std::to_string(conn.id)}, {"peer", conn.peer}, {"reason", reason}});
+  if (conn.stream && UnsentBytes(*conn.stream, conn.traffic.get()) > 0) {
+    // Replies wait for a client that does not read: reset instead of a
+    // graceful close, which would keep them in the kernel for minutes.
+    const linger reset{1, 0};
+    KJ_IF_MAYBE(e, kj::runCatchingExceptions([&] {
+      conn.stream->setsockopt(SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    })) {
+    }
+  }
+  if (delay == 0 * kj::SECONDS) {
+    conn.close->fulfill();
+    return;
+  }
+  std::weak_ptr<ConnState> weak;
+  if (auto it = rpc_connections.find(conn.id); it != rpc_connections.end()) weak = it->second;
+  tasks.add(timer.afterDelay(delay).then([weak]() {
+    if (auto c = weak.lock(); c && c->close && c->close->isWaiting()) c->close->fulfill();
+  }));
+}
+
+kj::Promise<void> ServerState::AcceptLoop(kj::ConnectionReceiver& listener, size_t health,
+                                          std::function<void(kj::Own<kj::AsyncIoStream>)> on_stream,
+                                          kj::Duration pause) {
+  // evalNow: kj's accept() throws at once when the call fails (EMFILE)
+  // instead of returning a broken promise; both must reach the handler.
+  return kj::evalNow([&listener]() { return listener.accept(); })
+      .then(
+      [this, &listener, health, on_stream](kj::Own<kj::AsyncIoStream> stream) mutable -> kj::Promise<void> {
+        ListenerHealth& h = listeners[health];
+        if (!h.accepting) Log("info", "accepting_again", {{"listener", h.name}});
+        h.accepting = true;
+        h.error.clear();
+        on_stream(kj::mv(stream));
+        return AcceptLoop(listener, health, kj::mv(on_stream), 0 * kj::SECONDS);
+      },
+      [this, &listener, health, on_stream, pause](kj::Exception&& e) mutable -> kj::Promise<void> {
+        ListenerHealth& h = listeners[health];
+        h.accepting = false;
+        h.error = e.getDescription().cStr();
+        Log("error", "accept_failed", {{"listener", h.name}, {"error", h.error}});
+        const kj::Duration next = pause < 10 * kj::MILLISECONDS ? 10 * kj::MILLISECONDS
+                                  : pause * 2 > 1 * kj::SECONDS  ? 1 * kj::SECONDS
+                                                                 : pause * 2;
+        return timer.afterDelay(next).then([this, &listener, health, on_stream = kj::mv(on_stream), next]() mutable {
+          return AcceptLoop(listener, health, kj::mv(on_stream), next);
+        });
+      });
+}
+
+kj::Promise<void> ServerState::Sweep() {
+  return timer.afterDelay(1 * kj::SECONDS).then([this]() {
+    FlushSuppressed(false);
+    if (options.idle_timeout_seconds > 0) {
+      const kj::Duration idle = static_cast<int64_t>(options.idle_timeout_seconds * 1000) * kj::MILLISECONDS;
+      const kj::TimePoint now = timer.now();
+      std::vector<std::shared_ptr<ConnState>> idle_ones;
+      for (auto& [id, c] : rpc_connections)
+        if (c->in_flight == 0 && c->watches == 0 && c->traffic && now - c->traffic->last_message > idle)
+          idle_ones.push_back(c);
+      for (auto& c : idle_ones)
+        CloseConnection(*c, "idle: no call, no watch and no whole message for " +
+                                std::to_string(options.idle_timeout_seconds) + " s (idle_timeout_seconds)",
+                        0 * kj::SECONDS);
+    }
+    if (trim_wanted) {
+      // Answers and queues of closed connections go back to the system, not
+      // only to malloc's free lists.
+      trim_wanted = false;
+      malloc_trim(0);
+    }
+    return Sweep();
+  });
 }
 
 void ServerState::Record(std::string_view method, Clock::time_point t0, const kj::Exception* error) {
@@ -182,12 +337,14 @@ void ServerState::Push(uint64_t sub_id, std::shared_ptr<const View> view) {
 namespace {
 // One accepted RPC connection.
 struct Conn {
-  Conn(kj::Own<kj::AsyncIoStream> s, capnp::Capability::Client boot, const capnp::ReaderOptions& opts)
+  Conn(kj::Own<kj::AsyncIoStream> s, capnp::Capability::Client boot, const capnp::ReaderOptions& opts,
+       kj::Timer& timer, ConnectionLimits limits, std::shared_ptr<ConnectionTraffic> traffic,
+       std::function<void(const std::string&)> on_violation, std::function<void(const kj::Exception&)> on_read_error)
       : stream(kj::mv(s)),
-        network(*stream, capnp::rpc::twoparty::Side::SERVER, opts),
+        network(*stream, opts, timer, limits, std::move(traffic), std::move(on_violation), std::move(on_read_error)),
         rpc(capnp::makeRpcServer(network, kj::mv(boot))) {}
   kj::Own<kj::AsyncIoStream> stream;
-  capnp::TwoPartyVatNetwork network;
+  GuardedVatNetwork network;
   capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
 };
 
@@ -217,18 +374,73 @@ capnp::Capability::Client Server::Bootstrap() {
 }
 
 void Server::Accept(kj::Own<kj::AsyncIoStream> stream) {
-  auto conn = kj::heap<internal::Conn>(kj::mv(stream), Bootstrap(), state_->reader_options);
-  ++state_->connections_open;
-  State* s = state_.get();
-  auto disconnected = conn->network.onDisconnect();
-  state_->tasks.add(disconnected.attach(kj::mv(conn), kj::defer([s] { --s->connections_open; })));
+  State& s = *state_;
+  const std::string peer = internal::PeerOf(*stream);
+  if (s.connections_open >= s.options.max_connections) {
+    ++s.connections_refused;
+    const std::string reason = "server has too many connections open (max_connections " +
+                               std::to_string(s.options.max_connections) + "); try again later";
+    s.Log("warn", "connection_refused", {{"peer", peer}, {"proto", "capnp"}, {"reason", reason}});
+    // The reason travels as an RPC Abort, which the client reports as the
+    // error of its first call.
+    auto message = kj::heap<capnp::MallocMessageBuilder>();
+    auto abort = message->initRoot<capnp::rpc::Message>().initAbort();
+    abort.setReason(reason);
+    abort.setType(capnp::rpc::Exception::Type::OVERLOADED);
+    auto written = capnp::writeMessage(*stream, *message);
+    s.tasks.add(written.attach(kj::mv(message), kj::mv(stream)).catch_([](kj::Exception&&) {}));
+    return;
+  }
+  auto conn_state = std::make_shared<ConnState>();
+  conn_state->id = s.next_conn_id++;
+  conn_state->peer = peer;
+  conn_state->traffic = std::make_shared<internal::ConnectionTraffic>();
+  conn_state->traffic->peer = peer;
+  auto closed = kj::newPromiseAndFulfiller<void>();
+  conn_state->close = kj::mv(closed.fulfiller);
+  internal::ConnectionLimits limits{s.options.max_unfinished_answers_per_connection,
+                                    s.options.max_unfinished_answer_bytes_per_connection,
+                                    s.options.max_queued_reply_bytes_per_connection};
+  ConnState* raw = conn_state.get();
+  auto on_violation = [&s, raw](const std::string& reason) {
+    // A moment for the Abort (or the replies before it) to go out.
+    s.CloseConnection(*raw, reason, 200 * kj::MILLISECONDS);
+  };
+  auto on_read_error = [&s, raw](const kj::Exception& e) {
+    if (e.getType() == kj::Exception::Type::DISCONNECTED) return;  // the peer went away
+    s.Log("warn", "connection_dropped",
+          {{"conn", std::to_string(raw->id)}, {"peer", raw->peer}, {"reason", e.getDescription().cStr()}});
+  };
+  auto conn = kj::heap<internal::Conn>(kj::mv(stream), internal::NewGridTree(s, conn_state), s.reader_options,
+                                       s.timer, limits, conn_state->traffic, std::move(on_violation),
+                                       std::move(on_read_error));
+  conn_state->stream = conn->stream.get();
+  ++s.connections_open;
+  s.rpc_connections.emplace(conn_state->id, conn_state);
+  State* sp = state_.get();
+  const uint64_t id = conn_state->id;
+  auto done = conn->network.onDisconnect().exclusiveJoin(kj::mv(closed.promise));
+  s.tasks.add(done.attach(kj::mv(conn), kj::defer([sp, id, raw] {
+    raw->stream = nullptr;
+    --sp->connections_open;
+    sp->rpc_connections.erase(id);
+    sp->trim_wanted = true;
+  })));
 }
 
 kj::Promise<void> Server::Listen(kj::ConnectionReceiver& listener) {
-  return listener.accept().then([this, &listener](kj::Own<kj::AsyncIoStream> stream) {
-    Accept(kj::mv(stream));
-    return Listen(listener);
-  });
+  state_->listeners.push_back({"capnp:" + std::to_string(listener.getPort()), true, ""});
+  return state_->AcceptLoop(listener, state_->listeners.size() - 1,
+                            [this](kj::Own<kj::AsyncIoStream> stream) { Accept(kj::mv(stream)); }, 0 * kj::SECONDS);
+}
+
+bool Server::accepting(std::string* why) const {
+  for (const auto& h : state_->listeners)
+    if (!h.accepting) {
+      if (why) *why = h.name + " is not accepting connections: " + h.error;
+      return false;
+    }
+  return true;
 }
 
 kj::Promise<void> Server::Drain(kj::Duration timeout) {
@@ -298,7 +510,11 @@ std::string Server::MetricsText() const {
         static_cast<double>(view->spatial_index().stats().memory_bytes));
   gauge("gridtree_resident_memory_bytes", "Resident set size of the process.", "gauge",
         static_cast<double>(internal::ResidentBytes()));
-  gauge("gridtree_connections_open", "Open RPC connections.", "gauge", static_cast<double>(s.connections_open));
+  gauge("gridtree_connections_open", "Open connections, RPC and HTTP.", "gauge", static_cast<double>(s.connections_open));
+  gauge("gridtree_connections_refused_total", "Connections refused past max_connections.", "counter",
+        static_cast<double>(s.connections_refused));
+  gauge("gridtree_connections_closed_total", "Connections the server closed (idle, limits, token attempts).", "counter",
+        static_cast<double>(s.connections_closed_by_server));
   gauge("gridtree_calls_in_flight", "Calls in flight.", "gauge", static_cast<double>(s.in_flight));
   gauge("gridtree_queued_work", "Heavy calls queued or running on the worker arena.", "gauge",
         static_cast<double>(s.queued));

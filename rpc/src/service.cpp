@@ -17,8 +17,14 @@ std::string Str(capnp::Text::Reader t) { return std::string(t.begin(), t.size())
 
 class WatchHandleImpl final : public proto::WatchHandle::Server {
  public:
-  WatchHandleImpl(ServerState& state, uint64_t id) : state_(state), id_(id) {}
-  ~WatchHandleImpl() noexcept(false) { Cancel(); }
+  WatchHandleImpl(ServerState& state, uint64_t id, std::shared_ptr<ConnState> conn)
+      : state_(state), id_(id), conn_(std::move(conn)) {
+    ++conn_->watches;
+  }
+  ~WatchHandleImpl() noexcept(false) {
+    Cancel();
+    --conn_->watches;
+  }
 
   kj::Promise<void> cancel(CancelContext) override {
     Cancel();
@@ -32,6 +38,7 @@ class WatchHandleImpl final : public proto::WatchHandle::Server {
   }
   ServerState& state_;
   uint64_t id_;
+  std::shared_ptr<ConnState> conn_;  // a connection with a watch is never idle
 };
 
 class WriterImpl final : public proto::Writer::Server {
@@ -235,13 +242,35 @@ class GridTreeImpl final : public proto::GridTree::Server {
   }
 
   kj::Promise<void> writer(WriterContext ctx) override {
-    return state_.Call(conn_, "writer", [this, ctx]() mutable {
+    return state_.Call(conn_, "writer", [this, ctx]() mutable -> kj::Promise<void> {
       if (state_.options.writer_token.empty()) ThrowFailed("token: the server is read-only (no writer token configured)");
+      // Guessing is slowed three ways: every wrong token is answered late,
+      // a connection gets a few tries, and past a server-wide rate no token
+      // is compared at all.
+      const int64_t second = (state_.timer.now() - kj::origin<kj::TimePoint>()) / kj::SECONDS;
+      if (second != state_.token_failure_second) {
+        state_.token_failure_second = second;
+        state_.token_failures_this_second = 0;
+      }
+      if (conn_->token_failures >= state_.options.max_token_failures_per_connection)
+        ThrowFailed("token: too many failed token attempts on this connection");
+      if (state_.token_failures_this_second >= state_.options.max_token_failures_per_second)
+        ThrowOverloaded("token: too many failed token attempts on this server; retry in a second");
       auto t = ctx.getParams().getToken();
       if (!TokenEquals(std::string_view(t.begin(), t.size()), state_.options.writer_token)) {
         ++state_.writer_refusals;
-        state_.Log("warn", "writer_refused", {{"conn", std::to_string(conn_->id)}, {"token_bytes", std::to_string(t.size())}});
-        ThrowFailed("token: writer token refused");
+        ++state_.token_failures_this_second;
+        const uint32_t failures = ++conn_->token_failures;
+        state_.Log("warn", "writer_refused", {{"conn", std::to_string(conn_->id)}, {"peer", conn_->peer},
+                                               {"token_bytes", std::to_string(t.size())}});
+        const auto delay = static_cast<int64_t>(state_.options.token_failure_delay_ms * 1000) * kj::MICROSECONDS;
+        return state_.timer.afterDelay(delay).then([this, failures]() {
+          if (failures >= state_.options.max_token_failures_per_connection)
+            state_.CloseConnection(*conn_, "more than " + std::to_string(state_.options.max_token_failures_per_connection) +
+                                              " failed writer token attempts (max_token_failures_per_connection)",
+                                   100 * kj::MILLISECONDS);
+          ThrowFailed("token: writer token refused");
+        });
       }
       state_.Log("info", "writer_granted", {{"conn", std::to_string(conn_->id)}});
       ctx.getResults().setWriter(kj::heap<WriterImpl>(state_, conn_));
@@ -265,7 +294,7 @@ class GridTreeImpl final : public proto::GridTree::Server {
       const uint64_t id = state_.next_subscription++;
       state_.subscriptions.emplace(id, std::move(sub));
       state_.Log("info", "watch", {{"subscription", std::to_string(id)}, {"ids", std::to_string(ids.size())}});
-      ctx.getResults().setHandle(kj::heap<WatchHandleImpl>(state_, id));
+      ctx.getResults().setHandle(kj::heap<WatchHandleImpl>(state_, id, conn_));
       return kj::READY_NOW;
     });
   }

@@ -18,10 +18,12 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "connection_guard.h"
 #include "gridtree.capnp.h"
 #include "gridtree/engine/engine.h"
 #include "gridtree/rpc/server.h"
@@ -41,10 +43,24 @@ struct MethodStats {
   uint64_t buckets[kBucketCount + 1] = {};  // non-cumulative; last is +Inf
 };
 
-// Per connection (or per in-process Bootstrap()).
+// Per connection (or per in-process Bootstrap(), which has no peer, no
+// traffic and nothing to close).
 struct ConnState {
   uint64_t id = 0;
   uint32_t in_flight = 0;
+  uint32_t watches = 0;         // live watch subscriptions made on this connection
+  uint32_t token_failures = 0;  // writer() calls with a wrong token
+  std::string peer;
+  std::shared_ptr<ConnectionTraffic> traffic;
+  kj::Own<kj::PromiseFulfiller<void>> close;  // fulfilled: the server drops the connection
+  kj::AsyncIoStream* stream = nullptr;          // while close is waiting
+};
+
+// An accept loop's state, for /healthz.
+struct ListenerHealth {
+  std::string name;  // "rpc" or "http" and the port
+  bool accepting = true;
+  std::string error;  // the last accept error while not accepting
 };
 
 struct Subscription {
@@ -64,6 +80,17 @@ void CheckLimit(const char* field, const char* what, size_t count, size_t limit,
 
 using Clock = std::chrono::steady_clock;
 
+// Text safe to log or echo: control characters and bytes that are not UTF-8
+// as \\xNN (\\n, \\r, \\t by name), cut after max_bytes with a count of the rest.
+std::string EscapeText(std::string_view text, size_t max_bytes = 512);
+inline std::string EscapeForLog(std::string_view text) { return EscapeText(text); }
+// Why a decoded request field is unacceptable ("contains a NUL byte at 4",
+// "is not valid UTF-8 (byte 2)"), or "" when it is fine.
+std::string BadText(kj::ArrayPtr<const char> text);
+
+// "127.0.0.1:50312", "[::1]:50312", "unix" or "unknown".
+std::string PeerOf(kj::AsyncIoStream& stream);
+
 struct ServerState : kj::TaskSet::ErrorHandler {
   ServerState(Engine& e, ServerOptions o, kj::Timer& t);
   ~ServerState();
@@ -78,7 +105,14 @@ struct ServerState : kj::TaskSet::ErrorHandler {
   uint32_t queued = 0;              // heavy calls waiting for or running on the arena (loop thread)
   size_t in_flight = 0;             // calls in flight, all connections and HTTP
   uint64_t next_conn_id = 1;
-  uint64_t connections_open = 0;
+  uint64_t connections_open = 0;  // RPC and HTTP together (max_connections)
+  uint64_t connections_refused = 0;
+  uint64_t connections_closed_by_server = 0;  // idle, limits, token attempts
+  std::map<uint64_t, std::shared_ptr<ConnState>> rpc_connections;  // accepted RPC connections, for the sweep
+  std::vector<ListenerHealth> listeners;
+  // Server-wide failed token attempts in the current second.
+  int64_t token_failure_second = 0;
+  uint32_t token_failures_this_second = 0;
   uint64_t points_located = 0;
   uint64_t writer_refusals = 0;
   std::map<std::string, MethodStats, std::less<>> stats;
@@ -108,8 +142,32 @@ struct ServerState : kj::TaskSet::ErrorHandler {
   kj::Promise<void> batches_loop = nullptr;
   kj::TaskSet tasks;
 
+  // One log line, at most options.log_lines_per_event_per_second of one
+  // event each second; what is held back is counted in a log_suppressed
+  // line once the second is over.
   void Log(std::string_view level, std::string_view event,
            std::initializer_list<std::pair<std::string_view, std::string>> fields);
+  void Emit(const std::string& line);
+  struct LogBudget {
+    int64_t second = 0;
+    uint32_t lines = 0;
+    uint64_t suppressed = 0;
+  };
+  std::map<std::string, LogBudget, std::less<>> log_budgets;
+  void FlushSuppressed(bool all);
+
+  // Drops an accepted connection now (after `delay`, so that an Abort or a
+  // refusal already queued reaches the client first).
+  void CloseConnection(ConnState& conn, const std::string& reason, kj::Duration delay);
+  // Accepts on `listener` until cancelled; a failed accept (e.g. out of file
+  // descriptors) is logged, marks the listener not accepting, and is retried
+  // with a growing pause (10 ms up to 1 s), never ending the loop.
+  kj::Promise<void> AcceptLoop(kj::ConnectionReceiver& listener, size_t health,
+                               std::function<void(kj::Own<kj::AsyncIoStream>)> on_stream, kj::Duration pause);
+  // Every second: idle connections, suppressed log counts, memory given back.
+  kj::Promise<void> Sweep();
+  kj::Promise<void> sweep_loop = nullptr;
+  bool trim_wanted = false;
 
   // Records one finished call.
   void Record(std::string_view method, Clock::time_point t0, const kj::Exception* error);

@@ -3,6 +3,9 @@
 #include <kj/async-io.h>
 #include <kj/async-unix.h>
 #include <kj/debug.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -32,9 +35,30 @@ std::string HostOf(const std::string& addr) {
   return addr.substr(0, colon);
 }
 
+// Whether every address the host part resolves to is a loopback address
+// (127.0.0.0/8 or ::1): the resolved addresses decide, not the text, so
+// "127.0.0.1.example.com" is not loopback. A name that does not resolve is
+// not either; the bind reports why.
 bool IsLoopback(const std::string& addr) {
   const std::string host = HostOf(addr);
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+  if (host.rfind("unix:", 0) == 0) return true;
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 || !found) return false;
+  bool all = true;
+  for (addrinfo* a = found; a; a = a->ai_next) {
+    if (a->ai_family == AF_INET) {
+      const uint32_t ip = ntohl(reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr.s_addr);
+      all = all && (ip >> 24) == 127;
+    } else if (a->ai_family == AF_INET6) {
+      all = all && IN6_IS_ADDR_LOOPBACK(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
+    } else {
+      all = false;
+    }
+  }
+  ::freeaddrinfo(found);
+  return all;
 }
 
 }  // namespace
@@ -76,6 +100,29 @@ void RegisterServe(CLI::App& app) {
   cmd->add_option("--max-ids-per-call", a->server.max_ids_per_call, "Most ids per aggregate/watch")
       ->capture_default_str();
   cmd->add_option("--slow-call-ms", a->server.slow_call_ms, "Log calls slower than this")->capture_default_str();
+  cmd->add_option("--max-connections", a->server.max_connections,
+                  "Connections open at once, RPC and HTTP together; past it new ones are refused with a reason")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1u << 20));
+  cmd->add_option("--idle-timeout-seconds", a->server.idle_timeout_seconds,
+                  "Close an RPC connection with no call, no watch and no message for this long (0: never)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e7));
+  cmd->add_option("--max-unfinished-answers", a->server.max_unfinished_answers_per_connection,
+                  "Answers a client has not released (Finish) per connection; past it the connection is closed")
+      ->capture_default_str();
+  cmd->add_option("--max-unfinished-answer-bytes", a->server.max_unfinished_answer_bytes_per_connection,
+                  "Bytes of those answers per connection")
+      ->capture_default_str();
+  cmd->add_option("--max-queued-reply-bytes", a->server.max_queued_reply_bytes_per_connection,
+                  "Bytes of replies waiting for a client to read them, per connection")
+      ->capture_default_str();
+  cmd->add_option("--max-token-failures", a->server.max_token_failures_per_connection,
+                  "Wrong writer tokens per connection before it is closed")
+      ->capture_default_str();
+  cmd->add_option("--log-lines-per-second", a->server.log_lines_per_event_per_second,
+                  "Log lines of one event per second; the rest are counted in a log_suppressed line (0: all)")
+      ->capture_default_str();
   cmd->add_option("--drain-seconds", a->drain_seconds, "On SIGTERM/SIGINT, wait this long for calls in flight")
       ->capture_default_str();
   cmd->callback([a, listen_opt] {

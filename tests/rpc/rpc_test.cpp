@@ -422,16 +422,6 @@ TEST(RpcConcurrency, EightClientsWithPipelinedCalls) {
   EXPECT_EQ(bad.load(), 0);
 }
 
-int ConnectRaw(unsigned port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return -1;
-  return fd;
-}
-
 TEST(RpcRobustness, GarbageAndTruncatedMessagesDoNotStopTheServer) {
   auto engine = NewEngine();
   LogCapture logs;
@@ -441,7 +431,7 @@ TEST(RpcRobustness, GarbageAndTruncatedMessagesDoNotStopTheServer) {
   const int64_t nodes = info();
   // Random garbage.
   {
-    const int fd = ConnectRaw(server.port());
+    const int fd = ConnectLoopback(server.port());
     ASSERT_GE(fd, 0);
     std::mt19937 rng(1);
     std::vector<unsigned char> junk(8192);
@@ -455,7 +445,7 @@ TEST(RpcRobustness, GarbageAndTruncatedMessagesDoNotStopTheServer) {
   EXPECT_EQ(info(), nodes);
   // A frame header announcing a huge segment, then silence and close.
   {
-    const int fd = ConnectRaw(server.port());
+    const int fd = ConnectLoopback(server.port());
     ASSERT_GE(fd, 0);
     const uint32_t header[2] = {0, 1u << 28};  // one segment of 2^28 words
     ASSERT_EQ(::write(fd, header, sizeof header), static_cast<ssize_t>(sizeof header));
@@ -467,7 +457,7 @@ TEST(RpcRobustness, GarbageAndTruncatedMessagesDoNotStopTheServer) {
   EXPECT_EQ(info(), nodes);
   // A valid-looking frame cut short.
   {
-    const int fd = ConnectRaw(server.port());
+    const int fd = ConnectLoopback(server.port());
     ASSERT_GE(fd, 0);
     const uint32_t header[2] = {0, 64};
     ASSERT_EQ(::write(fd, header, sizeof header), static_cast<ssize_t>(sizeof header));

@@ -2,7 +2,11 @@
 // (loopback TCP, optional HTTP port), log capture, a temp folder.
 #pragma once
 
+#include <arpa/inet.h>
 #include <kj/async-io.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <future>
@@ -78,6 +82,20 @@ class ServerThread {
   unsigned port_ = 0, http_port_ = 0;
   std::string metrics_;
 };
+
+// A plain TCP socket connected to 127.0.0.1:port, or -1.
+inline int ConnectLoopback(unsigned port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
 
 inline std::filesystem::path TempDir(const std::string& name) {
   auto dir = std::filesystem::temp_directory_path() /

@@ -48,6 +48,35 @@ struct ServerOptions {
   // into the engine's own arena).
   // DEFAULT: 0 (one per hardware thread)
   int worker_threads = 0;
+  // Connections open at once, RPC and HTTP together; past it a new RPC
+  // connection gets an Abort saying so, an HTTP one a 503, and both are closed.
+  // DEFAULT: 512
+  uint32_t max_connections = 512;
+  // An RPC connection with no call in flight, no watch, and no whole message
+  // received for this long is closed (0: never).
+  // DEFAULT: 120 s
+  double idle_timeout_seconds = 120;
+  // Answers a client has not released with Finish, per connection; past it
+  // the connection is closed with a reason (docs/operations.md).
+  // DEFAULT: 4096
+  uint64_t max_unfinished_answers_per_connection = 4096;
+  // Bytes of those answers' results, per connection.
+  // DEFAULT: 128 MiB
+  uint64_t max_unfinished_answer_bytes_per_connection = uint64_t{128} << 20;
+  // Bytes of replies waiting for a client to read them, per connection.
+  // DEFAULT: 128 MiB
+  uint64_t max_queued_reply_bytes_per_connection = uint64_t{128} << 20;
+  // writer() calls with a wrong token: each is answered after this delay;
+  // a connection that makes more than max_token_failures_per_connection is
+  // closed; past max_token_failures_per_second (all connections) writer()
+  // answers OVERLOADED without comparing tokens for the rest of the second.
+  // DEFAULT: 250 ms, 10, 50
+  double token_failure_delay_ms = 250;
+  uint32_t max_token_failures_per_connection = 10;
+  uint32_t max_token_failures_per_second = 50;
+  // Log lines of one event per second; the rest are counted (log_suppressed).
+  // DEFAULT: 20
+  uint32_t log_lines_per_event_per_second = 20;
   // Token a client must present to writer(); empty: the server is read-only.
   // DEFAULT: ""
   std::string writer_token;
@@ -80,6 +109,9 @@ class Server {
 
   // Resolves when no call is in flight (or after timeout).
   kj::Promise<void> Drain(kj::Duration timeout);
+  // False while a listener's accept fails (e.g. out of file descriptors);
+  // why says which and the error. /healthz answers 503 then.
+  bool accepting(std::string* why = nullptr) const;
   // Calls (RPC and HTTP) in flight now.
   size_t in_flight() const;
   // Prometheus text exposition of the counters (what /metrics serves).
