@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <cstdio>
 #include <fstream>
 
 #include "../small_dataset.h"
@@ -150,6 +151,8 @@ TEST_F(RpcAbuseTest, AClientThatNeverSendsFinishIsCutOffAndOthersAreServed) {
   EXPECT_TRUE(ClosedWithin(fd, 5000));
   ::close(fd);
   const int64_t after = server.ResidentBytes();
+  std::printf("calls sent before the connection was cut: %d; server resident %.1f -> %.1f MiB\n", sent, before / 1048576.0,
+              after / 1048576.0);
   EXPECT_LT(after - before, int64_t{200} << 20) << "resident " << before << " -> " << after;
   EXPECT_GE(InfoVersion(server.port()), 0);  // another client is served
   const std::string log = server.Log();
@@ -180,7 +183,10 @@ TEST_F(RpcAbuseTest, AClientThatNeverReadsIsHeldToLittleAndDropped) {
     if (!SendMessage(fd, m) || !SendMessage(fd, f)) break;
   }
   EXPECT_LT(sent, 200000) << "the server kept taking calls whose replies nobody reads";
-  EXPECT_LT(server.ResidentBytes() - before, int64_t{64} << 20);
+  const int64_t after = server.ResidentBytes();
+  std::printf("calls sent before the server stopped reading: %d; server resident %.1f -> %.1f MiB\n", sent,
+              before / 1048576.0, after / 1048576.0);
+  EXPECT_LT(after - before, int64_t{64} << 20) << server.Log();
   EXPECT_GE(InfoVersion(server.port()), 0);  // others are served meanwhile
   EXPECT_TRUE(ClosedWithin(fd, 6000)) << server.Log();
   ::close(fd);
@@ -344,6 +350,44 @@ TEST_F(RpcAbuseTest, RejectedCallsAreRateLimitedAndEscapedInTheLog) {
     if (end == std::string::npos) break;
     start = end + 1;
   }
+}
+
+// Smaller defects: HTTP input that is cut, garbled, hex, out of range or
+// huge is a 400/414/431 naming what is wrong, never a reset or a 200.
+TEST_F(RpcAbuseTest, BadHttpInputIsRefusedByName) {
+  ServeProcess server(Args({"--http", "127.0.0.1:0"}), dir_ / "serve.log");
+  ASSERT_GT(server.http_port(), 0u) << server.Log();
+  const unsigned port = server.http_port();
+  struct Case {
+    std::string target, status, names;
+  };
+  const std::vector<Case> cases = {
+      {"/node?id=k1%00xx", "400", "id: contains a NUL byte"},
+      {"/node?id=%ff%fe", "400", "id: is not valid UTF-8"},
+      {"/locate?lon=0x71.05&lat=22", "400", "lon: not a finite decimal number"},
+      {"/locate?lon=%20113&lat=22", "400", "lon: not a finite decimal number"},
+      {"/locate?lon=113&lat=95", "400", "lat: latitude 95 is outside"},
+      {"/region?circle=1e308,22,100", "400", "circle: centre outside"},
+      {"/region?box=-200,0,1,1", "400", "box: outside"},
+      {"/locate?lat=1&lon=" + std::string(70000, '1'), "414", "request line longer than"},
+  };
+  for (const Case& c : cases) {
+    const std::string r = HttpGet(port, c.target);
+    EXPECT_EQ(r.substr(9, 3), c.status) << c.target.substr(0, 80) << "\n" << r.substr(0, 300);
+    EXPECT_NE(r.find(c.names), std::string::npos) << c.target.substr(0, 80) << "\n" << r.substr(0, 300);
+    EXPECT_EQ(r.find('\xff'), std::string::npos) << "a reply that is not UTF-8";
+  }
+  // A 1 MB header: the reply arrives (431), not a reset.
+  const int fd = ConnectLoopback(port);
+  const std::string big = "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(1 << 20, 'y') + "\r\n\r\n";
+  SendAll(fd, big.data(), big.size());
+  std::string reply;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) reply.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  EXPECT_EQ(reply.substr(0, 12), "HTTP/1.1 431") << reply.substr(0, 200);
+  // And the server still answers.
+  EXPECT_NE(HttpGet(port, "/locate?lon=0.5&lat=0.5").find("200 OK"), std::string::npos);
 }
 
 // Defect 4: two servers on one data directory.

@@ -107,6 +107,7 @@ TEST(RpcServeBinary, AcknowledgedUpdatesSurviveSigkill) {
   std::ifstream log(dir / "serve_2.log");
   std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("event=dataset_loaded"), std::string::npos) << text;
+  EXPECT_NE(text.find("event=recovery report="), std::string::npos) << text;  // what the restart replayed
   EXPECT_NE(text.find("event=listening"), std::string::npos) << text;
   EXPECT_NE(text.find("event=stopped"), std::string::npos) << text;
   std::filesystem::remove_all(dir);
