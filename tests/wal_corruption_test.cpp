@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -163,6 +164,22 @@ TEST_F(WalCorruptionTest, RecoverKeepsTheVersionsBeforeTheDamageAndACopy) {
   auto v = e.value()->Apply(gridtree::testing::CrashBatch(*e.value()->Read(), 31));
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(v.value(), 31u);
+}
+
+// A crash can leave zeros where unsynced pages never reached the disk, with
+// later unsynced pages behind them; nothing there was acknowledged, so it
+// is a torn tail, not corruption (a flipped bit never zeroes a record).
+TEST_F(WalCorruptionTest, AZeroFilledHoleBeforeUnsyncedRecordsIsATornTail) {
+  const std::string good = WriteGoodLog();
+  const std::vector<size_t> offsets = RecordOffsets(good);
+  std::string holed = good;
+  std::fill(holed.begin() + static_cast<long>(offsets[50]), holed.begin() + static_cast<long>(offsets[52]), '\0');
+  WriteBytes(dir_ / "good" / "wal.log", holed);
+  auto e = Open(dir_ / "good");
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(e.value()->Read()->version(), 50u);
+  EXPECT_EQ(LeafValues(*e.value()), Expected(50));
+  EXPECT_NE(e.value()->recovery_report().find("zero-filled hole"), std::string::npos) << e.value()->recovery_report();
 }
 
 TEST_F(WalCorruptionTest, ASecondEngineOnTheSameDataDirectoryIsRefusedWithTheHoldersPid) {

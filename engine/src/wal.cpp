@@ -178,6 +178,12 @@ std::optional<RecordAt> FindLaterRecord(const std::string& bytes, size_t from, u
   return std::nullopt;
 }
 
+bool AllZero(const std::string& bytes, size_t from, size_t to) {
+  for (size_t i = from; i < to; ++i)
+    if (bytes[i] != 0) return false;
+  return true;
+}
+
 // A log read and checked: its header, the run of good records from the
 // start, and where and why that run ends.
 struct LogScan {
@@ -207,7 +213,17 @@ Result<LogScan> ScanLog(const std::string& path, std::string& bytes) {
     RecordAt r;
     if (auto why = ParseRecord(bytes, pos, expect, r)) {
       scan.bad = *why;
-      scan.resumes = FindLaterRecord(bytes, pos + 1, expect - 1);
+      // From pos itself: a record there with a good checksum but the wrong
+      // version or count was written whole, so it is no torn write.
+      scan.resumes = FindLaterRecord(bytes, pos, expect - 1);
+      if (scan.resumes && AllZero(bytes, pos, scan.resumes->offset)) {
+        // A crash can leave a hole of zeros where unsynced pages never
+        // reached the disk, with later unsynced pages behind it: nothing
+        // there was acknowledged (an acknowledged batch was fsync'ed whole).
+        scan.bad = "a zero-filled hole of " + std::to_string(scan.resumes->offset - pos) +
+                   " byte(s) with unsynced records behind it";
+        scan.resumes.reset();
+      }
       break;
     }
     scan.records.push_back(r);
@@ -311,8 +327,21 @@ Result<std::string> RecoverLog(const std::string& dir, uint64_t keep_through_ver
     }
   if (keep_end == bytes.size()) return std::string(path + ": nothing to drop; versions up to " +
                                                    std::to_string(last_good) + " are all kept");
-  // The original stays beside the log, byte for byte, before anything changes.
-  const std::string copy_name = "wal.log.before-recover-" + std::to_string(::time(nullptr));
+  // Batches up to the snapshot's version are in the snapshot; the log must
+  // go on from there.
+  if (std::ifstream snap(dir + "/snapshot.bin", std::ios::binary); snap) {
+    char head[24] = {};
+    if (snap.read(head, sizeof head) && std::memcmp(head, kSnapMagic, 8) == 0 &&
+        Get<uint64_t>(head + 16) > keep_through_version)
+      return InvalidArgument("--discard-after " + std::to_string(keep_through_version) + ": " + dir +
+                             "/snapshot.bin already holds version " + std::to_string(Get<uint64_t>(head + 16)) +
+                             "; keep at least that");
+  }
+  // The original stays beside the log, byte for byte, before anything
+  // changes, under a name no earlier recovery used.
+  std::string copy_name = "wal.log.before-recover-" + std::to_string(::time(nullptr));
+  for (int n = 1; std::filesystem::exists(dir + "/" + copy_name); ++n)
+    copy_name = "wal.log.before-recover-" + std::to_string(::time(nullptr)) + "-" + std::to_string(n);
   if (Status s = WriteFileAtomically(dir, copy_name, bytes); !s.ok()) return s;
   if (Status s = WriteFileAtomically(dir, "wal.log", bytes.substr(0, keep_end)); !s.ok()) return s;
   return std::string(path + ": kept " + std::to_string(kept) + " record(s) through version " +

@@ -301,7 +301,7 @@ class HttpApi final : public kj::HttpService {
   }
 
   kj::Promise<void> SendError(Response& response, unsigned status, kj::StringPtr text, const std::string& message) {
-    return Send(response, status, text, "application/json", kj::str("{\"error\":", JsonString(EscapeForLog(message)), "}\n"));
+    return Send(response, status, text, "application/json", kj::str("{\"error\":", JsonString(message), "}\n"));
   }
 
   kj::Promise<void> Send(Response& response, unsigned status, kj::StringPtr text, kj::StringPtr type, kj::String body) {
@@ -370,9 +370,10 @@ struct HttpPort {
 // Before a connection closes, what the client still sends is read and
 // dropped (up to 1 MiB or 2 s): closing with unread bytes makes the kernel
 // send a reset, and the client would lose the error reply it was just sent.
-kj::Promise<void> DrainAndClose(ServerState& state, kj::Own<kj::AsyncIoStream> stream) {
+kj::Promise<void> DrainAndClose(ServerState& state, kj::Own<kj::AsyncIoStream> stream,
+                                kj::Duration limit = 2 * kj::SECONDS, size_t buffer_bytes = 65536) {
   stream->shutdownWrite();
-  auto buffer = kj::heapArray<kj::byte>(65536);
+  auto buffer = kj::heapArray<kj::byte>(buffer_bytes);
   struct Drain {
     static kj::Promise<void> Loop(kj::AsyncIoStream& s, kj::ArrayPtr<kj::byte> buf, size_t left) {
       if (left == 0) return kj::READY_NOW;
@@ -383,7 +384,7 @@ kj::Promise<void> DrainAndClose(ServerState& state, kj::Own<kj::AsyncIoStream> s
     }
   };
   auto drained = Drain::Loop(*stream, buffer, size_t{1} << 20);
-  return state.timer.timeoutAfter(2 * kj::SECONDS, kj::mv(drained))
+  return state.timer.timeoutAfter(limit, kj::mv(drained))
       .catch_([](kj::Exception&&) {})
       .attach(kj::mv(buffer), kj::mv(stream));
 }
@@ -412,7 +413,10 @@ kj::Promise<void> Server::ListenHttp(kj::ConnectionReceiver& listener) {
           auto& ref = *stream;
           auto written = ref.write(reply.begin(), reply.size());
           http->connections.add(written.attach(kj::mv(reply))
-                          .then([&s, stream = kj::mv(stream)]() mutable { return internal::DrainAndClose(s, kj::mv(stream)); })
+                          .then([&s, stream = kj::mv(stream)]() mutable {
+                            // Short: refusals must not pile up past the cap they enforce.
+                            return internal::DrainAndClose(s, kj::mv(stream), 100 * kj::MILLISECONDS, 4096);
+                          })
                           .catch_([](kj::Exception&&) {}));
           return;
         }

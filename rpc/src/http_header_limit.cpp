@@ -12,7 +12,7 @@ unsigned HeaderLimitStream::Scan(const kj::byte* p, size_t n) {
     tail_ = (tail_ << 8) | p[i];
     ++in_header_;
     if (p[i] == '\n') line_ended_ = true;
-    if (tail_ == 0x0D0A0D0Au) {  // "\r\n\r\n": the block ends, the next request starts
+    if (tail_ == 0x0D0A0D0Au || (tail_ & 0xFFFFu) == 0x0A0Au) {  // a blank line: the block ends
       in_header_ = 0;
       line_ended_ = false;
       continue;

@@ -14,7 +14,7 @@ namespace internal {
 
 namespace {
 // Length of the valid UTF-8 sequence at p (1–4), or 0 when it is not one.
-size_t Utf8Length(const unsigned char* p, size_t n) {
+size_t Utf8Length(const unsigned char* p, size_t n, uint32_t* code_point = nullptr) {
   const unsigned char c = p[0];
   size_t len = 0;
   uint32_t cp = 0;
@@ -31,7 +31,13 @@ size_t Utf8Length(const unsigned char* p, size_t n) {
   // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
   static constexpr uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
   if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  if (code_point) *code_point = cp;
   return len;
+}
+// Code points that change how a line reads without being visible.
+bool Invisible(uint32_t cp) {
+  return (cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202A && cp <= 0x202E) ||
+         (cp >= 0x2066 && cp <= 0x2069);
 }
 }  // namespace
 
@@ -41,7 +47,18 @@ std::string EscapeText(std::string_view v, size_t max_bytes) {
   const size_t n = std::min(v.size(), max_bytes);
   for (size_t i = 0; i < n;) {
     const unsigned char c = p[i];
-    const size_t len = Utf8Length(p + i, v.size() - i);
+    uint32_t cp = c;
+    const size_t len = Utf8Length(p + i, v.size() - i, &cp);
+    if (len > 1 && (Invisible(cp) || i + len > n)) {
+      // A line separator, a C1 control or a direction override could still
+      // fake or hide a line in a viewer; a character cut by the limit would
+      // not be UTF-8. Written as \u{XXXX}.
+      char buf[16];
+      std::snprintf(buf, sizeof buf, "\\u{%04x}", cp);
+      out += buf;
+      i += len;
+      continue;
+    }
     if (len == 0 || c < 0x20 || c == 0x7F) {
       char buf[8];
       if (c == '\n') std::snprintf(buf, sizeof buf, "\\n");

@@ -205,7 +205,11 @@ kj::Promise<void> ServerState::Sweep() {
       // Answers and queues of closed connections go back to the system, not
       // only to malloc's free lists.
       trim_wanted = false;
-      malloc_trim(0);
+      running.fetch_add(1);
+      Enqueue([this]() {  // on a worker: on a large heap it takes a while
+        malloc_trim(0);
+        running.fetch_sub(1);
+      });
     }
     return Sweep();
   });

@@ -245,8 +245,10 @@ class GridTreeImpl final : public proto::GridTree::Server {
     return state_.Call(conn_, "writer", [this, ctx]() mutable -> kj::Promise<void> {
       if (state_.options.writer_token.empty()) ThrowFailed("token: the server is read-only (no writer token configured)");
       // Guessing is slowed three ways: every wrong token is answered late,
-      // a connection gets a few tries, and past a server-wide rate no token
-      // is compared at all.
+      // a connection gets a few tries, and past a server-wide rate a
+      // connection that has already failed gets no more comparisons. A
+      // connection that has not failed is always compared, so guessers
+      // cannot lock the real writer out.
       const int64_t second = (state_.timer.now() - kj::origin<kj::TimePoint>()) / kj::SECONDS;
       if (second != state_.token_failure_second) {
         state_.token_failure_second = second;
@@ -254,7 +256,8 @@ class GridTreeImpl final : public proto::GridTree::Server {
       }
       if (conn_->token_failures >= state_.options.max_token_failures_per_connection)
         ThrowFailed("token: too many failed token attempts on this connection");
-      if (state_.token_failures_this_second >= state_.options.max_token_failures_per_second)
+      if (conn_->token_failures > 0 &&
+          state_.token_failures_this_second >= state_.options.max_token_failures_per_second)
         ThrowOverloaded("token: too many failed token attempts on this server; retry in a second");
       auto t = ctx.getParams().getToken();
       if (!TokenEquals(std::string_view(t.begin(), t.size()), state_.options.writer_token)) {

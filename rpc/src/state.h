@@ -140,7 +140,6 @@ struct ServerState : kj::TaskSet::ErrorHandler {
   };
   std::shared_ptr<Inbox> inbox = std::make_shared<Inbox>();
   kj::Promise<void> batches_loop = nullptr;
-  kj::TaskSet tasks;
 
   // One log line, at most options.log_lines_per_event_per_second of one
   // event each second; what is held back is counted in a log_suppressed
@@ -168,6 +167,10 @@ struct ServerState : kj::TaskSet::ErrorHandler {
   kj::Promise<void> Sweep();
   kj::Promise<void> sweep_loop = nullptr;
   bool trim_wanted = false;
+
+  // Last: destroyed first, so that what its tasks touch on the way out
+  // (counters, the connection map) still exists.
+  kj::TaskSet tasks;
 
   // Records one finished call.
   void Record(std::string_view method, Clock::time_point t0, const kj::Exception* error);

@@ -264,7 +264,7 @@ TEST_F(RpcAbuseTest, IdleAndSlowConnectionsAreClosedButAWatcherIsNot) {
   auto handle = req.send().wait(w.wait_scope()).getHandle();
 
   EXPECT_TRUE(ClosedWithin(silent, 4000));
-  EXPECT_TRUE(ClosedWithin(slow, 1000));
+  EXPECT_TRUE(ClosedWithin(slow, 2500));
   ::close(silent);
   ::close(slow);
   // The watcher's connection is still there.
@@ -334,10 +334,14 @@ TEST_F(RpcAbuseTest, RejectedCallsAreRateLimitedAndEscapedInTheLog) {
     }
   }
   ::close(fd);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the suppressed count is written after its second
-  const std::string log = server.Log();
+  // The suppressed count is written by the once-a-second sweep after its second.
+  std::string log;
+  for (int i = 0; i < 120 && log.find("suppressed_event=call_error") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    log = server.Log();
+  }
   size_t errors = 0;
-  for (size_t at = 0; (at = log.find("event=call_error", at)) != std::string::npos; ++at) ++errors;
+  for (size_t at = 0; (at = log.find(" event=call_error", at)) != std::string::npos; ++at) ++errors;
   EXPECT_GT(errors, 0u);
   EXPECT_LE(errors, 100u) << "300 rejected calls, 20 lines a second at most";
   EXPECT_NE(log.find("event=log_suppressed suppressed_event=call_error"), std::string::npos) << log.substr(0, 2000);
