@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "crash_batches.h"
+#include "data_dir_fixture.h"
 #include "gridtree/engine/engine.h"
 #include "small_dataset.h"
 #include "wal.h"  // engine/src: the checksum of logs and snapshots
@@ -26,17 +27,9 @@ using namespace gridtree;
 using Op = MetricUpdate::Op;
 namespace fs = std::filesystem;
 
-class DurabilityTest : public ::testing::Test {
+class DurabilityTest : public gridtree::testing::DataDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("gridtree-dur-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    dataset_ = (dir_ / "small.geojson").string();
-    std::ofstream(dataset_) << gridtree::testing::SmallDatasetGeoJson(8);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  DurabilityTest() : DataDirTest("gridtree-dur") {}
   std::unique_ptr<Engine> Open(const std::string& data = "data") {
     EngineOptions o;
     o.threads = 1;
@@ -45,15 +38,6 @@ class DurabilityTest : public ::testing::Test {
     EXPECT_TRUE(e.ok()) << e.status().ToString();
     return e.ok() ? std::move(e.value()) : nullptr;
   }
-  std::vector<int64_t> LeafValues(const Engine& e) {
-    auto v = e.Read();
-    std::vector<int64_t> out;
-    for (int32_t n : v->dataset().leaf_nodes)
-      for (size_t m = 0; m < v->dataset().metric_count(); ++m) out.push_back(v->Metric(n, static_cast<int>(m)));
-    return out;
-  }
-  fs::path dir_;
-  std::string dataset_;
 };
 
 TEST_F(DurabilityTest, BatchesSurviveRestartWithAndWithoutCheckpoint) {

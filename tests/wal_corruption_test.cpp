@@ -12,6 +12,7 @@
 #include <iterator>
 
 #include "crash_batches.h"
+#include "data_dir_fixture.h"
 #include "gridtree/engine/engine.h"
 #include "small_dataset.h"
 
@@ -41,17 +42,9 @@ std::vector<size_t> RecordOffsets(const std::string& bytes) {
   return out;
 }
 
-class WalCorruptionTest : public ::testing::Test {
+class WalCorruptionTest : public gridtree::testing::DataDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("gridtree-walc-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    dataset_ = (dir_ / "small.geojson").string();
-    std::ofstream(dataset_) << gridtree::testing::SmallDatasetGeoJson(8);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  WalCorruptionTest() : DataDirTest("gridtree-walc") {}
 
   Result<std::unique_ptr<Engine>> Open(const fs::path& data) {
     EngineOptions o;
@@ -75,15 +68,6 @@ class WalCorruptionTest : public ::testing::Test {
     for (uint64_t k = 1; k <= v; ++k) EXPECT_TRUE(e.value()->Apply(gridtree::testing::CrashBatch(*base, k)).ok());
     return LeafValues(*e.value());
   }
-  static std::vector<int64_t> LeafValues(const Engine& e) {
-    auto v = e.Read();
-    std::vector<int64_t> out;
-    for (int32_t n : v->dataset().leaf_nodes)
-      for (size_t m = 0; m < v->dataset().metric_count(); ++m) out.push_back(v->Metric(n, static_cast<int>(m)));
-    return out;
-  }
-  fs::path dir_;
-  std::string dataset_;
 };
 
 TEST_F(WalCorruptionTest, ABitFlipInAnyRecordIsRefusedOrKeepsEveryValidRecord) {

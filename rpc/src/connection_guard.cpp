@@ -47,14 +47,13 @@ struct GuardedVatNetwork::Hooks {
         if (it != t.answer_bytes.end()) {
           t.unfinished_answer_bytes -= it->second;
           t.answer_bytes.erase(it);
-          --t.unfinished_answers;
         }
         break;
       }
       default:
         break;
     }
-    if (limits.max_unfinished_answers && t.unfinished_answers > limits.max_unfinished_answers) {
+    if (limits.max_unfinished_answers && t.answer_bytes.size() > limits.max_unfinished_answers) {
       Violate("more than " + std::to_string(limits.max_unfinished_answers) +
               " answers not finished by the client (max_unfinished_answers_per_connection)");
     }
@@ -63,7 +62,7 @@ struct GuardedVatNetwork::Hooks {
 
   void Open(uint32_t question_id) {
     ConnectionTraffic& t = *traffic;
-    if (t.answer_bytes.emplace(question_id, 0).second) ++t.unfinished_answers;
+    t.answer_bytes.emplace(question_id, 0);
   }
 
   void OnOutgoing(capnp::OutgoingRpcMessage& message) {

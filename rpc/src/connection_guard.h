@@ -34,11 +34,10 @@ struct ConnectionLimits {
 
 // The network-level accounting of one accepted connection.
 struct ConnectionTraffic {
-  std::string peer;
   kj::TimePoint last_message = kj::origin<kj::TimePoint>();  // when the last whole message arrived
-  uint64_t unfinished_answers = 0;
-  uint64_t unfinished_answer_bytes = 0;
-  std::unordered_map<uint32_t, uint64_t> answer_bytes;  // answer id -> bytes of its Return so far
+  // Answers not yet released by Finish: answer id -> bytes of its Return so far.
+  std::unordered_map<uint32_t, uint64_t> answer_bytes;
+  uint64_t unfinished_answer_bytes = 0;  // their sum
   std::string violation;                               // set once a limit was passed
   capnp::TwoPartyVatNetwork* network = nullptr;        // null once the connection is gone
 };

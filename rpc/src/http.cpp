@@ -29,7 +29,7 @@ using Params = std::map<std::string, std::string, std::less<>>;
 // bytes that are not UTF-8 escaped, so that a reply is always valid UTF-8.
 std::string Quoted(std::string_view v) {
   std::string out = "\"";
-  out += EscapeForLog(v.substr(0, 64));
+  out += EscapeText(v.substr(0, 64));
   if (v.size() > 64) out += "...";
   return out + "\"";
 }
@@ -321,7 +321,7 @@ class HttpApi final : public kj::HttpService {
 // status and a JSON body.
 class HttpErrors final : public kj::HttpServerErrorHandler {
  public:
-  explicit HttpErrors(ServerState& state) : state_(state) {}
+  HttpErrors(ServerState& state, const kj::HttpHeaderTable& table) : state_(state), table_(table) {}
   kj::Promise<void> handleClientProtocolError(kj::HttpHeaders::ProtocolError error,
                                               kj::HttpService::Response& response) override {
     state_.Log("warn", "http_bad_request", {{"status", std::to_string(error.statusCode)},
@@ -337,7 +337,7 @@ class HttpErrors final : public kj::HttpServerErrorHandler {
 
  private:
   ServerState& state_;
-  kj::HttpHeaderTable table_;
+  const kj::HttpHeaderTable& table_;
 };
 
 // Request line and headers together, per request (414/431 past it); below
@@ -347,7 +347,7 @@ constexpr size_t kMaxHttpHeaderBytes = 64 * 1024;
 // Owns the HTTP machinery in destruction order: server, then service, then table.
 struct HttpPort {
   HttpPort(ServerState& state, std::function<std::string()> metrics, std::function<bool(std::string*)> accepting)
-      : errors(state), api(state, table), server(state.timer, table, api, Settings(errors)) {
+      : errors(state, table), api(state, table), server(state.timer, table, api, Settings(errors)) {
     api.MetricsText = std::move(metrics);
     api.Accepting = std::move(accepting);
   }

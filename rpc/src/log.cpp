@@ -140,12 +140,18 @@ std::string FormatLogLine(std::string_view level, std::string_view event,
   return line;
 }
 
+namespace internal {
+void WriteLogLine(std::string_view line) {
+  std::string l(line);
+  l += '\n';
+  std::fwrite(l.data(), 1, l.size(), stderr);
+  std::fflush(stderr);
+}
+}  // namespace internal
+
 void LogLine(std::string_view level, std::string_view event,
              std::initializer_list<std::pair<std::string_view, std::string>> fields) {
-  std::string line = FormatLogLine(level, event, fields);
-  line += '\n';
-  std::fwrite(line.data(), 1, line.size(), stderr);
-  std::fflush(stderr);
+  internal::WriteLogLine(FormatLogLine(level, event, fields));
 }
 
 }  // namespace gridtree::rpc

@@ -99,21 +99,26 @@ void ServerState::Emit(const std::string& line) {
   if (options.log) {
     options.log(line);
   } else {
-    std::string l = line + "\n";
-    std::fwrite(l.data(), 1, l.size(), stderr);
-    std::fflush(stderr);
+    WriteLogLine(line);
   }
+}
+
+int64_t ServerState::Second() const { return (timer.now() - kj::origin<kj::TimePoint>()) / kj::SECONDS; }
+
+void ServerState::EmitSuppressed(std::string_view event, LogBudget& budget) {
+  Emit(FormatLogLine("warn", "log_suppressed",
+                     {{"suppressed_event", std::string(event)}, {"count", std::to_string(budget.suppressed)}}));
+  budget.suppressed = 0;
 }
 
 void ServerState::Log(std::string_view level, std::string_view event,
                       std::initializer_list<std::pair<std::string_view, std::string>> fields) {
-  const int64_t second = (timer.now() - kj::origin<kj::TimePoint>()) / kj::SECONDS;
+  const int64_t second = Second();
   auto it = log_budgets.find(event);
   if (it == log_budgets.end()) it = log_budgets.emplace(std::string(event), LogBudget{}).first;
   LogBudget& b = it->second;
   if (b.second != second) {
-    if (b.suppressed > 0)
-      Emit(FormatLogLine("warn", "log_suppressed", {{"suppressed_event", std::string(event)}, {"count", std::to_string(b.suppressed)}}));
+    if (b.suppressed > 0) EmitSuppressed(event, b);
     b = LogBudget{second, 0, 0};
   }
   if (options.log_lines_per_event_per_second && b.lines >= options.log_lines_per_event_per_second) {
@@ -125,12 +130,9 @@ void ServerState::Log(std::string_view level, std::string_view event,
 }
 
 void ServerState::FlushSuppressed(bool all) {
-  const int64_t second = (timer.now() - kj::origin<kj::TimePoint>()) / kj::SECONDS;
-  for (auto& [event, b] : log_budgets) {
-    if (b.suppressed == 0 || (!all && b.second == second)) continue;
-    Emit(FormatLogLine("warn", "log_suppressed", {{"suppressed_event", event}, {"count", std::to_string(b.suppressed)}}));
-    b.suppressed = 0;
-  }
+  const int64_t second = Second();
+  for (auto& [event, b] : log_budgets)
+    if (b.suppressed > 0 && (all || b.second != second)) EmitSuppressed(event, b);
 }
 
 void ServerState::CloseConnection(ConnState& conn, const std::string& reason, kj::Duration delay) {
@@ -399,7 +401,6 @@ void Server::Accept(kj::Own<kj::AsyncIoStream> stream) {
   conn_state->id = s.next_conn_id++;
   conn_state->peer = peer;
   conn_state->traffic = std::make_shared<internal::ConnectionTraffic>();
-  conn_state->traffic->peer = peer;
   auto closed = kj::newPromiseAndFulfiller<void>();
   conn_state->close = kj::mv(closed.fulfiller);
   internal::ConnectionLimits limits{s.options.max_unfinished_answers_per_connection,

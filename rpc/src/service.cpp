@@ -249,7 +249,7 @@ class GridTreeImpl final : public proto::GridTree::Server {
       // connection that has already failed gets no more comparisons. A
       // connection that has not failed is always compared, so guessers
       // cannot lock the real writer out.
-      const int64_t second = (state_.timer.now() - kj::origin<kj::TimePoint>()) / kj::SECONDS;
+      const int64_t second = state_.Second();
       if (second != state_.token_failure_second) {
         state_.token_failure_second = second;
         state_.token_failures_this_second = 0;

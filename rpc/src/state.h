@@ -83,7 +83,8 @@ using Clock = std::chrono::steady_clock;
 // Text safe to log or echo: control characters and bytes that are not UTF-8
 // as \\xNN (\\n, \\r, \\t by name), cut after max_bytes with a count of the rest.
 std::string EscapeText(std::string_view text, size_t max_bytes = 512);
-inline std::string EscapeForLog(std::string_view text) { return EscapeText(text); }
+// Writes one formatted line and a newline to stderr (LogLine's sink).
+void WriteLogLine(std::string_view line);
 // Why a decoded request field is unacceptable ("contains a NUL byte at 4",
 // "is not valid UTF-8 (byte 2)"), or "" when it is fine.
 std::string BadText(kj::ArrayPtr<const char> text);
@@ -147,12 +148,15 @@ struct ServerState : kj::TaskSet::ErrorHandler {
   void Log(std::string_view level, std::string_view event,
            std::initializer_list<std::pair<std::string_view, std::string>> fields);
   void Emit(const std::string& line);
+  // Seconds on the loop's timer: the window of the log and token budgets.
+  int64_t Second() const;
   struct LogBudget {
     int64_t second = 0;
     uint32_t lines = 0;
     uint64_t suppressed = 0;
   };
   std::map<std::string, LogBudget, std::less<>> log_budgets;
+  void EmitSuppressed(std::string_view event, LogBudget& budget);
   void FlushSuppressed(bool all);
 
   // Drops an accepted connection now (after `delay`, so that an Abort or a

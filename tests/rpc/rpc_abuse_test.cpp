@@ -342,6 +342,9 @@ TEST_F(RpcAbuseTest, RejectedCallsAreRateLimitedAndEscapedInTheLog) {
   }
   size_t errors = 0;
   for (size_t at = 0; (at = log.find(" event=call_error", at)) != std::string::npos; ++at) ++errors;
+  const size_t at = log.find("suppressed_event=call_error count=");
+  std::printf("300 rejected calls: %zu call_error lines, then %s\n", errors,
+              at == std::string::npos ? "no count" : log.substr(at, log.find('\n', at) - at).c_str());
   EXPECT_GT(errors, 0u);
   EXPECT_LE(errors, 100u) << "300 rejected calls, 20 lines a second at most";
   EXPECT_NE(log.find("event=log_suppressed suppressed_event=call_error"), std::string::npos) << log.substr(0, 2000);
