@@ -58,7 +58,7 @@ const std::vector<index::Point>& Centres() {
 Region MakeRegion(int kind, size_t i) {
   if (kind == 3) {  // county-sized polygon: Pengjiang's published border
     const auto& ds = LoadedDataset();
-    return PolygonRegion(*ds.inner_geometry[*ds.Find("440703")]);
+    return PolygonRegion(*ds.inner_geometry[*ds.Find("440703")]).value();
   }
   const double radius = kind == 0 ? 200 : kind == 1 ? 2000 : 20000;
   const auto& c = Centres()[i % Centres().size()];
@@ -84,7 +84,7 @@ void BM_NodeAggregate(benchmark::State& state) {
   size_t i = 0;
   int64_t sink = 0;
   for (auto _ : state) {
-    const int32_t node = nodes[i++ & 4095];
+    const NodeId node(nodes[i++ & 4095]);
     for (size_t j = 0; j < m; ++j) sink += view->Metric(node, static_cast<int>(j));
   }
   benchmark::DoNotOptimize(sink);
@@ -102,7 +102,7 @@ void BM_RegionAggregate(benchmark::State& state) {
   size_t i = 0;
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
-    auto r = engine.RegionAggregate(queries[i++ % queries.size()]);
+    auto r = engine.Read()->RegionAggregate(queries[i++ % queries.size()]);
     us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
     benchmark::DoNotOptimize(r);
   }
@@ -123,7 +123,7 @@ void BM_RegionAggregateThreads(benchmark::State& state) {
     queries.push_back({MakeRegion(kind, i), RegionMode::kAreaWeighted, {}});
   size_t i = 0;
   for (auto _ : state) {
-    auto r = engine->RegionAggregate(queries[i++ % queries.size()]);
+    auto r = engine->Read()->RegionAggregate(queries[i++ % queries.size()]);
     if (!r.ok()) state.SkipWithError(r.status().ToString().c_str());
     benchmark::DoNotOptimize(r);
   }
@@ -146,7 +146,7 @@ void BM_RegionAggregateCallers(benchmark::State& state) {
   for (size_t i = 0; i < Centres().size(); ++i) queries.push_back({MakeRegion(1, i), RegionMode::kAreaWeighted, {}});
   size_t i = static_cast<size_t>(state.thread_index()) * 7;
   for (auto _ : state) {
-    auto r = engine->RegionAggregate(queries[i++ % queries.size()]);
+    auto r = engine->Read()->RegionAggregate(queries[i++ % queries.size()]);
     benchmark::DoNotOptimize(r);
   }
   state.SetItemsProcessed(state.iterations());
@@ -213,7 +213,7 @@ void BM_RegionBruteForce(benchmark::State& state) {
         w = bg::area(out) / bg::area(leaves[leaf]);
       }
       if (w > 0)
-        for (size_t j = 0; j < m; ++j) total[j] += w * view->Metric(view->dataset().leaf_nodes[leaf], static_cast<int>(j));
+        for (size_t j = 0; j < m; ++j) total[j] += w * view->Metric(NodeId(view->dataset().leaf_nodes[leaf]), static_cast<int>(j));
     }
     benchmark::DoNotOptimize(total.data());
     us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());

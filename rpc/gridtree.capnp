@@ -48,6 +48,7 @@ struct NodeInfo {
   bounds @6 :Bounds;
   metrics @7 :List(Int64); # aggregated values, in Info.metricNames order
   version @8 :UInt64;      # metric version the values were read at
+  datasetVersion @9 :UInt64; # dataset version (node numbers and leaf belong to it)
 }
 
 struct Aggregate {
@@ -62,6 +63,7 @@ struct LocateResult {
   distanceM @3 :Float64;
   chain @4 :List(NodeRef); # root first, the leaf last; empty on a miss
   version @5 :UInt64;
+  datasetVersion @6 :UInt64;
 }
 
 struct LocateBatchResult {
@@ -71,6 +73,7 @@ struct LocateBatchResult {
   chainIndex @1 :List(Int32);
   chainNodes @2 :List(NodeRef);
   version @3 :UInt64;
+  datasetVersion @4 :UInt64;
 }
 
 struct Circle {
@@ -114,14 +117,17 @@ struct RegionQuery {
 
 struct RegionRow {
   node @0 :NodeRef;
-  values @1 :List(Float64);
+  values @1 :List(Float64); # per metric: counts as doubles, or area-weighted shares
+  counts @2 :List(Int64);   # per metric, exact; empty in areaWeighted mode
 }
 
 struct RegionResult {
-  total @0 :List(Float64); # per metric, in Info.metricNames order
+  total @0 :List(Float64); # per metric, in Info.metricNames order (counts as doubles, or area-weighted sums)
   rows @1 :List(RegionRow);
   leaves @2 :Int64;
   version @3 :UInt64;
+  datasetVersion @4 :UInt64;
+  counts @5 :List(Int64);  # per metric, exact; empty in areaWeighted mode
 }
 
 struct TopKQuery {
@@ -134,7 +140,8 @@ struct TopKQuery {
 
 struct TopEntry {
   node @0 :NodeRef;
-  value @1 :Float64;
+  value @1 :Float64;       # what the entry is ranked by: density (metric per km²) or the metric
+  count @2 :Int64;         # the metric, exact
 }
 
 struct Limits {
@@ -142,7 +149,11 @@ struct Limits {
   maxPointsPerBatch @1 :UInt32;
   maxCallsInFlightPerConnection @2 :UInt32;
   maxQueuedWork @3 :UInt32;
-  maxWatchIds @4 :UInt32;
+  maxWatchIds @4 :UInt32;          # ids per watch
+  maxUpdatesPerBatch @5 :UInt32;   # updates per Writer.apply
+  maxAggregateIds @6 :UInt32;      # ids per aggregate
+  maxTopK @7 :UInt32;              # k of topK
+  maxConnections @8 :UInt32;       # RPC and HTTP connections together
 }
 
 struct Info {
@@ -174,7 +185,7 @@ struct MetricUpdate {
 interface Watcher {
   # The watched nodes whose aggregates changed with the batch that made
   # `version`.
-  push @0 (version :UInt64, nodes :List(Aggregate)) -> ();
+  push @0 (version :UInt64, nodes :List(Aggregate), datasetVersion :UInt64) -> ();
 }
 
 # Dropping the last reference unsubscribes.
@@ -195,11 +206,11 @@ interface GridTree {
   locate @1 (lon :Float64, lat :Float64, maxDistanceM :Float64) -> (result :LocateResult);
   locateBatch @2 (lon :List(Float64), lat :List(Float64), withChains :Bool) -> (result :LocateBatchResult);
   node @3 (id :Text) -> (node :NodeInfo);
-  children @4 (id :Text) -> (children :List(NodeRef));
-  path @5 (id :Text) -> (chain :List(NodeRef));
-  aggregate @6 (ids :List(Text)) -> (aggregates :List(Aggregate), version :UInt64);
+  children @4 (id :Text) -> (children :List(NodeRef), datasetVersion :UInt64);
+  path @5 (id :Text) -> (chain :List(NodeRef), datasetVersion :UInt64);
+  aggregate @6 (ids :List(Text)) -> (aggregates :List(Aggregate), version :UInt64, datasetVersion :UInt64);
   regionAggregate @7 (query :RegionQuery) -> (result :RegionResult);
-  topK @8 (query :TopKQuery) -> (entries :List(TopEntry), version :UInt64);
+  topK @8 (query :TopKQuery) -> (entries :List(TopEntry), version :UInt64, datasetVersion :UInt64);
   writer @9 (token :Text) -> (writer :Writer);
   watch @10 (ids :List(Text), callback :Watcher) -> (handle :WatchHandle);
 }

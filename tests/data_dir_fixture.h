@@ -35,7 +35,7 @@ class DataDirTest : public ::testing::Test {
     auto v = e.Read();
     std::vector<int64_t> out;
     for (int32_t n : v->dataset().leaf_nodes)
-      for (size_t m = 0; m < v->dataset().metric_count(); ++m) out.push_back(v->Metric(n, static_cast<int>(m)));
+      for (size_t m = 0; m < v->dataset().metric_count(); ++m) out.push_back(v->Metric(NodeId(n), static_cast<int>(m)));
     return out;
   }
 

@@ -528,12 +528,11 @@ TEST(Generate, GuangdongProvince) {
     for (const Ring& r : rings)
       for (size_t k = 0; k + 1 < r.size(); ++k) border = std::min(border, SegmentDistance(seat[0], seat[1], r[k], r[k + 1]));
     if (border < 1.0 / o.pixels_per_degree) continue;
-    auto r = (*engine)->Locate(seat[0], seat[1]);
-    ASSERT_TRUE(r.ok());
-    ASSERT_TRUE(r->hit()) << code << " seat " << seat[0] << "," << seat[1];
+    const LocateResult r = view.Locate({seat[0], seat[1]});
+    ASSERT_TRUE(r.hit()) << code << " seat " << seat[0] << "," << seat[1];
     bool found = false;
-    for (int32_t n = r->node; n >= 0; n = view.dataset().parents[n]) found = found || view.dataset().ids[n] == expected;
-    EXPECT_TRUE(found) << code << " seat locates in " << view.dataset().ids[r->node];
+    for (NodeId n = r.node; n.valid(); n = view.Parent(n)) found = found || view.id(n) == expected;
+    EXPECT_TRUE(found) << code << " seat locates in " << view.id(r.node);
     ++checked;
   }
   EXPECT_GE(checked, 100);  // of 124 seats

@@ -76,19 +76,19 @@ void CheckAgainstOracle(const std::vector<index::Point>& pts, const char* what) 
   const Engine& engine = *SharedJiangmen().engine;
   auto view = engine.Read();
   std::vector<LocateResult> got(pts.size());
-  ASSERT_TRUE(engine.LocateBatch(pts, got).ok());
+  ASSERT_TRUE(view->LocateBatch(pts, got).ok());
   size_t single = 0, shared = 0, miss = 0;
   for (size_t i = 0; i < pts.size(); ++i) {
     const std::vector<int32_t> want = SharedOracle().Covering(pts[i]);
     if (want.size() == 1) {
       ++single;
-      ASSERT_EQ(got[i].leaf, want[0]) << what << " point " << i << " (" << pts[i].x << ", " << pts[i].y << ")";
+      ASSERT_EQ(got[i].leaf.value, want[0]) << what << " point " << i << " (" << pts[i].x << ", " << pts[i].y << ")";
     } else if (want.empty()) {
       ++miss;
-      ASSERT_EQ(got[i].leaf, -1) << what << " point " << i;
+      ASSERT_FALSE(got[i].leaf.valid()) << what << " point " << i;
     } else {
       ++shared;
-      ASSERT_NE(std::find(want.begin(), want.end(), got[i].leaf), want.end()) << what << " point " << i;
+      ASSERT_NE(std::find(want.begin(), want.end(), got[i].leaf.value), want.end()) << what << " point " << i;
     }
   }
   ::testing::Test::RecordProperty(std::string(what) + "_single", static_cast<int>(single));
@@ -157,7 +157,7 @@ TEST(Locate, SharedEdgesAndVerticesHaveExactlyOneOwner) {
   // far tinier one north) takes it; ask the oracle there.
   size_t owned = 0;
   for (const auto& p : pts) {
-    const int32_t got = view->Locate(p).leaf;
+    const int32_t got = view->Locate(p).leaf.value;
     ASSERT_FALSE(SharedOracle().Covering(p).empty());  // every such point is on some leaf
     const std::vector<int32_t> nudged = SharedOracle().Covering({p.x + 1e-9, p.y + 1e-11});
     ASSERT_LE(nudged.size(), 1u) << p.x << "," << p.y;
@@ -181,14 +181,18 @@ TEST(Locate, OneThreadAndManyThreadsAgree) {
     auto engine = Engine::Open(SharedJiangmen().path, options);
     ASSERT_TRUE(engine.ok()) << engine.status().ToString();
     stats.push_back(engine.value()->Read()->spatial_index().stats());
-    std::vector<int32_t> out(lon.size());
-    ASSERT_TRUE(engine.value()->LocateColumns(lon, lat, out).ok());
-    answers.push_back(std::move(out));
+    EXPECT_EQ(engine.value()->executor().threads(), threads);
+    auto view = engine.value()->Read();
+    std::vector<LeafId> out(lon.size());
+    ASSERT_TRUE(view->LocateColumns(lon, lat, out).ok());
+    std::vector<int32_t> numbers(out.size());
+    for (size_t i = 0; i < out.size(); ++i) numbers[i] = out[i].value;
+    answers.push_back(std::move(numbers));
     std::vector<index::Point> pts(lon.size());
     for (size_t i = 0; i < lon.size(); ++i) pts[i] = {lon[i], lat[i]};
     std::vector<LocateResult> r(pts.size());
-    ASSERT_TRUE(engine.value()->LocateBatch(pts, r).ok());
-    for (size_t i = 0; i < pts.size(); ++i) ASSERT_EQ(r[i].leaf, answers.back()[i]);
+    ASSERT_TRUE(view->LocateBatch(pts, r).ok());
+    for (size_t i = 0; i < pts.size(); ++i) ASSERT_EQ(r[i].leaf.value, answers.back()[i]);
   }
   EXPECT_EQ(answers[0], answers[1]);
   // The lookup grid built on 1 and on 4 threads is the same.
@@ -198,17 +202,24 @@ TEST(Locate, OneThreadAndManyThreadsAgree) {
 }
 
 TEST(Locate, NonFiniteCoordinatesAreAClearError) {
-  const Engine& engine = *SharedJiangmen().engine;
+  auto view = SharedJiangmen().engine->Read();
   const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
-  auto r = engine.Locate(nan, 22.5);
-  ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("finite"), std::string::npos);
-  EXPECT_FALSE(engine.Locate(113.0, inf).ok());
+  std::vector<index::Point> one{{nan, 22.5}};
+  std::vector<LocateResult> out1(1);
+  Status first = view->LocateBatch(one, out1);
+  ASSERT_FALSE(first.ok());
+  EXPECT_NE(first.message().find("finite"), std::string::npos);
+  EXPECT_FALSE(view->Locate({113.0, inf}).hit());  // the single form: a miss
   std::vector<index::Point> pts{{113.0, 22.5}, {113.0, 22.5}, {inf, 1}};
   std::vector<LocateResult> out(3);
-  Status s = engine.LocateBatch(pts, out);
+  Status s = view->LocateBatch(pts, out);
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("point 2"), std::string::npos) << s.message();
+  std::vector<double> lon{113.0, nan}, lat{22.5, 22.5};
+  std::vector<LeafId> leaves(2);
+  Status c = view->LocateColumns(lon, lat, leaves);
+  EXPECT_FALSE(c.ok());
+  EXPECT_NE(c.message().find("point 1"), std::string::npos) << c.message();
 }
 
 TEST(Locate, ChainGoesFromTheCityDownToTheLeaf) {
@@ -221,7 +232,7 @@ TEST(Locate, ChainGoesFromTheCityDownToTheLeaf) {
   EXPECT_EQ(view->level(c.nodes[0]), Level::kCity);
   EXPECT_EQ(c.nodes[c.size - 1], r.node);
   for (int i = 1; i < c.size; ++i) {
-    EXPECT_EQ(view->dataset().parents[c.nodes[i]], c.nodes[i - 1]);
+    EXPECT_EQ(view->Parent(c.nodes[i]), c.nodes[i - 1]);
     EXPECT_LT(static_cast<int>(view->level(c.nodes[i - 1])), static_cast<int>(view->level(c.nodes[i])));
   }
 }
@@ -234,12 +245,11 @@ TEST(Locate, SnappingReturnsTheNearestLeafWithTheDistance) {
   while (view->Locate(p).hit()) p.y -= 0.0005;
   LocateOptions snap;
   snap.max_distance_m = 500;
-  auto r = engine.Locate(p.x, p.y, snap);
-  ASSERT_TRUE(r.ok());
-  ASSERT_TRUE(r.value().hit());
-  EXPECT_TRUE(r.value().snapped);
-  EXPECT_GT(r.value().distance_m, 0);
-  EXPECT_LE(r.value().distance_m, 60);  // one 0.0005° step is about 55 m
+  const LocateResult r = view->Locate(p, snap);
+  ASSERT_TRUE(r.hit());
+  EXPECT_TRUE(r.snapped);
+  EXPECT_GT(r.distance_m, 0);
+  EXPECT_LE(r.distance_m, 60);  // one 0.0005° step is about 55 m
 }
 
 TEST(Locate, GoldenRealPlaces) {

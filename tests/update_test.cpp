@@ -24,8 +24,8 @@ std::unique_ptr<Engine> Small(int n = 8) {
 TEST(Update, SetAndAddRollUpAndBumpTheVersion) {
   auto engine = Small();
   auto before = engine->Read();
-  const int32_t leaf = *before->Find("g1_1");
-  const int32_t city = 0;
+  const NodeId leaf = *before->Find("g1_1");
+  const NodeId city(0);
   const int64_t city_pop = before->Metric(city, 0), leaf_pop = before->Metric(leaf, 0);
   auto v = engine->Apply({{{"g1_1", "population", Op::kSet, 5000}, {"g1_1", "population", Op::kAdd, -1}}});
   ASSERT_TRUE(v.ok()) << v.status().ToString();
@@ -34,7 +34,7 @@ TEST(Update, SetAndAddRollUpAndBumpTheVersion) {
   EXPECT_EQ(after->version(), 1u);
   EXPECT_EQ(after->Metric(leaf, 0), 4999);
   EXPECT_EQ(after->Metric(city, 0), city_pop - leaf_pop + 4999);
-  for (int32_t a = after->Parent(leaf); a >= 0; a = after->Parent(a))
+  for (NodeId a = after->Parent(leaf); a.valid(); a = after->Parent(a))
     EXPECT_EQ(after->Metric(a, 0), before->Metric(a, 0) - leaf_pop + 4999);
   // The old view still sees the old state.
   EXPECT_EQ(before->Metric(city, 0), city_pop);
@@ -43,7 +43,7 @@ TEST(Update, SetAndAddRollUpAndBumpTheVersion) {
 
 TEST(Update, BadBatchesAreRejectedWholeAndChangeNothing) {
   auto engine = Small();
-  const int64_t city_pop = engine->Read()->Metric(0, 0);
+  const int64_t city_pop = engine->Read()->Metric(NodeId(0), 0);
   const std::vector<std::pair<UpdateBatch, std::string>> bad = {
       {{{{"g1_1", "population", Op::kSet, 1}, {"nobody", "population", Op::kSet, 1}}}, "unknown id"},
       {{{{"g1_1", "population", Op::kSet, 1}, {"k1", "population", Op::kSet, 1}}}, "inner node"},
@@ -59,15 +59,15 @@ TEST(Update, BadBatchesAreRejectedWholeAndChangeNothing) {
     ASSERT_FALSE(r.ok()) << expect;
     EXPECT_NE(r.status().message().find(expect), std::string::npos) << r.status().message();
     EXPECT_EQ(engine->Read()->version(), 0u);
-    EXPECT_EQ(engine->Read()->Metric(0, 0), city_pop);
+    EXPECT_EQ(engine->Read()->Metric(NodeId(0), 0), city_pop);
   }
 }
 
 TEST(Update, ListenersHearEveryBatch) {
   auto engine = Small();
   std::vector<uint64_t> versions;
-  std::vector<int32_t> leaves;
-  const int id = engine->AddListener([&](const std::shared_ptr<const View>& v, std::span<const int32_t> changed) {
+  std::vector<LeafId> leaves;
+  const int id = engine->AddListener([&](const std::shared_ptr<const View>& v, std::span<const LeafId> changed) {
     versions.push_back(v->version());
     leaves.assign(changed.begin(), changed.end());
   });
@@ -76,7 +76,7 @@ TEST(Update, ListenersHearEveryBatch) {
   EXPECT_EQ(versions, (std::vector<uint64_t>{1, 2}));
   auto view = engine->Read();
   ASSERT_EQ(leaves.size(), 2u);
-  EXPECT_EQ(view->dataset().leaf_nodes[leaves[0]], *view->Find("g0_0"));
+  EXPECT_EQ(view->NodeOf(leaves[0]), *view->Find("g0_0"));
   engine->RemoveListener(id);
   ASSERT_TRUE(engine->Apply({{{"g0_0", "schools", Op::kAdd, 1}}}).ok());
   EXPECT_EQ(versions.size(), 2u);
@@ -90,7 +90,7 @@ TEST(UpdateConcurrency, ReadersAlwaysSeeConsistentSums) {
   auto engine = Small(12);
   auto first = engine->Read();
   const Dataset& ds = first->dataset();
-  const int64_t total = first->Metric(0, 0);
+  const int64_t total = first->Metric(NodeId(0), 0);
   std::vector<std::string> leaf_ids;
   for (int32_t n : ds.leaf_nodes) leaf_ids.push_back(ds.ids[n]);
   std::atomic<bool> stop{false};
@@ -119,14 +119,15 @@ TEST(UpdateConcurrency, ReadersAlwaysSeeConsistentSums) {
         auto view = engine->Read();
         EXPECT_GE(view->version(), last);
         last = view->version();
-        EXPECT_EQ(view->Metric(0, 0), total);
+        EXPECT_EQ(view->Metric(NodeId(0), 0), total);
         for (size_t v = 0; v < view->dataset().node_count(); ++v) {
-          const auto kids = view->Children(static_cast<int32_t>(v));
+          const NodeId node(static_cast<int32_t>(v));
+          const auto kids = view->Children(node);
           if (kids.empty()) continue;
           for (int m = 0; m < 2; ++m) {
             int64_t sum = 0;
-            for (int32_t c : kids) sum += view->Metric(c, m);
-            ASSERT_EQ(view->Metric(static_cast<int32_t>(v), m), sum);
+            for (NodeId c : kids) sum += view->Metric(c, m);
+            ASSERT_EQ(view->Metric(node, m), sum);
           }
         }
         ++checks;

@@ -207,8 +207,8 @@ TEST(WorkloadChecksum, MatchesTheDocumentedDefinition) {
   RegionResult r;
   r.leaves = 4;
   r.total = {10.0, 2.5, 1.0000004};
-  r.rows.push_back({17, {6.0, 1.5, 0.0}});
-  r.rows.push_back({21, {4.0, 1.0, 1.0000004}});
+  r.rows.push_back({NodeId(17), {6.0, 1.5, 0.0}, {}});
+  r.rows.push_back({NodeId(21), {4.0, 1.0, 1.0000004}, {}});
   EXPECT_EQ(AggregateHash(11, r), DocHash()
                                       .W(2)
                                       .W(11)

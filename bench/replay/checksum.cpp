@@ -43,7 +43,7 @@ uint64_t AggregateHash(uint64_t index, const RegionResult& r) {
   for (double v : r.total) h.AddValue(v);
   h.Add(r.rows.size());
   for (const RegionRow& row : r.rows) {
-    h.AddInt(row.node);
+    h.AddInt(row.node.value);
     for (double v : row.values) h.AddValue(v);
   }
   return h.value();

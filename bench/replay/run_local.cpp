@@ -2,6 +2,7 @@
 // counter), merged after the threads end.
 #include "replay/run_local.h"
 
+#include <cmath>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -50,9 +51,9 @@ class Worker {
     uint64_t hash = 0;
     switch (r.kind) {
       case Kind::kLocate: {
-        auto res = engine_.Locate(w_.lon[r.item], w_.lat[r.item]);
+        const double x = w_.lon[r.item], y = w_.lat[r.item];
         ++t.points;
-        if ((ok = res.ok())) hash = LocateHash(i, res->leaf);
+        if ((ok = std::isfinite(x) && std::isfinite(y))) hash = LocateHash(i, engine_.Read()->Locate({x, y}).leaf.value);
         break;
       }
       case Kind::kLocateBatch: {
@@ -61,11 +62,12 @@ class Worker {
         size_t p = r.item;
         for (size_t k = 0; k < w_.batch_size; ++k, p = p + 1 == n ? 0 : p + 1) lon_[k] = w_.lon[p], lat_[k] = w_.lat[p];
         t.points += w_.batch_size;
-        if ((ok = engine_.LocateColumns(lon_, lat_, leaves_).ok())) hash = BatchHash(i, leaves_);
+        if ((ok = engine_.Read()->LocateColumns(lon_, lat_, leaves_).ok()))
+          hash = BatchHash(i, std::span<const int32_t>(&leaves_.data()->value, leaves_.size()));
         break;
       }
       case Kind::kAggregate: {
-        auto res = engine_.RegionAggregate(w_.regions[r.item].query);
+        auto res = engine_.Read()->RegionAggregate(w_.regions[r.item].query);
         if ((ok = res.ok())) hash = AggregateHash(i, res.value());
         break;
       }
@@ -82,7 +84,7 @@ class Worker {
   const Engine& engine_;
   const Workload& w_;
   std::vector<double> lon_, lat_;
-  std::vector<int32_t> leaves_;
+  std::vector<LeafId> leaves_;
   Tally tally_;
 };
 

@@ -147,7 +147,7 @@ class Connection {
           auto rows = res.getRows();
           region_.rows.resize(rows.size());
           for (unsigned k = 0; k < rows.size(); ++k) {
-            region_.rows[k].node = rows[k].getNode().getNumber();
+            region_.rows[k].node = NodeId(rows[k].getNode().getNumber());
             CopyValues(rows[k].getValues(), region_.rows[k].values);
           }
           return AggregateHash(i, region_);

@@ -206,11 +206,11 @@ std::optional<Dataset> ReadDatasetSnapshot(std::string_view bytes, FindingSink& 
   ds.children.resize(ds.child_begin[n]);
   std::vector<int32_t> fill(ds.child_begin.begin(), ds.child_begin.end() - 1);
   for (size_t k = 0; k < n; ++k)
-    if (ds.parents[k] >= 0) ds.children[fill[ds.parents[k]]++] = static_cast<int32_t>(k);
+    if (ds.parents[k] >= 0) ds.children[fill[ds.parents[k]]++] = NodeId(static_cast<int32_t>(k));
   ds.subtree_end.resize(n);
   for (size_t k = n; k-- > 0;) {
     int32_t end = static_cast<int32_t>(k) + 1;
-    for (int32_t i = ds.child_begin[k]; i < ds.child_begin[k + 1]; ++i) end = std::max(end, ds.subtree_end[ds.children[i]]);
+    for (int32_t i = ds.child_begin[k]; i < ds.child_begin[k + 1]; ++i) end = std::max(end, ds.subtree_end[ds.children[i].value]);
     ds.subtree_end[k] = end;
   }
   ds.leaf_of_node.assign(n, -1);

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <new>
+#include <stdexcept>
 
 #include "engine_state.h"
 #include "wal.h"
@@ -51,6 +53,33 @@ void FinishTopology(Topology& topology) {
     topology.first_leaf[k] = ds.leaf_of_node[k] >= 0 ? ds.leaf_of_node[k] : topology.first_leaf[k + 1];
 }
 
+Result<std::shared_ptr<Topology>> BuildTopology(Dataset dataset, const EngineOptions& options,
+                                                std::shared_ptr<const Executor> executor) {
+  auto topology = std::make_shared<Topology>();
+  index::PolygonIndexOptions io = options.index;
+  io.threads = executor->threads();
+  io.parallel_for = [ex = executor.get()](size_t n, const std::function<void(size_t)>& task) {
+    ex->For(n, 1, [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; ++i) task(i);
+    });
+  };
+  try {
+    topology->index = index::PolygonIndex::Build(std::move(dataset.leaf_geometry), io);
+  } catch (const std::length_error& e) {
+    return InvalidArgument((dataset.source.empty() ? std::string("dataset") : dataset.source) +
+                           ": the spatial index cannot hold this dataset (" + e.what() +
+                           "); raise index cells_per_edge or lower max_cells");
+  } catch (const std::bad_alloc&) {
+    return Internal((dataset.source.empty() ? std::string("dataset") : dataset.source) +
+                    ": out of memory while building the spatial index");
+  }
+  dataset.leaf_geometry.clear();
+  topology->dataset = std::move(dataset);
+  topology->executor = std::move(executor);
+  FinishTopology(*topology);
+  return topology;
+}
+
 }  // namespace internal
 
 View::View(std::shared_ptr<const Topology> topology, std::shared_ptr<const MetricState> metrics)
@@ -73,27 +102,32 @@ LocateResult View::Locate(index::Point p, const LocateOptions& options) const {
     }
   }
   if (leaf >= 0) {
-    r.leaf = leaf;
-    r.node = topology_->dataset.leaf_nodes[leaf];
+    r.leaf = LeafId(leaf);
+    r.node = NodeId(topology_->dataset.leaf_nodes[leaf]);
   }
   return r;
 }
 
-Chain View::ChainOf(int32_t node) const {
+Chain View::ChainOf(NodeId node) const {
   Chain c;
   int32_t up[kLevelCount];
   int n = 0;
-  for (int32_t v = node; v >= 0 && n < kLevelCount; v = topology_->dataset.parents[v]) up[n++] = v;
-  for (int i = 0; i < n; ++i) c.nodes[i] = up[n - 1 - i];
+  for (int32_t v = node.value; v >= 0 && n < kLevelCount; v = topology_->dataset.parents[v]) up[n++] = v;
+  for (int i = 0; i < n; ++i) c.nodes[i] = NodeId(up[n - 1 - i]);
   c.size = n;
   return c;
 }
 
-std::string_view View::id(int32_t node) const { return topology_->dataset.ids[node]; }
-std::string_view View::name(int32_t node) const { return topology_->dataset.names[node]; }
-Level View::level(int32_t node) const { return topology_->dataset.levels[node]; }
-std::optional<int32_t> View::Find(std::string_view id) const { return topology_->dataset.Find(id); }
-int64_t View::Metric(int32_t node, int metric) const { return metrics_->Get(node, metric); }
+std::string_view View::id(NodeId node) const { return topology_->dataset.ids[node.value]; }
+std::string_view View::name(NodeId node) const { return topology_->dataset.names[node.value]; }
+Level View::level(NodeId node) const { return topology_->dataset.levels[node.value]; }
+std::optional<NodeId> View::Find(std::string_view id) const {
+  if (auto n = topology_->dataset.Find(id)) return NodeId(*n);
+  return std::nullopt;
+}
+NodeId View::NodeOf(LeafId leaf) const { return NodeId(topology_->dataset.leaf_nodes[leaf.value]); }
+LeafId View::LeafOf(NodeId node) const { return LeafId(topology_->dataset.leaf_of_node[node.value]); }
+int64_t View::Metric(NodeId node, int metric) const { return metrics_->Get(node.value, metric); }
 
 Engine::Engine() : state_(std::make_unique<internal::EngineState>()) {}
 Engine::~Engine() = default;
@@ -108,12 +142,10 @@ Result<std::unique_ptr<Engine>> Engine::Create(Dataset dataset, const EngineOpti
     if (!lock.ok()) return lock.status();
     st.data_dir_lock = std::move(lock.value());
   }
-  st.pool = std::make_unique<internal::WorkerPool>(options.threads);
-  auto topology = std::make_shared<Topology>();
-  topology->index = index::PolygonIndex::Build(std::move(dataset.leaf_geometry), internal::IndexOptionsFor(options));
-  dataset.leaf_geometry.clear();
-  topology->dataset = std::move(dataset);
-  internal::FinishTopology(*topology);
+  st.executor = options.executor ? options.executor : std::make_shared<const Executor>(options.threads);
+  auto built = internal::BuildTopology(std::move(dataset), options, st.executor);
+  if (!built.ok()) return built.status();
+  std::shared_ptr<Topology> topology = std::move(built).value();
   const Dataset& ds = topology->dataset;
   std::vector<int64_t> leaf_values = ds.leaf_metrics;
   uint64_t version = 0;
@@ -150,19 +182,22 @@ Result<std::unique_ptr<Engine>> Engine::Create(Dataset dataset, const EngineOpti
 
 Result<std::unique_ptr<Engine>> Engine::Open(const std::string& path, const EngineOptions& options,
                                              ValidationReport* report) {
-  LoadOptions load;
-  load.threads = options.threads;
+  EngineOptions with_executor = options;
+  if (!with_executor.executor) with_executor.executor = std::make_shared<const Executor>(options.threads);
+  LoadOptions load = options.load;
+  load.executor = with_executor.executor.get();
   LoadResult loaded = LoadDataset(path, load);
   if (report) *report = loaded.report;
   if (!loaded.dataset) {
     return InvalidArgument(path + ": " + loaded.report.ErrorSummary());
   }
-  return Create(std::move(*loaded.dataset), options);
+  return Create(std::move(*loaded.dataset), with_executor);
 }
 
 std::shared_ptr<const View> Engine::Read() const { return state_->Current(); }
 
-int Engine::threads() const { return state_->pool->threads(); }
+const Executor& Engine::executor() const { return *state_->executor; }
+int Engine::threads() const { return state_->executor->threads(); }
 
 namespace {
 Status CheckPoint(double lon, double lat, size_t i) {
@@ -172,36 +207,32 @@ Status CheckPoint(double lon, double lat, size_t i) {
 }
 }  // namespace
 
-Result<LocateResult> Engine::Locate(double lon, double lat, const LocateOptions& options) const {
-  if (Status s = CheckPoint(lon, lat, 0); !s.ok()) return s;
-  return Read()->Locate({lon, lat}, options);
-}
-
-Status Engine::LocateBatch(std::span<const index::Point> points, std::span<LocateResult> out,
-                           const LocateOptions& options) const {
+Status View::LocateBatch(std::span<const index::Point> points, std::span<LocateResult> out,
+                         const LocateOptions& options) const {
   if (points.size() != out.size())
     return InvalidArgument("LocateBatch: " + std::to_string(points.size()) + " points but " +
                            std::to_string(out.size()) + " result slots");
   for (size_t i = 0; i < points.size(); ++i)
     if (Status s = CheckPoint(points[i].x, points[i].y, i); !s.ok()) return s;
-  auto view = Read();
-  state_->pool->For(points.size(), 4096, [&](size_t b, size_t e) {
-    for (size_t i = b; i < e; ++i) out[i] = view->Locate(points[i], options);
+  topology_->executor->For(points.size(), 4096, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) out[i] = Locate(points[i], options);
   });
   return Status::Ok();
 }
 
-Status Engine::LocateColumns(std::span<const double> lon, std::span<const double> lat,
-                             std::span<int32_t> leaf_out) const {
+Status View::LocateColumns(std::span<const double> lon, std::span<const double> lat,
+                           std::span<LeafId> leaf_out) const {
   if (lon.size() != lat.size() || lon.size() != leaf_out.size())
     return InvalidArgument("LocateColumns: lon, lat and output differ in length (" + std::to_string(lon.size()) +
                            ", " + std::to_string(lat.size()) + ", " + std::to_string(leaf_out.size()) + ")");
   for (size_t i = 0; i < lon.size(); ++i)
     if (Status s = CheckPoint(lon[i], lat[i], i); !s.ok()) return s;
-  auto view = Read();
-  const index::PolygonIndex& idx = view->spatial_index();
-  state_->pool->For(lon.size(), 8192, [&](size_t b, size_t e) {
-    idx.LocateMany(lon.subspan(b, e - b), lat.subspan(b, e - b), leaf_out.subspan(b, e - b));
+  const index::PolygonIndex& idx = spatial_index();
+  // LeafId is one int32_t (ids.h), the index's own leaf number type: the
+  // index writes the numbers in place.
+  std::span<int32_t> raw(reinterpret_cast<int32_t*>(leaf_out.data()), leaf_out.size());
+  topology_->executor->For(lon.size(), 8192, [&](size_t b, size_t e) {
+    idx.LocateMany(lon.subspan(b, e - b), lat.subspan(b, e - b), raw.subspan(b, e - b));
   });
   return Status::Ok();
 }

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "gridtree/engine/engine.h"
-#include "worker_pool.h"
 
 namespace gridtree::internal {
 
@@ -21,6 +20,7 @@ class DataDirLock;
 struct Topology {
   Dataset dataset;  // leaf_geometry is empty: it lives in the index
   std::unique_ptr<index::PolygonIndex> index;
+  std::shared_ptr<const Executor> executor;  // the engine's, for the View's parallel queries
   uint64_t dataset_version = 1;
   std::vector<std::pair<std::string_view, int32_t>> names_sorted;  // for prefix search
   // first_leaf[k]: the number of the first leaf at or after node k (k may be
@@ -51,7 +51,7 @@ struct MetricState {
 
 struct EngineState {
   EngineOptions options;
-  std::unique_ptr<WorkerPool> pool;
+  std::shared_ptr<const Executor> executor;
   // The published state. A mutex, not std::atomic<std::shared_ptr>: GCC 12's
   // atomic shared_ptr unlocks with relaxed order after reading the pointer,
   // which ThreadSanitizer rightly reports; this lock is held only for a
@@ -89,12 +89,11 @@ std::shared_ptr<MetricState> RollUp(const Dataset& ds, const std::vector<int64_t
 // Builds the parts of a Topology that derive from the dataset.
 void FinishTopology(Topology& topology);
 
-// The index options of an engine: the index is built on as many threads as
-// the engine's pool has, unless the index options say otherwise.
-inline index::PolygonIndexOptions IndexOptionsFor(const EngineOptions& options) {
-  index::PolygonIndexOptions o = options.index;
-  if (o.threads == 0) o.threads = options.threads;
-  return o;
-}
+// Builds the topology of a dataset on the engine's executor: the spatial
+// index (the leaf geometry moves into it) and what derives from the
+// dataset. The index's own limits (a lookup grid or edge count too large)
+// and running out of memory come back as errors.
+Result<std::shared_ptr<Topology>> BuildTopology(Dataset dataset, const EngineOptions& options,
+                                                std::shared_ptr<const Executor> executor);
 
 }  // namespace gridtree::internal

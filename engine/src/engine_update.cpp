@@ -20,13 +20,27 @@ std::string MetricList(const Dataset& ds) {
   return s;
 }
 
+// Tells every listener about a new state. The leaves are numbers of that
+// state's own dataset: a listener always gets the view they belong to,
+// never a newer one a reload may have published meanwhile.
+void NotifyListeners(internal::EngineState& st, const std::shared_ptr<const View>& view,
+                     std::span<const LeafId> leaves) {
+  std::vector<Engine::Listener> listeners;
+  {
+    std::lock_guard lock(st.listeners_mu);
+    for (auto& [id, l] : st.listeners) listeners.push_back(l);
+  }
+  for (auto& l : listeners) l(view, leaves);
+}
+
 }  // namespace
 
 Result<uint64_t> Engine::Apply(const UpdateBatch& batch) {
   internal::EngineState& st = *state_;
   if (batch.updates.empty()) return InvalidArgument("update batch is empty");
-  std::vector<int32_t> changed;
+  std::vector<LeafId> changed;
   uint64_t version = 0;
+  std::shared_ptr<const View> made;  // the state this batch made (what listeners get)
   {
     std::lock_guard lock(st.write_mu);
     const View& base = *st.pending;
@@ -50,7 +64,7 @@ Result<uint64_t> Engine::Apply(const UpdateBatch& batch) {
       if (!metric) return InvalidArgument(where + "unknown metric; the dataset has " + MetricList(ds));
       const uint64_t key = static_cast<uint64_t>(leaf) * m + static_cast<uint64_t>(*metric);
       auto it = next.find(key);
-      const int64_t old = it != next.end() ? it->second : base.Metric(*node, *metric);
+      const int64_t old = it != next.end() ? it->second : base.Metric(NodeId(*node), *metric);
       int64_t value = u.value;
       if (u.op == MetricUpdate::Op::kAdd && __builtin_add_overflow(old, u.value, &value))
         return InvalidArgument(where + "adding " + std::to_string(u.value) + " to " + std::to_string(old) +
@@ -85,7 +99,7 @@ Result<uint64_t> Engine::Apply(const UpdateBatch& batch) {
       const int32_t leaf = static_cast<int32_t>(key / m);
       const size_t metric = key % m;
       const int32_t node = ds.leaf_nodes[leaf];
-      const int64_t delta = next[key] - base.Metric(node, static_cast<int>(metric));
+      const int64_t delta = next[key] - base.Metric(NodeId(node), static_cast<int>(metric));
       for (int32_t v = node; v >= 0; v = ds.parents[v]) {
         int64_t& x = cell(v, metric);
         if (__builtin_add_overflow(x, delta, &x))
@@ -93,13 +107,14 @@ Result<uint64_t> Engine::Apply(const UpdateBatch& batch) {
                                  " would overflow");
       }
       record.values.push_back({static_cast<uint32_t>(leaf), static_cast<uint32_t>(metric), next[key]});
-      if (changed.empty() || changed.back() != leaf) changed.push_back(leaf);
+      if (changed.empty() || changed.back() != LeafId(leaf)) changed.push_back(LeafId(leaf));
     }
     // 3. Log it (durable below), then it becomes the newest state.
     if (st.wal)
       if (Status s = st.wal->Append(record); !s.ok()) return s;
     version = state->version;
     auto view = std::make_shared<const View>(base.topology_ptr(), std::move(state));
+    made = view;
     st.pending = view;
     if (!st.wal) st.Publish(std::move(view));
   }
@@ -126,15 +141,7 @@ Result<uint64_t> Engine::Apply(const UpdateBatch& batch) {
   }
   std::sort(changed.begin(), changed.end());
   changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
-  std::vector<Listener> listeners;
-  {
-    std::lock_guard lock(st.listeners_mu);
-    for (auto& [id, l] : st.listeners) listeners.push_back(l);
-  }
-  if (!listeners.empty()) {
-    auto view = Read();
-    for (auto& l : listeners) l(view, changed);
-  }
+  NotifyListeners(st, made, changed);
   return version;
 }
 
@@ -149,7 +156,7 @@ Status Engine::Checkpoint() {
   const size_t m = ds.metric_count();
   std::vector<int64_t> values(ds.leaf_count() * m);
   for (size_t l = 0; l < ds.leaf_count(); ++l)
-    for (size_t j = 0; j < m; ++j) values[l * m + j] = v.Metric(ds.leaf_nodes[l], static_cast<int>(j));
+    for (size_t j = 0; j < m; ++j) values[l * m + j] = v.Metric(NodeId(ds.leaf_nodes[l]), static_cast<int>(j));
   if (Status s = internal::WriteSnapshot(st.options.data_dir, ds.fingerprint, v.version(), ds.leaf_count(), m, values);
       !s.ok())
     return s;
@@ -159,24 +166,38 @@ Status Engine::Checkpoint() {
   return Status::Ok();
 }
 
-Status Engine::Reload(Dataset dataset) {
+Result<std::shared_ptr<const View>> Engine::Reload(Dataset dataset) {
   internal::EngineState& st = *state_;
-  auto topology = std::make_shared<internal::Topology>();
-  topology->index = index::PolygonIndex::Build(std::move(dataset.leaf_geometry), internal::IndexOptionsFor(st.options));
-  dataset.leaf_geometry.clear();
-  topology->dataset = std::move(dataset);
-  internal::FinishTopology(*topology);
-  std::lock_guard sync(st.sync_mu);
-  std::lock_guard lock(st.write_mu);
-  topology->dataset_version = st.pending->dataset_version() + 1;
-  if (st.wal)
-    if (Status s = st.wal->Reset(topology->dataset.fingerprint); !s.ok()) return s;
+  auto built = internal::BuildTopology(std::move(dataset), st.options, st.executor);
+  if (!built.ok()) return built.status();
+  std::shared_ptr<internal::Topology> topology = std::move(built).value();
   auto metrics = internal::RollUp(topology->dataset, topology->dataset.leaf_metrics, 0);
-  auto view = std::make_shared<const View>(std::move(topology), std::move(metrics));
-  st.pending = view;
-  st.synced_version = 0;
-  st.Publish(std::move(view));
-  return Status::Ok();
+  std::shared_ptr<const View> view;
+  {
+    std::lock_guard sync(st.sync_mu);
+    std::lock_guard lock(st.write_mu);
+    topology->dataset_version = st.pending->dataset_version() + 1;
+    if (st.wal)
+      if (Status s = st.wal->Reset(topology->dataset.fingerprint); !s.ok()) return s;
+    view = std::make_shared<const View>(std::move(topology), std::move(metrics));
+    st.pending = view;
+    st.synced_version = 0;
+    st.Publish(view);
+  }
+  // Every leaf is new: a watcher re-reads whatever it watches.
+  std::vector<LeafId> all(view->dataset().leaf_count());
+  for (size_t l = 0; l < all.size(); ++l) all[l] = LeafId(static_cast<int32_t>(l));
+  NotifyListeners(st, view, all);
+  return view;
+}
+
+Result<std::shared_ptr<const View>> Engine::ReloadFrom(const std::string& path, ValidationReport* report) {
+  LoadOptions load = state_->options.load;
+  load.executor = state_->executor.get();
+  LoadResult loaded = LoadDataset(path, load);
+  if (report) *report = loaded.report;
+  if (!loaded.dataset) return InvalidArgument(path + ": " + loaded.report.ErrorSummary());
+  return Reload(std::move(*loaded.dataset));
 }
 
 int Engine::AddListener(Listener listener) {

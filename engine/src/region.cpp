@@ -148,11 +148,11 @@ Region CircleRegion(double lon, double lat, double radius_m) {
   return r;
 }
 
-Region PolygonRegion(index::MultiPolygon polygon) {
+Result<Region> PolygonRegion(index::MultiPolygon polygon) {
   Region r;
   r.kind = Region::Kind::kPolygon;
   r.polygon = std::move(polygon);
-  NormaliseRegion(r.polygon, "polygon region");
+  if (Status s = NormaliseRegion(r.polygon, "polygon region"); !s.ok()) return s;
   return r;
 }
 

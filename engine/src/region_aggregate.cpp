@@ -426,13 +426,12 @@ Result<std::unique_ptr<PreparedRegion>> Prepare(const Region& r) {
 
 }  // namespace
 
-Result<RegionResult> Engine::RegionAggregate(const RegionQuery& query) const {
+Result<RegionResult> View::RegionAggregate(const RegionQuery& query) const {
   auto prepared = Prepare(query.region);
   if (!prepared.ok()) return prepared.status();
   const PreparedRegion& region = *prepared.value();
-  auto view = Read();
-  const Dataset& ds = view->dataset();
-  const auto& idx = view->spatial_index();
+  const Dataset& ds = dataset();
+  const auto& idx = spatial_index();
   const size_t m = ds.metric_count();
   // Without group-by any inside node counts whole; with it, only nodes at or
   // below the grouping level (so that each row gets its share).
@@ -455,8 +454,8 @@ Result<RegionResult> Engine::RegionAggregate(const RegionQuery& query) const {
     } else if (leaf) {
       border.push_back(ds.leaf_of_node[v]);
     } else {
-      const auto kids = view->Children(v);
-      for (auto it = kids.rbegin(); it != kids.rend(); ++it) stack.push_back(*it);
+      const auto kids = Children(NodeId(v));
+      for (auto it = kids.rbegin(); it != kids.rend(); ++it) stack.push_back(it->value);
     }
   }
   // 2. Geometry on border leaves, in parallel when there are many.
@@ -471,34 +470,51 @@ Result<RegionResult> Engine::RegionAggregate(const RegionQuery& query) const {
       }
     }
   };
-  if (border.size() >= 256) state_->pool->For(border.size(), 32, measure);
+  if (border.size() >= 256) topology().executor->For(border.size(), 32, measure);
   else measure(0, border.size());
-  // 3. Combine, single-threaded.
+  // 3. Combine, single-threaded. Whole counts add up as integers, so that
+  // they stay exact past 2^53; area-weighted shares as doubles.
+  const bool exact = query.mode != RegionMode::kAreaWeighted;
   RegionResult result;
-  result.version = view->version();
+  result.dataset_version = dataset_version();
+  result.version = version();
   result.total.assign(m, 0);
+  if (exact) result.counts.assign(m, 0);
   std::vector<int32_t> row_of(query.group_by ? ds.node_count() : 0, -1);
   auto add = [&](int32_t node, double w) {
-    for (size_t j = 0; j < m; ++j) result.total[j] += w * static_cast<double>(view->Metric(node, static_cast<int>(j)));
+    for (size_t j = 0; j < m; ++j) {
+      const int64_t v = metrics().Get(node, static_cast<int>(j));
+      if (exact) result.counts[j] += v;
+      else result.total[j] += w * static_cast<double>(v);
+    }
     if (!query.group_by) return;
     int32_t g = node;
     while (g >= 0 && static_cast<int>(ds.levels[g]) > group_level) g = ds.parents[g];
     if (g < 0 || static_cast<int>(ds.levels[g]) != group_level) return;  // no node of that level above
     if (row_of[g] < 0) {
       row_of[g] = static_cast<int32_t>(result.rows.size());
-      result.rows.push_back({g, std::vector<double>(m, 0)});
+      result.rows.push_back({NodeId(g), std::vector<double>(m, 0), std::vector<int64_t>(exact ? m : 0, 0)});
     }
-    auto& row = result.rows[row_of[g]].values;
-    for (size_t j = 0; j < m; ++j) row[j] += w * static_cast<double>(view->Metric(node, static_cast<int>(j)));
+    RegionRow& row = result.rows[row_of[g]];
+    for (size_t j = 0; j < m; ++j) {
+      const int64_t v = metrics().Get(node, static_cast<int>(j));
+      if (exact) row.counts[j] += v;
+      else row.values[j] += w * static_cast<double>(v);
+    }
   };
   for (int32_t v : whole) {
     add(v, 1);
-    result.leaves += view->topology().first_leaf[ds.subtree_end[v]] - view->topology().first_leaf[v];
+    result.leaves += topology().first_leaf[ds.subtree_end[v]] - topology().first_leaf[v];
   }
   for (size_t i = 0; i < border.size(); ++i) {
     if (weight[i] <= 0) continue;
     add(ds.leaf_nodes[border[i]], weight[i]);
     ++result.leaves;
+  }
+  if (exact) {
+    for (size_t j = 0; j < m; ++j) result.total[j] = static_cast<double>(result.counts[j]);
+    for (RegionRow& row : result.rows)
+      for (size_t j = 0; j < m; ++j) row.values[j] = static_cast<double>(row.counts[j]);
   }
   std::sort(result.rows.begin(), result.rows.end(), [](const RegionRow& a, const RegionRow& b) { return a.node < b.node; });
   return result;

@@ -10,7 +10,7 @@
 
 #include "raw_feature.h"
 #include "ring_checks.h"
-#include "worker_pool.h"
+#include "gridtree/engine/executor.h"
 
 namespace gridtree::internal {
 namespace {
@@ -209,7 +209,10 @@ std::optional<Dataset> BuildDataset(std::vector<RawFeature> features, const Load
   std::vector<GeometryFindings> geo(n);
   std::vector<char> is_leaf(n);
   for (size_t i = 0; i < n; ++i) is_leaf[i] = kids[i].empty();
-  WorkerPool pool(options.threads);
+  // The caller's executor, or one for this load alone.
+  std::unique_ptr<Executor> own_executor;
+  if (!options.executor) own_executor = std::make_unique<Executor>(options.threads);
+  const Executor& pool = options.executor ? *options.executor : *own_executor;
   pool.For(n, 64, [&](size_t b, size_t e) {
     for (size_t i = b; i < e; ++i) {
       RawFeature& f = features[i];
@@ -277,7 +280,7 @@ std::optional<Dataset> BuildDataset(std::vector<RawFeature> features, const Load
   ds.child_begin.assign(n + 1, 0);
   for (size_t k = 0; k < n; ++k) {
     ds.child_begin[k + 1] = ds.child_begin[k] + static_cast<int32_t>(kids[order[k]].size());
-    for (int32_t c : kids[order[k]]) ds.children.push_back(node_of[c]);
+    for (int32_t c : kids[order[k]]) ds.children.push_back(NodeId(node_of[c]));
   }
   // 7. Bounds and areas, bottom-up; inner metrics must equal their leaves' sums.
   const size_t leaves = ds.leaf_nodes.size();
@@ -344,7 +347,7 @@ std::optional<Dataset> BuildDataset(std::vector<RawFeature> features, const Load
                          " %) of the node's own geometry uncovered");
     }
     for (int32_t i = ds.child_begin[k]; i < ds.child_begin[k + 1]; ++i) {
-      const int32_t c = ds.children[i];
+      const int32_t c = ds.children[i].value;
       const index::Box& b = ds.node_bounds[c];
       if (b.min_x < own.min_x - slack || b.min_y < own.min_y - slack || b.max_x > own.max_x + slack ||
           b.max_y > own.max_y + slack)

@@ -6,59 +6,69 @@
 
 namespace gridtree {
 
-std::vector<int64_t> View::Aggregate(int32_t node) const {
+std::vector<int64_t> View::Aggregate(NodeId node) const {
   std::vector<int64_t> out(metrics().metric_count);
-  for (size_t j = 0; j < out.size(); ++j) out[j] = metrics().Get(node, static_cast<int>(j));
+  for (size_t j = 0; j < out.size(); ++j) out[j] = metrics().Get(node.value, static_cast<int>(j));
   return out;
 }
 
-std::span<const int32_t> View::Children(int32_t node) const {
+std::span<const NodeId> View::Children(NodeId node) const {
   const Dataset& ds = dataset();
-  return std::span<const int32_t>(ds.children.data() + ds.child_begin[node],
-                                  static_cast<size_t>(ds.child_begin[node + 1] - ds.child_begin[node]));
+  return std::span<const NodeId>(ds.children.data() + ds.child_begin[node.value],
+                                 static_cast<size_t>(ds.child_begin[node.value + 1] - ds.child_begin[node.value]));
 }
 
-int32_t View::Parent(int32_t node) const { return dataset().parents[node]; }
-std::string_view View::kind(int32_t node) const { return dataset().kinds[node]; }
-double View::AreaKm2(int32_t node) const { return dataset().node_area_km2[node]; }
+NodeId View::Parent(NodeId node) const { return NodeId(dataset().parents[node.value]); }
+std::string_view View::kind(NodeId node) const { return dataset().kinds[node.value]; }
+double View::AreaKm2(NodeId node) const { return dataset().node_area_km2[node.value]; }
 
-std::vector<int32_t> View::FindByNamePrefix(std::string_view prefix, size_t limit) const {
+std::vector<NodeId> View::FindByNamePrefix(std::string_view prefix, size_t limit) const {
   const auto& names = topology().names_sorted;
   auto it = std::lower_bound(names.begin(), names.end(), prefix,
                              [](const auto& entry, std::string_view p) { return entry.first < p; });
-  std::vector<int32_t> out;
-  for (; it != names.end() && it->first.substr(0, prefix.size()) == prefix; ++it) out.push_back(it->second);
+  std::vector<NodeId> out;
+  for (; it != names.end() && it->first.substr(0, prefix.size()) == prefix; ++it) out.push_back(NodeId(it->second));
   std::sort(out.begin(), out.end());
   if (out.size() > limit) out.resize(limit);
   return out;
 }
 
-std::vector<TopEntry> View::TopK(const TopKQuery& q) const {
+Result<TopKResult> View::TopK(const TopKQuery& q) const {
   const Dataset& ds = dataset();
-  std::vector<TopEntry> out;
-  if (q.metric < 0 || static_cast<size_t>(q.metric) >= ds.metric_count() || q.k == 0) return out;
-  const int32_t begin = q.within >= 0 ? q.within : 0;
-  const int32_t end = q.within >= 0 ? ds.subtree_end[q.within] : static_cast<int32_t>(ds.node_count());
+  if (q.metric < 0 || static_cast<size_t>(q.metric) >= ds.metric_count())
+    return InvalidArgument("top-k: metric number " + std::to_string(q.metric) + " is not one of the dataset's " +
+                           std::to_string(ds.metric_count()) + " metrics");
+  if (q.within.valid() && static_cast<size_t>(q.within.value) >= ds.node_count())
+    return InvalidArgument("top-k: within node " + std::to_string(q.within.value) + " is not in this dataset");
+  TopKResult result;
+  result.dataset_version = dataset_version();
+  result.version = version();
+  if (q.k == 0) return result;
+  const int32_t begin = q.within.valid() ? q.within.value : 0;
+  const int32_t end = q.within.valid() ? ds.subtree_end[q.within.value] : static_cast<int32_t>(ds.node_count());
   // Best first; ties go to the lower node number. A bounded min-heap keeps
-  // the k best seen so far.
-  auto worse = [](const TopEntry& a, const TopEntry& b) {
-    return a.value != b.value ? a.value > b.value : a.node < b.node;
+  // the k best seen so far. Counts compare exactly as integers; densities
+  // as doubles.
+  auto better = [density = q.density](const TopEntry& a, const TopEntry& b) {
+    if (density ? a.density != b.density : a.value != b.value)
+      return density ? a.density > b.density : a.value > b.value;
+    return a.node < b.node;
   };
-  std::priority_queue<TopEntry, std::vector<TopEntry>, decltype(worse)> heap(worse);
+  std::priority_queue<TopEntry, std::vector<TopEntry>, decltype(better)> heap(better);
   for (int32_t v = begin; v < end; ++v) {
     if (ds.levels[v] != q.level) continue;
-    double value = static_cast<double>(metrics().Get(v, q.metric));
+    TopEntry entry{NodeId(v), metrics().Get(v, q.metric), 0};
     if (q.density) {
       const double area = ds.node_area_km2[v];
       if (area <= 0) continue;
-      value /= area;
+      entry.density = static_cast<double>(entry.value) / area;
     }
-    heap.push({v, value});
+    heap.push(entry);
     if (heap.size() > q.k) heap.pop();
   }
-  while (!heap.empty()) out.push_back(heap.top()), heap.pop();
-  std::reverse(out.begin(), out.end());
-  return out;
+  while (!heap.empty()) result.entries.push_back(heap.top()), heap.pop();
+  std::reverse(result.entries.begin(), result.entries.end());
+  return result;
 }
 
 }  // namespace gridtree

@@ -13,6 +13,7 @@
 #include "gridtree/index/polygon_index.h"
 
 #include <algorithm>
+#include <functional>
 #include <atomic>
 #include <exception>
 #include <mutex>
@@ -136,11 +137,17 @@ struct PolygonIndex::Impl {
 
 namespace {
 
-// Runs task(i) for i in [0, n) on up to `threads` threads (the caller is
-// one of them), tasks handed out one at a time so that uneven tasks still
-// keep every thread busy. The first exception is rethrown after all join.
+// Runs task(i) for i in [0, n): on the caller's executor when the options
+// name one (options.parallel_for), else on up to `threads` threads of its
+// own (the caller is one of them), tasks handed out one at a time so that
+// uneven tasks still keep every thread busy. The first exception is
+// rethrown after all join.
 template <typename Task>
-void ParallelFor(size_t n, int threads, const Task& task) {
+void ParallelFor(size_t n, const PolygonIndexOptions& options, int threads, const Task& task) {
+  if (options.parallel_for) {
+    options.parallel_for(n, std::function<void(size_t)>(std::cref(task)));
+    return;
+  }
   const size_t workers = std::min<size_t>(n, static_cast<size_t>(std::max(threads, 1)));
   if (workers <= 1) {
     for (size_t i = 0; i < n; ++i) task(i);
@@ -218,7 +225,7 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
   std::vector<int32_t> cover(ncells, INT32_MAX);  // lowest polygon covering the whole cell
   std::vector<uint32_t> part_row0(nparts), part_rows(nparts);
 
-  ParallelFor(nruns, threads, [&](size_t run_index) {
+  ParallelFor(nruns, options, threads, [&](size_t run_index) {
     Run& run = runs[run_index];
     std::vector<uint32_t> touched;
     std::vector<double> xs;
@@ -316,7 +323,7 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
   std::vector<internal::UpEdge> up_edges(edge_offset[nruns]);
   std::vector<uint32_t> row_edges(row_edge_offset[nruns]), row_edge_begin(row_offset[nruns] + 1);
   row_edge_begin.back() = static_cast<uint32_t>(row_edges.size());
-  ParallelFor(nruns, threads, [&](size_t r) {
+  ParallelFor(nruns, options, threads, [&](size_t r) {
     Run& run = runs[r];
     std::copy(run.up_edges.begin(), run.up_edges.end(), up_edges.begin() + static_cast<ptrdiff_t>(edge_offset[r]));
     for (size_t k = 0; k < run.row_edges.size(); ++k)
@@ -331,7 +338,7 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
   // ---- Phase 2: the parts touching each cell, grouped by cell (a counting
   // sort; the order within a cell is fixed by the sort in phase 3).
   std::vector<uint32_t> cell_begin(ncells + 1, 0);
-  ParallelFor(nruns, threads, [&](size_t r) {
+  ParallelFor(nruns, options, threads, [&](size_t r) {
     for (uint64_t t : runs[r].touches)
       std::atomic_ref<uint32_t>(cell_begin[(t >> 32) + 1]).fetch_add(1, std::memory_order_relaxed);
   });
@@ -339,7 +346,7 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
   std::vector<uint32_t> cell_parts(cell_begin[ncells]);
   {
     std::vector<uint32_t> cursor(cell_begin.begin(), cell_begin.end() - 1);
-    ParallelFor(nruns, threads, [&](size_t r) {
+    ParallelFor(nruns, options, threads, [&](size_t r) {
       for (uint64_t t : runs[r].touches) {
         const uint32_t at = std::atomic_ref<uint32_t>(cursor[t >> 32]).fetch_add(1, std::memory_order_relaxed);
         cell_parts[at] = static_cast<uint32_t>(t);
@@ -406,7 +413,7 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
   constexpr size_t kBlock = 1 << 14;
   const size_t nblocks = (ncells + kBlock - 1) / kBlock;
   std::vector<size_t> block_words(nblocks + 1, 0);
-  ParallelFor(nblocks, threads, [&](size_t b) {
+  ParallelFor(nblocks, options, threads, [&](size_t b) {
     std::vector<Item> list;
     size_t words = 0;
     for (size_t c = b * kBlock, end = std::min(ncells, c + kBlock); c < end; ++c)
@@ -419,7 +426,7 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
   stream.assign(block_words[nblocks], Word{});
   cells.assign(ncells, -1);
   std::atomic<int64_t> mixed{0};
-  ParallelFor(nblocks, threads, [&](size_t b) {
+  ParallelFor(nblocks, options, threads, [&](size_t b) {
     std::vector<Item> list;
     size_t at = block_words[b];
     int64_t count = 0;

@@ -25,6 +25,9 @@ void ThrowOverloaded(std::string message) {
   kj::throwFatalException(kj::Exception(kj::Exception::Type::OVERLOADED, __FILE__, __LINE__, kj::str(message)));
 }
 
+// docs/rpc.md "Errors": OVERLOADED for kOverloaded; FAILED for the rest,
+// the message starting with the kind ("not found: ...", "internal: ...",
+// "invalid argument: ...") so that HTTP and clients can tell them apart.
 void ThrowStatus(const Status& status) {
   if (status.code() == StatusCode::kOverloaded) ThrowOverloaded(status.message());
   ThrowFailed(status.ToString());
@@ -58,21 +61,19 @@ void FillBounds(proto::Bounds::Builder out, const index::Box& b) {
 }
 }  // namespace
 
-void FillNodeRef(proto::NodeRef::Builder out, const View& view, int32_t node) {
+void FillNodeRef(proto::NodeRef::Builder out, const View& view, NodeId node) {
   SetText(out, view.id(node), view.name(node));
   out.setLevel(ToProto(view.level(node)));
-  out.setNumber(node);
+  out.setNumber(node.value);
 }
-
-Chain ChainFor(const View& view, int32_t node) { return view.ChainOf(node); }
 
 void FillChain(capnp::List<proto::NodeRef>::Builder out, const View& view, const Chain& chain) {
   for (int i = 0; i < chain.size; ++i) FillNodeRef(out[i], view, chain.nodes[i]);
 }
 
-int32_t RequireNode(const View& view, kj::StringPtr id, const char* field) {
+NodeId RequireNode(const View& view, kj::StringPtr id, const char* field) {
   auto n = view.Find(std::string_view(id.begin(), id.size()));
-  if (!n) ThrowFailed(std::string(field) + ": unknown node id \"" + std::string(id.cStr()) + "\"");
+  if (!n) ThrowStatus(NotFound(std::string(field) + ": unknown node id \"" + EscapeText(std::string_view(id.begin(), id.size()), 128) + "\""));
   return *n;
 }
 
@@ -96,26 +97,41 @@ void FillInfo(proto::Info::Builder out, const View& view, const ServerOptions& o
   lim.setMaxPointsPerBatch(options.max_points_per_batch);
   lim.setMaxCallsInFlightPerConnection(options.max_calls_in_flight_per_connection);
   lim.setMaxQueuedWork(options.max_queued_work);
-  lim.setMaxWatchIds(options.max_ids_per_call);
+  lim.setMaxWatchIds(options.max_ids_per_watch);
+  lim.setMaxUpdatesPerBatch(options.max_updates_per_batch);
+  lim.setMaxAggregateIds(options.max_ids_per_aggregate);
+  lim.setMaxTopK(options.max_top_k);
+  lim.setMaxConnections(options.max_connections);
   out.setWritable(!options.writer_token.empty());
 }
 
-void FillNodeInfo(proto::NodeInfo::Builder out, const View& view, int32_t node) {
+void FillNodeInfo(proto::NodeInfo::Builder out, const View& view, NodeId node) {
   const Dataset& ds = view.dataset();
   FillNodeRef(out.initNode(), view, node);
   out.setKind(Text(view.kind(node)));
-  const int32_t parent = view.Parent(node);
-  out.setParent(parent >= 0 ? Text(view.id(parent)) : kj::StringPtr(""));
+  const NodeId parent = view.Parent(node);
+  out.setParent(parent.valid() ? Text(view.id(parent)) : kj::StringPtr(""));
   out.setChildCount(static_cast<uint32_t>(view.Children(node).size()));
-  out.setLeaf(ds.leaf_of_node[node]);
+  out.setLeaf(view.LeafOf(node).value);
   out.setAreaKm2(view.AreaKm2(node));
-  FillBounds(out.initBounds(), ds.node_bounds[node]);
+  FillBounds(out.initBounds(), ds.node_bounds[node.value]);
   auto m = out.initMetrics(static_cast<unsigned>(ds.metric_count()));
   for (size_t i = 0; i < ds.metric_count(); ++i) m.set(static_cast<unsigned>(i), view.Metric(node, static_cast<int>(i)));
   out.setVersion(view.version());
+  out.setDatasetVersion(view.dataset_version());
 }
 
-void FillAggregate(proto::Aggregate::Builder out, const View& view, int32_t node) {
+void FillTopK(capnp::List<proto::TopEntry>::Builder out, const View& view, const TopKResult& r, bool density) {
+  for (size_t i = 0; i < r.entries.size(); ++i) {
+    const TopEntry& e = r.entries[i];
+    auto o = out[static_cast<unsigned>(i)];
+    FillNodeRef(o.initNode(), view, e.node);
+    o.setCount(e.value);
+    o.setValue(density ? e.density : static_cast<double>(e.value));
+  }
+}
+
+void FillAggregate(proto::Aggregate::Builder out, const View& view, NodeId node) {
   FillNodeRef(out.initNode(), view, node);
   const size_t n = view.dataset().metric_count();
   auto m = out.initValues(static_cast<unsigned>(n));
@@ -124,10 +140,11 @@ void FillAggregate(proto::Aggregate::Builder out, const View& view, int32_t node
 
 void FillLocate(proto::LocateResult::Builder out, const View& view, const LocateResult& r) {
   out.setFound(r.hit());
-  out.setLeaf(r.hit() ? r.leaf : -1);
+  out.setLeaf(r.hit() ? r.leaf.value : -1);
   out.setSnapped(r.snapped);
   out.setDistanceM(r.distance_m);
   out.setVersion(view.version());
+  out.setDatasetVersion(view.dataset_version());
   if (r.hit()) {
     const Chain c = view.ChainOf(r.node);
     FillChain(out.initChain(static_cast<unsigned>(c.size)), view, c);
@@ -145,9 +162,14 @@ void FillRegionResult(proto::RegionResult::Builder out, const View& view, const 
     FillNodeRef(row.initNode(), view, r.rows[i].node);
     auto v = row.initValues(static_cast<unsigned>(r.rows[i].values.size()));
     for (size_t j = 0; j < r.rows[i].values.size(); ++j) v.set(static_cast<unsigned>(j), r.rows[i].values[j]);
+    auto c = row.initCounts(static_cast<unsigned>(r.rows[i].counts.size()));
+    for (size_t j = 0; j < r.rows[i].counts.size(); ++j) c.set(static_cast<unsigned>(j), r.rows[i].counts[j]);
   }
+  auto c = out.initCounts(static_cast<unsigned>(r.counts.size()));
+  for (size_t j = 0; j < r.counts.size(); ++j) c.set(static_cast<unsigned>(j), r.counts[j]);
   out.setLeaves(r.leaves);
   out.setVersion(r.version);
+  out.setDatasetVersion(r.dataset_version);
 }
 
 namespace {
@@ -195,7 +217,9 @@ Region RegionFromProto(proto::Region::Reader r) {
         }
         mp.parts.push_back(std::move(poly));
       }
-      return PolygonRegion(std::move(mp));
+      auto region = PolygonRegion(std::move(mp));
+      if (!region.ok()) ThrowFailed("query.region.polygon: " + region.status().message());
+      return std::move(region).value();
     }
     case proto::Region::WKT: {
       auto res = ParseRegionWkt(std::string_view(r.getWkt().begin(), r.getWkt().size()));

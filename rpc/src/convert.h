@@ -16,15 +16,16 @@ namespace gridtree::rpc::internal {
 proto::Level ToProto(Level level);
 Level FromProto(proto::Level level);
 
-void FillNodeRef(proto::NodeRef::Builder out, const View& view, int32_t node);
+void FillNodeRef(proto::NodeRef::Builder out, const View& view, NodeId node);
 void FillChain(capnp::List<proto::NodeRef>::Builder out, const View& view, const Chain& chain);
-Chain ChainFor(const View& view, int32_t node);
 // Node by id; FAILED "<field>: unknown node id \"...\"" when absent.
-int32_t RequireNode(const View& view, kj::StringPtr id, const char* field);
+NodeId RequireNode(const View& view, kj::StringPtr id, const char* field);
 
 void FillInfo(proto::Info::Builder out, const View& view, const ServerOptions& options);
-void FillNodeInfo(proto::NodeInfo::Builder out, const View& view, int32_t node);
-void FillAggregate(proto::Aggregate::Builder out, const View& view, int32_t node);
+void FillNodeInfo(proto::NodeInfo::Builder out, const View& view, NodeId node);
+void FillAggregate(proto::Aggregate::Builder out, const View& view, NodeId node);
+// value: the density when the query ranked by density, else the count.
+void FillTopK(capnp::List<proto::TopEntry>::Builder out, const View& view, const TopKResult& r, bool density);
 void FillLocate(proto::LocateResult::Builder out, const View& view, const LocateResult& r);
 void FillRegionResult(proto::RegionResult::Builder out, const View& view, const RegionResult& r);
 

@@ -75,6 +75,17 @@ std::vector<double> ParseDoubles(const std::string& s, size_t n, const std::stri
   return out;
 }
 
+// A whole number for a UInt32 field; a larger one is passed on as the
+// largest UInt32, so that the method's own limit names it.
+uint32_t ParseCount(const std::string& s, const std::string& field) {
+  uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec == std::errc::result_out_of_range) return UINT32_MAX;
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size())
+    ThrowFailed(field + ": not a whole number: " + Quoted(s));
+  return static_cast<uint32_t>(std::min<uint64_t>(v, UINT32_MAX));
+}
+
 std::vector<std::string> SplitIds(const Params& q) {
   std::vector<std::string> ids;
   const std::string& s = Require(q, "id");
@@ -90,7 +101,8 @@ std::vector<std::string> SplitIds(const Params& q) {
 
 class HttpApi final : public kj::HttpService {
  public:
-  HttpApi(ServerState& state, const kj::HttpHeaderTable& table) : state_(state), table_(table) {}
+  HttpApi(ServerState& state, const kj::HttpHeaderTable& table)
+      : state_(state), table_(table), api_(NewGridTree(state, nullptr)) {}
 
   kj::Promise<void> request(kj::HttpMethod method, kj::StringPtr url, const kj::HttpHeaders&,
                             kj::AsyncInputStream&, Response& response) override {
@@ -133,9 +145,19 @@ class HttpApi final : public kj::HttpService {
         .Call(nullptr, name,
               [this, path, q = std::move(q), &response]() mutable { return Handle(path, q, response); })
         .catch_([this, &response](kj::Exception&& e) {
-          const bool busy = e.getType() == kj::Exception::Type::OVERLOADED;
-          return SendError(response, busy ? 503 : 400, busy ? "Service Unavailable" : "Bad Request",
-                           e.getDescription().cStr());
+          // The kinds of docs/rpc.md "Errors": OVERLOADED is 503; a FAILED
+          // message says "not found: ..." (404) or "internal: ..." (500,
+          // logged, a bug); any other FAILED is the request's fault (400).
+          const std::string message = e.getDescription().cStr();
+          if (e.getType() == kj::Exception::Type::OVERLOADED)
+            return SendError(response, 503, "Service Unavailable", message);
+          if (e.getType() == kj::Exception::Type::FAILED && message.starts_with("not found: "))
+            return SendError(response, 404, "Not Found", message);
+          if (e.getType() != kj::Exception::Type::FAILED || message.starts_with("internal: ")) {
+            state_.Log("error", "http_internal_error", {{"error", message}});
+            return SendError(response, 500, "Internal Server Error", message);
+          }
+          return SendError(response, 400, "Bad Request", message);
         });
   }
 
@@ -177,125 +199,102 @@ class HttpApi final : public kj::HttpService {
     return Send(response, 200, "OK", "application/json", kj::str(json_.encode(reader), "\n"));
   }
 
+  // Sends the request to the in-process GridTree capability, so that HTTP
+  // and RPC share one implementation (validation, limits, metrics); `pick`
+  // chooses the part of the results that is the JSON body.
+  template <typename Request, typename Pick>
+  kj::Promise<void> Forward(Response& response, Request&& request, Pick pick) {
+    return request.send().then([this, &response, pick](auto&& results) { return SendJson(response, pick(results)); });
+  }
+  template <typename Params, typename Results>
+  kj::Promise<void> Forward(Response& response, capnp::Request<Params, Results>&& request) {
+    return Forward(response, kj::mv(request), [](capnp::Response<Results>& r) -> typename Results::Reader { return r; });
+  }
+
+  // Query parameters -> the RPC method's parameters. Only the HTTP forms
+  // are checked here (numbers, names); the method checks everything else.
   kj::Promise<void> Handle(const std::string& path, const Params& q, Response& response) {
-    auto view = state_.engine.Read();
-    if (path == "/info") {
-      capnp::MallocMessageBuilder m;
-      auto info = m.initRoot<proto::Info>();
-      FillInfo(info, *view, state_.options);
-      return SendJson(response, info.asReader());
-    }
+    if (path == "/info") return Forward(response, api_.infoRequest(), [](auto& r) { return r.getInfo(); });
     if (path == "/locate") {
-      const double lon = ParseLon(Require(q, "lon"), "lon");
-      const double lat = ParseLat(Require(q, "lat"), "lat");
-      LocateOptions lo;
-      if (auto it = q.find("max_distance_m"); it != q.end()) lo.max_distance_m = ParseDouble(it->second, "max_distance_m");
-      if (lo.max_distance_m < 0) ThrowFailed("max_distance_m: must be >= 0");
-      ++state_.points_located;
-      capnp::MallocMessageBuilder m;
-      auto r = m.initRoot<proto::LocateResult>();
-      FillLocate(r, *view, view->Locate({lon, lat}, lo));
-      return SendJson(response, r.asReader());
+      auto req = api_.locateRequest();
+      req.setLon(ParseLon(Require(q, "lon"), "lon"));
+      req.setLat(ParseLat(Require(q, "lat"), "lat"));
+      if (auto it = q.find("max_distance_m"); it != q.end()) req.setMaxDistanceM(ParseDouble(it->second, "max_distance_m"));
+      return Forward(response, kj::mv(req), [](auto& r) { return r.getResult(); });
     }
     if (path == "/node") {
-      capnp::MallocMessageBuilder m;
-      auto r = m.initRoot<proto::NodeInfo>();
-      FillNodeInfo(r, *view, RequireNode(*view, kj::StringPtr(Require(q, "id").c_str()), "id"));
-      return SendJson(response, r.asReader());
+      auto req = api_.nodeRequest();
+      req.setId(Require(q, "id"));
+      return Forward(response, kj::mv(req), [](auto& r) { return r.getNode(); });
     }
-    if (path == "/children" || path == "/path") {
-      const int32_t n = RequireNode(*view, kj::StringPtr(Require(q, "id").c_str()), "id");
-      capnp::MallocMessageBuilder m;
-      if (path == "/children") {
-        auto r = m.initRoot<proto::GridTree::ChildrenResults>();
-        auto kids = view->Children(n);
-        auto out = r.initChildren(static_cast<unsigned>(kids.size()));
-        for (size_t i = 0; i < kids.size(); ++i) FillNodeRef(out[static_cast<unsigned>(i)], *view, kids[i]);
-        return SendJson(response, r.asReader());
-      }
-      auto r = m.initRoot<proto::GridTree::PathResults>();
-      const Chain c = view->ChainOf(n);
-      FillChain(r.initChain(static_cast<unsigned>(c.size)), *view, c);
-      return SendJson(response, r.asReader());
+    if (path == "/children") {
+      auto req = api_.childrenRequest();
+      req.setId(Require(q, "id"));
+      return Forward(response, kj::mv(req));
+    }
+    if (path == "/path") {
+      auto req = api_.pathRequest();
+      req.setId(Require(q, "id"));
+      return Forward(response, kj::mv(req));
     }
     if (path == "/aggregate") {
       auto ids = SplitIds(q);
-      if (ids.size() > state_.options.max_ids_per_call) ThrowFailed("id: too many ids");
-      std::vector<int32_t> nodes;
-      for (const auto& id : ids) nodes.push_back(RequireNode(*view, kj::StringPtr(id.c_str()), "id"));
-      capnp::MallocMessageBuilder m;
-      auto r = m.initRoot<proto::GridTree::AggregateResults>();
-      auto out = r.initAggregates(static_cast<unsigned>(nodes.size()));
-      for (size_t i = 0; i < nodes.size(); ++i) FillAggregate(out[static_cast<unsigned>(i)], *view, nodes[i]);
-      r.setVersion(view->version());
-      return SendJson(response, r.asReader());
+      auto req = api_.aggregateRequest();
+      auto list = req.initIds(static_cast<unsigned>(std::min<size_t>(ids.size(), UINT32_MAX)));
+      for (size_t i = 0; i < list.size(); ++i) list.set(static_cast<unsigned>(i), ids[i]);
+      return Forward(response, kj::mv(req));
     }
     if (path == "/region") {
-      RegionQuery rq;
+      auto req = api_.regionAggregateRequest();
+      auto query = req.initQuery();
+      auto region = query.initRegion();
       if (auto it = q.find("box"); it != q.end()) {
         auto v = ParseDoubles(it->second, 4, "box");
-        if (v[0] > v[2] || v[1] > v[3]) ThrowFailed("box: expected west,south,east,north");
         if (v[0] < -180 || v[2] > 180 || v[1] < -90 || v[3] > 90)
           ThrowFailed("box: outside longitudes [-180, 180] and latitudes [-90, 90]");
-        rq.region = BoxRegion(v[0], v[1], v[2], v[3]);
+        auto b = region.initBox();
+        b.setWest(v[0]);
+        b.setSouth(v[1]);
+        b.setEast(v[2]);
+        b.setNorth(v[3]);
       } else if (auto it2 = q.find("circle"); it2 != q.end()) {
         auto v = ParseDoubles(it2->second, 3, "circle");
         if (v[0] < -180 || v[0] > 180 || v[1] < -90 || v[1] > 90)
           ThrowFailed("circle: centre outside longitudes [-180, 180] and latitudes [-90, 90]");
-        if (v[2] <= 0) ThrowFailed("circle: radius must be > 0");
-        rq.region = CircleRegion(v[0], v[1], v[2]);
+        auto c = region.initCircle();
+        c.setLon(v[0]);
+        c.setLat(v[1]);
+        c.setRadiusM(v[2]);
       } else if (auto it3 = q.find("wkt"); it3 != q.end()) {
-        auto r = ParseRegionWkt(it3->second);
-        if (!r.ok()) ThrowFailed("wkt: " + r.status().message());
-        rq.region = std::move(r).value();
+        region.setWkt(it3->second);
       } else {
         ThrowFailed("region: give box=W,S,E,N, circle=LON,LAT,M or wkt=POLYGON(...)");
       }
       if (auto it = q.find("mode"); it != q.end()) {
         auto mode = ParseRegionMode(it->second);
         if (!mode) ThrowFailed("mode: expected contained, intersecting or area_weighted");
-        rq.mode = *mode;
+        query.setMode(*mode == RegionMode::kContained      ? proto::RegionMode::CONTAINED
+                      : *mode == RegionMode::kAreaWeighted ? proto::RegionMode::AREA_WEIGHTED
+                                                           : proto::RegionMode::INTERSECTING);
       }
       if (auto it = q.find("group_by"); it != q.end()) {
         auto level = ParseLevel(it->second);
         if (!level) ThrowFailed("group_by: unknown level " + Quoted(it->second));
-        rq.group_by = *level;
+        query.initGroupBy().setLevel(ToProto(*level));
       }
-      return RegionAsync(state_, std::move(rq)).then([this, &response](RegionAnswer a) {
-        capnp::MallocMessageBuilder m;
-        auto r = m.initRoot<proto::RegionResult>();
-        FillRegionResult(r, *a.view, a.result);
-        return SendJson(response, r.asReader());
-      });
+      return Forward(response, kj::mv(req), [](auto& r) { return r.getResult(); });
     }
     if (path == "/topk") {
-      TopKQuery tq;
+      auto req = api_.topKRequest();
+      auto query = req.initQuery();
       auto level = ParseLevel(Require(q, "level"));
-      if (!level) ThrowFailed("level: unknown level");
-      tq.level = *level;
-      auto metric = view->dataset().MetricIndex(Require(q, "metric"));
-      if (!metric) ThrowFailed("metric: unknown metric");
-      tq.metric = *metric;
-      if (auto it = q.find("k"); it != q.end()) {
-        const double k = ParseDouble(it->second, "k");
-        if (k < 1 || k > 100000) ThrowFailed("k: must be in [1, 100000]");
-        tq.k = static_cast<size_t>(k);
-      }
-      if (auto it = q.find("within"); it != q.end())
-        tq.within = RequireNode(*view, kj::StringPtr(it->second.c_str()), "within");
-      if (auto it = q.find("density"); it != q.end()) tq.density = it->second == "1" || it->second == "true";
-      return state_.Offload([view, tq]() { return view->TopK(tq); })
-          .then([this, view, &response](std::vector<TopEntry> entries) {
-            capnp::MallocMessageBuilder m;
-            auto r = m.initRoot<proto::GridTree::TopKResults>();
-            auto out = r.initEntries(static_cast<unsigned>(entries.size()));
-            for (size_t i = 0; i < entries.size(); ++i) {
-              FillNodeRef(out[static_cast<unsigned>(i)].initNode(), *view, entries[i].node);
-              out[static_cast<unsigned>(i)].setValue(entries[i].value);
-            }
-            r.setVersion(view->version());
-            return SendJson(response, r.asReader());
-          });
+      if (!level) ThrowFailed("level: unknown level " + Quoted(Require(q, "level")));
+      query.setLevel(ToProto(*level));
+      query.setMetric(Require(q, "metric"));
+      if (auto it = q.find("k"); it != q.end()) query.setK(ParseCount(it->second, "k"));
+      if (auto it = q.find("within"); it != q.end()) query.setWithin(it->second);
+      if (auto it = q.find("density"); it != q.end()) query.setDensity(it->second == "1" || it->second == "true");
+      return Forward(response, kj::mv(req));
     }
     ThrowFailed("unknown path");
   }
@@ -314,6 +313,7 @@ class HttpApi final : public kj::HttpService {
 
   ServerState& state_;
   const kj::HttpHeaderTable& table_;
+  proto::GridTree::Client api_;  // in process: the same methods RPC clients call
   capnp::JsonCodec json_;
 };
 

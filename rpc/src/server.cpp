@@ -1,9 +1,8 @@
 // Server: the accept loop (own ReaderOptions; TwoPartyServer has none in
-// capnp 0.9.2), the worker arena, counters and /metrics text, and the
+// capnp 0.9.2), the hand-off to the engine executor, counters and /metrics text, and the
 // hand-off of applied batches to subscriptions.
 #include <capnp/rpc-twoparty.h>
 #include <kj/debug.h>
-#include <tbb/info.h>
 
 #include <capnp/rpc.capnp.h>
 #include <capnp/serialize-async.h>
@@ -61,9 +60,6 @@ size_t UnsentBytes(kj::AsyncIoStream& stream, const ConnectionTraffic* traffic) 
 ServerState::ServerState(Engine& e, ServerOptions o, kj::Timer& t)
     : engine(e), options(std::move(o)), timer(t), tasks(*this) {
   reader_options.traversalLimitInWords = std::max<uint64_t>(options.max_message_bytes / 8, 1024);
-  const int threads = options.worker_threads > 0 ? options.worker_threads : tbb::info::default_concurrency();
-  // No reserved master slot: the loop thread never joins (FIELD_NOTES §5).
-  arena = std::make_unique<tbb::task_arena>(threads, 0);
   sweep_loop = Sweep().eagerlyEvaluate([this](kj::Exception&& e) {
     Log("error", "sweep_failed", {{"error", e.getDescription().cStr()}});
   });
@@ -71,7 +67,7 @@ ServerState::ServerState(Engine& e, ServerOptions o, kj::Timer& t)
     Log("error", "subscription_loop_failed", {{"error", e.getDescription().cStr()}});
   });
   listener_id = engine.AddListener(
-      [inbox = inbox](const std::shared_ptr<const View>& view, std::span<const int32_t> leaves) {
+      [inbox = inbox](const std::shared_ptr<const View>& view, std::span<const LeafId> leaves) {
         OnBatch(*inbox, view, leaves);
       });
 }
@@ -230,23 +226,32 @@ void ServerState::Record(std::string_view method, Clock::time_point t0, const kj
   if (error) {
     ++s.errors;
     if (error->getType() == kj::Exception::Type::OVERLOADED) ++s.overloaded;
-    Log("warn", "call_error",
+    // An internal error is a bug: logged as an error, not a warning.
+    const bool internal = error->getType() == kj::Exception::Type::FAILED &&
+                          kj::StringPtr(error->getDescription()).startsWith("internal: ");
+    Log(internal ? "error" : "warn", "call_error",
         {{"method", std::string(method)},
-         {"type", error->getType() == kj::Exception::Type::OVERLOADED ? "overloaded"
+         {"type", error->getType() == kj::Exception::Type::OVERLOADED     ? "overloaded"
                   : error->getType() == kj::Exception::Type::DISCONNECTED ? "disconnected"
-                                                                           : "failed"},
+                  : internal                                              ? "internal"
+                                                                          : "failed"},
          {"error", error->getDescription().cStr()}});
   }
   if (secs * 1000 > options.slow_call_ms)
     Log("warn", "slow_call", {{"method", std::string(method)}, {"ms", std::to_string(static_cast<int64_t>(secs * 1000))}});
 }
 
-void ServerState::Enqueue(std::function<void()> task) { arena->enqueue(std::move(task)); }
+// The engine's executor: --threads bounds the server's work and the
+// engine's together (the loop thread only hands work over).
+void ServerState::Enqueue(std::function<void()> task) { engine.executor().Enqueue(std::move(task)); }
 
-void ServerState::OnBatch(Inbox& inbox, std::shared_ptr<const View> view, std::span<const int32_t> leaves) {
+void ServerState::OnBatch(Inbox& inbox, std::shared_ptr<const View> view, std::span<const LeafId> leaves) {
   std::lock_guard<std::mutex> lock(inbox.mu);
   if (inbox.closed) return;
-  inbox.batches.push_back(Batch{std::move(view), std::vector<int32_t>(leaves.begin(), leaves.end())});
+  // A reload names every leaf: the batch then says "all" without a copy.
+  const bool all = leaves.size() == view->dataset().leaf_count() && leaves.size() > 1;
+  inbox.batches.push_back(
+      Batch{std::move(view), all ? std::vector<LeafId>{} : std::vector<LeafId>(leaves.begin(), leaves.end())});
   if (inbox.wakeup) {
     inbox.wakeup->fulfill();
     inbox.wakeup = nullptr;
@@ -284,12 +289,12 @@ void ServerState::Deliver(const Batch& batch) {
   // changed".
   bool all = batch.leaves.empty() || batch.view->dataset_version() != view.dataset_version();
   std::vector<int32_t> changed;
-  for (int32_t leaf : batch.leaves) {
-    if (leaf < 0 || static_cast<size_t>(leaf) >= ds.leaf_count()) {
+  for (LeafId leaf : batch.leaves) {
+    if (!leaf.valid() || static_cast<size_t>(leaf.value) >= ds.leaf_count()) {
       all = true;
       break;
     }
-    changed.push_back(ds.leaf_nodes[leaf]);
+    changed.push_back(view.NodeOf(leaf).value);
   }
   std::sort(changed.begin(), changed.end());
   std::vector<uint64_t> to_push;
@@ -298,8 +303,8 @@ void ServerState::Deliver(const Batch& batch) {
     for (size_t i = 0; i < sub.ids.size() && !hit; ++i) {
       auto n = view.Find(sub.ids[i]);
       if (!n) continue;
-      auto it = std::lower_bound(changed.begin(), changed.end(), *n);
-      hit = it != changed.end() && *it < ds.subtree_end[*n];
+      auto it = std::lower_bound(changed.begin(), changed.end(), n->value);
+      hit = it != changed.end() && *it < ds.subtree_end[n->value];
     }
     if (hit) to_push.push_back(id);
   }
@@ -317,7 +322,8 @@ void ServerState::Push(uint64_t sub_id, std::shared_ptr<const View> view) {
   sub.sending = true;
   auto req = sub.callback.pushRequest();
   req.setVersion(view->version());
-  std::vector<int32_t> nodes;
+  req.setDatasetVersion(view->dataset_version());
+  std::vector<NodeId> nodes;
   for (const auto& id : sub.ids)
     if (auto n = view->Find(id)) nodes.push_back(*n);
   auto out = req.initNodes(static_cast<unsigned>(nodes.size()));
@@ -521,7 +527,7 @@ std::string Server::MetricsText() const {
   gauge("gridtree_connections_closed_total", "Connections the server closed (idle, limits, token attempts).", "counter",
         static_cast<double>(s.connections_closed_by_server));
   gauge("gridtree_calls_in_flight", "Calls in flight.", "gauge", static_cast<double>(s.in_flight));
-  gauge("gridtree_queued_work", "Heavy calls queued or running on the worker arena.", "gauge",
+  gauge("gridtree_queued_work", "Heavy calls queued or running on the engine executor.", "gauge",
         static_cast<double>(s.queued));
   gauge("gridtree_subscriptions", "Active watch subscriptions.", "gauge", static_cast<double>(s.subscriptions.size()));
   gauge("gridtree_uptime_seconds", "Seconds since the server started.", "gauge",

@@ -75,16 +75,10 @@ class WriterImpl final : public proto::Writer::Server {
       Engine* engine = &state_.engine;
       state_.Log("info", "reload_start", {{"path", path}});
       return state_
-          .Offload([engine, path]() -> Status {
-            LoadResult loaded = LoadDataset(path);
-            if (!loaded.dataset) {
-              return InvalidArgument(path + ": " + loaded.report.ErrorSummary());
-            }
-            return engine->Reload(std::move(*loaded.dataset));
-          })
-          .then([this, ctx](Status s) mutable {
-            if (!s.ok()) ThrowStatus(s);
-            auto view = state_.engine.Read();
+          .Offload([engine, path]() { return engine->ReloadFrom(path); })
+          .then([this, ctx](Result<std::shared_ptr<const View>> r) mutable {
+            if (!r.ok()) ThrowStatus(r.status());
+            const std::shared_ptr<const View> view = std::move(r).value();
             auto res = ctx.getResults();
             res.setDatasetVersion(view->dataset_version());
             res.setNodes(static_cast<int64_t>(view->dataset().node_count()));
@@ -134,30 +128,19 @@ class GridTreeImpl final : public proto::GridTree::Server {
   kj::Promise<void> locateBatch(LocateBatchContext ctx) override {
     return state_.Call(conn_, "locateBatch", [this, ctx]() mutable {
       auto p = ctx.getParams();
-      const bool chains = p.getWithChains();
-      return LocateBatchAsync(state_, p.getLon(), p.getLat()).then([ctx, chains](BatchAnswer a) mutable {
+      return LocateBatchAsync(state_, p.getLon(), p.getLat(), p.getWithChains()).then([ctx](BatchAnswer a) mutable {
         auto out = ctx.getResults().initResult();
+        const View& view = *a.view;
         const auto n = static_cast<unsigned>(a.leaves.size());
         auto leaves = out.initLeaves(n);
-        for (unsigned i = 0; i < n; ++i) leaves.set(i, a.leaves[i]);
-        out.setVersion(a.view->version());
-        if (!chains) return;
-        const View& view = *a.view;
-        std::unordered_map<int32_t, int32_t> dict;
-        std::vector<int32_t> nodes;
-        auto idx = out.initChainIndex(n * kLevelCount);
-        for (unsigned i = 0; i < n; ++i) {
-          for (int l = 0; l < kLevelCount; ++l) idx.set(i * kLevelCount + l, -1);
-          if (a.leaves[i] < 0) continue;
-          const Chain c = view.ChainOf(view.dataset().leaf_nodes[a.leaves[i]]);
-          for (int k = 0; k < c.size; ++k) {
-            auto [it, fresh] = dict.try_emplace(c.nodes[k], static_cast<int32_t>(nodes.size()));
-            if (fresh) nodes.push_back(c.nodes[k]);
-            idx.set(i * kLevelCount + static_cast<int>(view.level(c.nodes[k])), it->second);
-          }
-        }
-        auto cn = out.initChainNodes(static_cast<unsigned>(nodes.size()));
-        for (size_t k = 0; k < nodes.size(); ++k) FillNodeRef(cn[static_cast<unsigned>(k)], view, nodes[k]);
+        for (unsigned i = 0; i < n; ++i) leaves.set(i, a.leaves[i].value);
+        out.setVersion(view.version());
+        out.setDatasetVersion(view.dataset_version());
+        if (a.chain_index.empty()) return;
+        auto idx = out.initChainIndex(static_cast<unsigned>(a.chain_index.size()));
+        for (size_t i = 0; i < a.chain_index.size(); ++i) idx.set(static_cast<unsigned>(i), a.chain_index[i]);
+        auto cn = out.initChainNodes(static_cast<unsigned>(a.chain_nodes.size()));
+        for (size_t k = 0; k < a.chain_nodes.size(); ++k) FillNodeRef(cn[static_cast<unsigned>(k)], view, a.chain_nodes[k]);
       });
     });
   }
@@ -173,10 +156,12 @@ class GridTreeImpl final : public proto::GridTree::Server {
   kj::Promise<void> children(ChildrenContext ctx) override {
     return state_.Call(conn_, "children", [this, ctx]() mutable {
       auto view = state_.engine.Read();
-      const int32_t n = RequireNode(*view, ctx.getParams().getId(), "id");
+      const NodeId n = RequireNode(*view, ctx.getParams().getId(), "id");
       auto kids = view->Children(n);
-      auto out = ctx.getResults().initChildren(static_cast<unsigned>(kids.size()));
+      auto res = ctx.getResults();
+      auto out = res.initChildren(static_cast<unsigned>(kids.size()));
       for (size_t i = 0; i < kids.size(); ++i) FillNodeRef(out[static_cast<unsigned>(i)], *view, kids[i]);
+      res.setDatasetVersion(view->dataset_version());
       return kj::READY_NOW;
     });
   }
@@ -185,7 +170,9 @@ class GridTreeImpl final : public proto::GridTree::Server {
     return state_.Call(conn_, "path", [this, ctx]() mutable {
       auto view = state_.engine.Read();
       const Chain c = view->ChainOf(RequireNode(*view, ctx.getParams().getId(), "id"));
-      FillChain(ctx.getResults().initChain(static_cast<unsigned>(c.size)), *view, c);
+      auto res = ctx.getResults();
+      FillChain(res.initChain(static_cast<unsigned>(c.size)), *view, c);
+      res.setDatasetVersion(view->dataset_version());
       return kj::READY_NOW;
     });
   }
@@ -193,15 +180,16 @@ class GridTreeImpl final : public proto::GridTree::Server {
   kj::Promise<void> aggregate(AggregateContext ctx) override {
     return state_.Call(conn_, "aggregate", [this, ctx]() mutable {
       auto ids = ctx.getParams().getIds();
-      CheckLimit("ids", "ids", ids.size(), state_.options.max_ids_per_call, "max_ids_per_call");
+      CheckLimit("ids", "ids", ids.size(), state_.options.max_ids_per_aggregate, "max_ids_per_aggregate");
       auto view = state_.engine.Read();
-      std::vector<int32_t> nodes;
+      std::vector<NodeId> nodes;
       for (unsigned i = 0; i < ids.size(); ++i)
         nodes.push_back(RequireNode(*view, ids[i], ("ids[" + std::to_string(i) + "]").c_str()));
       auto res = ctx.getResults();
       auto out = res.initAggregates(ids.size());
       for (unsigned i = 0; i < ids.size(); ++i) FillAggregate(out[i], *view, nodes[i]);
       res.setVersion(view->version());
+      res.setDatasetVersion(view->dataset_version());
       return kj::READY_NOW;
     });
   }
@@ -225,18 +213,16 @@ class GridTreeImpl final : public proto::GridTree::Server {
       if (!metric) ThrowFailed("query.metric: unknown metric \"" + Str(q.getMetric()) + "\"");
       tq.metric = *metric;
       tq.k = q.getK();
-      if (tq.k > 100000) ThrowFailed("query.k: at most 100000");
+      CheckLimit("query.k", "entries", tq.k, state_.options.max_top_k, "max_top_k");
       if (q.getWithin().size() > 0) tq.within = RequireNode(*view, q.getWithin(), "query.within");
       tq.density = q.getDensity();
       return state_.Offload([view, tq]() { return view->TopK(tq); })
-          .then([ctx, view](std::vector<TopEntry> entries) mutable {
+          .then([ctx, view, density = tq.density](Result<TopKResult> r) mutable {
+            if (!r.ok()) ThrowStatus(r.status());
             auto res = ctx.getResults();
-            auto out = res.initEntries(static_cast<unsigned>(entries.size()));
-            for (size_t i = 0; i < entries.size(); ++i) {
-              FillNodeRef(out[static_cast<unsigned>(i)].initNode(), *view, entries[i].node);
-              out[static_cast<unsigned>(i)].setValue(entries[i].value);
-            }
-            res.setVersion(view->version());
+            FillTopK(res.initEntries(static_cast<unsigned>(r->entries.size())), *view, r.value(), density);
+            res.setVersion(r->version);
+            res.setDatasetVersion(r->dataset_version);
           });
     });
   }
@@ -286,7 +272,7 @@ class GridTreeImpl final : public proto::GridTree::Server {
       auto p = ctx.getParams();
       auto ids = p.getIds();
       if (ids.size() == 0) ThrowFailed("ids: empty");
-      CheckLimit("ids", "ids", ids.size(), state_.options.max_ids_per_call, "max_ids_per_call");
+      CheckLimit("ids", "ids", ids.size(), state_.options.max_ids_per_watch, "max_ids_per_watch");
       if (!p.hasCallback()) ThrowFailed("callback: missing");
       auto view = state_.engine.Read();
       Subscription sub{{}, p.getCallback(), false, nullptr};
@@ -314,7 +300,7 @@ kj::Own<proto::GridTree::Server> NewGridTree(ServerState& state, std::shared_ptr
 }
 
 kj::Promise<BatchAnswer> LocateBatchAsync(ServerState& state, capnp::List<double>::Reader lon,
-                                          capnp::List<double>::Reader lat) {
+                                          capnp::List<double>::Reader lat, bool with_chains) {
   if (lon.size() != lat.size())
     ThrowFailed("lat: " + std::to_string(lat.size()) + " values but lon has " + std::to_string(lon.size()));
   CheckLimit("lon", "points", lon.size(), state.options.max_points_per_batch, "max_points_per_batch");
@@ -329,25 +315,47 @@ kj::Promise<BatchAnswer> LocateBatchAsync(ServerState& state, capnp::List<double
     if (!std::isfinite(ys[i])) ThrowFailed("lat[" + std::to_string(i) + "]: must be a finite number");
   }
   state.points_located += xs.size();
-  Engine* engine = &state.engine;
-  return state.Offload([engine, xs = std::move(xs), ys = std::move(ys)]() {
+  const uint64_t max_bytes = state.options.max_message_bytes;
+  return state.Offload([view = state.engine.Read(), xs = std::move(xs), ys = std::move(ys), with_chains, max_bytes]() {
+    // One View for the points and their chains: the leaf numbers and the
+    // node names always come from the same dataset.
     BatchAnswer a;
-    a.view = engine->Read();
+    a.view = view;
     a.leaves.resize(xs.size());
-    if (!xs.empty()) {
-      Status s = engine->LocateColumns(xs, ys, a.leaves);
-      if (!s.ok()) ThrowStatus(s);
+    if (Status s = view->LocateColumns(xs, ys, a.leaves); !s.ok()) ThrowStatus(s);
+    // The answer's size in words (docs/rpc.md): the leaves list, and with
+    // chains six indexes a point plus each distinct chain node once.
+    uint64_t words = 16 + (xs.size() + 1) / 2;
+    if (with_chains) {
+      std::unordered_map<int32_t, int32_t> dict;
+      a.chain_index.assign(xs.size() * kLevelCount, -1);
+      for (size_t i = 0; i < xs.size(); ++i) {
+        if (!a.leaves[i].valid()) continue;
+        const Chain c = view->ChainOf(view->NodeOf(a.leaves[i]));
+        for (int k = 0; k < c.size; ++k) {
+          auto [it, fresh] = dict.try_emplace(c.nodes[k].value, static_cast<int32_t>(a.chain_nodes.size()));
+          if (fresh) a.chain_nodes.push_back(c.nodes[k]);
+          a.chain_index[i * kLevelCount + static_cast<size_t>(view->level(c.nodes[k]))] = it->second;
+        }
+      }
+      words += (a.chain_index.size() + 1) / 2;
+      for (NodeId n : a.chain_nodes)
+        words += 4 + (view->id(n).size() + 8) / 8 + (view->name(n).size() + 8) / 8;
     }
+    if (words * 8 > max_bytes)
+      ThrowFailed(std::string(with_chains ? "withChains: " : "lon: ") + "the answer for " +
+                  std::to_string(xs.size()) + " points would take " + std::to_string(words * 8) +
+                  " bytes, over max_message_bytes " + std::to_string(max_bytes) + "; send fewer points per call" +
+                  (with_chains ? " or set withChains = false" : ""));
     return a;
   });
 }
 
 kj::Promise<RegionAnswer> RegionAsync(ServerState& state, RegionQuery query) {
-  Engine* engine = &state.engine;
-  return state.Offload([engine, query = std::move(query)]() {
-    Result<RegionResult> r = engine->RegionAggregate(query);
+  return state.Offload([view = state.engine.Read(), query = std::move(query)]() {
+    Result<RegionResult> r = view->RegionAggregate(query);
     if (!r.ok()) ThrowStatus(r.status());
-    return RegionAnswer{engine->Read(), std::move(r).value()};
+    return RegionAnswer{view, std::move(r).value()};
   });
 }
 

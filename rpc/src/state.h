@@ -1,6 +1,6 @@
 // Internal: the state a Server shares between its RPC connections and its
-// HTTP port (engine, options, worker arena, counters, subscriptions), and the
-// helpers that move work to the arena and back.
+// HTTP port (engine, options, counters, subscriptions), and the
+// helpers that move work to the engine executor and back.
 //
 // Thread safety: everything here is touched on the loop thread only, except
 // `running` (atomic) and what Offload's lambda captures (owned by the task).
@@ -10,7 +10,6 @@
 #include <kj/async.h>
 #include <kj/debug.h>
 #include <kj/timer.h>
-#include <tbb/task_arena.h>
 
 #include <atomic>
 #include <chrono>
@@ -20,6 +19,7 @@
 #include <memory>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -101,9 +101,8 @@ struct ServerState : kj::TaskSet::ErrorHandler {
   ServerOptions options;
   kj::Timer& timer;
   capnp::ReaderOptions reader_options;
-  std::unique_ptr<tbb::task_arena> arena;
   std::atomic<int64_t> running{0};  // tasks enqueued and not yet finished (any thread)
-  uint32_t queued = 0;              // heavy calls waiting for or running on the arena (loop thread)
+  uint32_t queued = 0;              // heavy calls waiting for or running on the executor (loop thread)
   size_t in_flight = 0;             // calls in flight, all connections and HTTP
   uint64_t next_conn_id = 1;
   uint64_t connections_open = 0;  // RPC and HTTP together (max_connections)
@@ -129,7 +128,7 @@ struct ServerState : kj::TaskSet::ErrorHandler {
   int listener_id = -1;
   struct Batch {
     std::shared_ptr<const View> view;
-    std::vector<int32_t> leaves;
+    std::vector<LeafId> leaves;  // empty: every leaf (a reload)
   };
   // Shared with the engine listener, which may still run (on a writer's
   // thread) after RemoveListener returns: it holds the inbox, not the state.
@@ -209,7 +208,7 @@ struct ServerState : kj::TaskSet::ErrorHandler {
         }));
   }
 
-  // Runs fn() on the worker arena and resolves with its result on the loop.
+  // Runs fn() on the engine executor and resolves with its result on the loop.
   // Refuses with OVERLOADED past max_queued_work. fn must own what it reads.
   template <typename Fn>
   auto Offload(Fn fn) -> kj::Promise<decltype(fn())> {
@@ -223,7 +222,17 @@ struct ServerState : kj::TaskSet::ErrorHandler {
     auto fulfiller = std::make_shared<kj::Own<kj::CrossThreadPromiseFulfiller<T>>>(kj::mv(paf.fulfiller));
     running.fetch_add(1);
     Enqueue([fulfiller, fn = std::move(fn), this]() mutable {
-      KJ_IF_MAYBE(e, kj::runCatchingExceptions([&] { (*fulfiller)->fulfill(fn()); })) {
+      KJ_IF_MAYBE(e, kj::runCatchingExceptions([&] {
+        std::optional<T> value;
+        try {
+          value.emplace(fn());
+        } catch (const kj::Exception&) {
+          throw;  // the request's own error, already in its kind
+        } catch (const std::exception& error) {  // a bug or out of memory, never the request's fault
+          ThrowFailed(std::string("internal: ") + error.what());
+        }
+        (*fulfiller)->fulfill(kj::mv(*value));
+      })) {
         (*fulfiller)->reject(kj::mv(*e));
       }
       fulfiller.reset();
@@ -235,7 +244,7 @@ struct ServerState : kj::TaskSet::ErrorHandler {
   void Enqueue(std::function<void()> task);
 
   // Subscriptions: OnBatch is what the engine listener calls, on any thread.
-  static void OnBatch(Inbox& inbox, std::shared_ptr<const View> view, std::span<const int32_t> leaves);
+  static void OnBatch(Inbox& inbox, std::shared_ptr<const View> view, std::span<const LeafId> leaves);
   void Deliver(const Batch& batch);
   kj::Promise<void> BatchLoop();
   void Push(uint64_t sub_id, std::shared_ptr<const View> view);

@@ -42,7 +42,7 @@ void AppendMetrics(std::string& out, const Dataset& ds, const std::vector<double
   out += '}';
 }
 
-void AppendNode(std::string& out, const View& view, int32_t node) {
+void AppendNode(std::string& out, const View& view, NodeId node) {
   out += "{\"id\":";
   AppendJsonString(out, view.id(node));
   out += ",\"level\":";
@@ -125,7 +125,7 @@ void RegisterAggregate(CLI::App& app) {
       if (!region.ok()) Fail("aggregate", a->polygon + ": " + region.status().message());
       q.region = std::move(region.value());
     }
-    auto r = engine->RegionAggregate(q);
+    auto r = view->RegionAggregate(q);
     if (!r.ok()) Fail("aggregate", r.status().message());
     const bool integral = q.mode != RegionMode::kAreaWeighted;
     if (a->json) {
@@ -190,7 +190,9 @@ void RegisterTop(CLI::App& app) {
       if (!w) Fail("top", "--within: unknown id \"" + a->within + "\"");
       q.within = *w;
     }
-    const auto top = view->TopK(q);
+    const auto ranked = view->TopK(q);
+    if (!ranked.ok()) Fail("top", ranked.status().message());
+    const std::vector<TopEntry>& top = ranked->entries;
     if (a->json) {
       std::string out = "[";
       for (size_t i = 0; i < top.size(); ++i) {
@@ -198,14 +200,23 @@ void RegisterTop(CLI::App& app) {
         AppendNode(out, *view, top[i].node);
         out += ",\"value\":";
         AppendJsonNumber(out, top[i].value);
+        if (q.density) {
+          out += ",\"density\":";
+          AppendJsonNumber(out, top[i].density);
+        }
         out += '}';
       }
       std::cout << out << "]\n";
       return;
     }
-    for (size_t i = 0; i < top.size(); ++i)
-      std::printf("%3zu  %-18s %-30s %.2f\n", i + 1, std::string(view->id(top[i].node)).c_str(),
-                  std::string(view->name(top[i].node)).c_str(), top[i].value);
+    for (size_t i = 0; i < top.size(); ++i) {
+      if (q.density)
+        std::printf("%3zu  %-18s %-30s %.2f per km2 (%lld)\n", i + 1, std::string(view->id(top[i].node)).c_str(),
+                    std::string(view->name(top[i].node)).c_str(), top[i].density, static_cast<long long>(top[i].value));
+      else
+        std::printf("%3zu  %-18s %-30s %lld\n", i + 1, std::string(view->id(top[i].node)).c_str(),
+                    std::string(view->name(top[i].node)).c_str(), static_cast<long long>(top[i].value));
+    }
   });
 }
 

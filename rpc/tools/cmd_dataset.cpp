@@ -185,7 +185,7 @@ void RegisterInfo(CLI::App& app) {
     for (size_t k = 0; k < ds.node_count(); ++k)
       if (ds.parents[k] < 0) roots.push_back(static_cast<int32_t>(k));
     for (int32_t r : roots)
-      for (size_t m = 0; m < ds.metric_count(); ++m) totals[m] += view->Metric(r, static_cast<int>(m));
+      for (size_t m = 0; m < ds.metric_count(); ++m) totals[m] += view->Metric(NodeId(r), static_cast<int>(m));
     if (a->json) {
       std::string out = "{\"source\":";
       AppendJsonString(out, ds.source);
@@ -222,7 +222,7 @@ void RegisterInfo(CLI::App& app) {
         for (size_t m = 0; m < ds.metric_count(); ++m) {
           if (m) out += ',';
           AppendJsonString(out, ds.metric_names[m]);
-          out += ':' + std::to_string(view->Metric(roots[i], static_cast<int>(m)));
+          out += ':' + std::to_string(view->Metric(NodeId(roots[i]), static_cast<int>(m)));
         }
         out += "}}";
       }
@@ -242,7 +242,7 @@ void RegisterInfo(CLI::App& app) {
     for (int32_t r : roots) {
       std::cout << "root " << ds.ids[r] << " " << ds.names[r] << ":";
       for (size_t m = 0; m < ds.metric_count(); ++m)
-        std::cout << " " << ds.metric_names[m] << "=" << view->Metric(r, static_cast<int>(m));
+        std::cout << " " << ds.metric_names[m] << "=" << view->Metric(NodeId(r), static_cast<int>(m));
       std::cout << "\n";
     }
   });
@@ -296,7 +296,7 @@ void RegisterExport(CLI::App& app) {
       for (size_t m = 0; m < ds.metric_count(); ++m) {
         if (m) line += ',';
         AppendJsonString(line, ds.metric_names[m]);
-        line += ':' + std::to_string(view->Metric(static_cast<int32_t>(k), static_cast<int>(m)));
+        line += ':' + std::to_string(view->Metric(NodeId(static_cast<int32_t>(k)), static_cast<int>(m)));
       }
       line += "}},\"geometry\":";
       if (leaf >= 0) AppendGeometry(line, view->spatial_index().polygon(leaf));

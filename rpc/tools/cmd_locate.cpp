@@ -137,35 +137,35 @@ void RegisterLocate(CLI::App& app) {
     lo.max_distance_m = a->max_distance_m;
     auto view = engine.Read();
     if (a->points.empty()) {
-      Result<LocateResult> r = engine.Locate(a->lonlat[0], a->lonlat[1], lo);
-      if (!r.ok()) Fail(r.status().message());
       const index::Point p{a->lonlat[0], a->lonlat[1]};
+      std::vector<LocateResult> r(1);
+      if (Status s = view->LocateBatch(std::span(&p, 1), r, lo); !s.ok()) Fail(s.message());
       std::string out;
       if (a->json) {
-        AppendChainJson(out, *view, r.value(), p);
+        AppendChainJson(out, *view, r[0], p);
         std::cout << out << "\n";
         return;
       }
-      if (!r.value().hit()) {
+      if (!r[0].hit()) {
         std::cout << "miss: (" << p.x << ", " << p.y << ") is in no leaf\n";
         throw CLI::RuntimeError(2);
       }
-      const Chain c = view->ChainOf(r.value().node);
+      const Chain c = view->ChainOf(r[0].node);
       for (int i = 0; i < c.size; ++i)
         std::printf("%-10s %-18s %s\n", std::string(LevelName(view->level(c.nodes[i]))).c_str(),
                     std::string(view->id(c.nodes[i])).c_str(), std::string(view->name(c.nodes[i])).c_str());
-      if (r.value().snapped) std::printf("(snapped: %.1f m outside the leaf)\n", r.value().distance_m);
+      if (r[0].snapped) std::printf("(snapped: %.1f m outside the leaf)\n", r[0].distance_m);
       return;
     }
     const std::vector<index::Point> pts = ReadPoints(a->points);
     std::vector<LocateResult> results(pts.size());
     const auto t0 = std::chrono::steady_clock::now();
-    Status s = engine.LocateBatch(pts, results, lo);
+    Status s = view->LocateBatch(pts, results, lo);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!s.ok()) Fail(a->points + ": " + s.message());
     if (!a->out.empty()) {
       std::vector<int32_t> leaves(results.size());
-      for (size_t i = 0; i < results.size(); ++i) leaves[i] = results[i].leaf;
+      for (size_t i = 0; i < results.size(); ++i) leaves[i] = results[i].leaf.value;
       std::ofstream out(a->out, std::ios::binary);
       out.write(reinterpret_cast<const char*>(leaves.data()), static_cast<std::streamsize>(leaves.size() * 4));
       if (!out) Fail("cannot write " + a->out);

@@ -79,7 +79,7 @@ void RegisterServe(CLI::App& app) {
   cmd->add_option("--unix", a->unix_path, "Unix socket path for RPC (TCP too only when --listen is given)");
   cmd->add_option("--http", a->http, "HOST:PORT of the HTTP side port (/healthz, /metrics, JSON queries)");
   cmd->add_option("--data-dir", a->data_dir, "Folder for the write-ahead log and snapshots (durable updates)");
-  cmd->add_option("--threads", a->threads, "Worker threads (0 = all)")->capture_default_str();
+  cmd->add_option("--threads", a->threads, "Threads for all work: loading, the index build and every query (0: one per core)")->capture_default_str();
   cmd->add_option("--index-max-cells", a->index_max_cells,
                   "Cap on the lookup grid's cells: more is faster on very large datasets, 4 bytes each "
                   "(docs/operations.md)")
@@ -97,8 +97,10 @@ void RegisterServe(CLI::App& app) {
                   "Calls in flight per connection")
       ->capture_default_str();
   cmd->add_option("--max-queued-work", a->server.max_queued_work, "Heavy calls queued overall")->capture_default_str();
-  cmd->add_option("--max-ids-per-call", a->server.max_ids_per_call, "Most ids per aggregate/watch")
+  cmd->add_option("--max-ids-per-aggregate", a->server.max_ids_per_aggregate, "Most ids per aggregate")
       ->capture_default_str();
+  cmd->add_option("--max-ids-per-watch", a->server.max_ids_per_watch, "Most ids per watch")->capture_default_str();
+  cmd->add_option("--max-top-k", a->server.max_top_k, "Largest k of a topK call")->capture_default_str();
   cmd->add_option("--slow-call-ms", a->server.slow_call_ms, "Log calls slower than this")->capture_default_str();
   cmd->add_option("--max-connections", a->server.max_connections,
                   "Connections open at once, RPC and HTTP together; past it new ones are refused with a reason")
@@ -138,7 +140,6 @@ void RegisterServe(CLI::App& app) {
     } else if (const char* env = std::getenv("GRIDTREE_WRITER_TOKEN")) {
       a->server.writer_token = env;
     }
-    a->server.worker_threads = a->threads;
     rpc::LogLine("info", "start",
                  {{"pid", std::to_string(getpid())},
                   {"dataset", a->path},

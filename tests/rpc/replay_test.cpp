@@ -71,7 +71,7 @@ Reference Direct(const Engine& engine, const replay::Workload& w) {
     uint64_t h = 0;
     switch (r.kind) {
       case Kind::kLocate: {
-        const int32_t leaf = view->Locate({w.lon[r.item], w.lat[r.item]}).leaf;
+        const int32_t leaf = view->Locate({w.lon[r.item], w.lat[r.item]}).leaf.value;
         ref.misses += leaf < 0;
         h = replay::LocateHash(i, leaf);
         break;
@@ -80,13 +80,13 @@ Reference Direct(const Engine& engine, const replay::Workload& w) {
         std::vector<int32_t> leaves;
         for (uint64_t k = 0; k < w.batch_size; ++k) {
           const uint64_t p = (r.item + k) % w.point_count();
-          leaves.push_back(view->Locate({w.lon[p], w.lat[p]}).leaf);
+          leaves.push_back(view->Locate({w.lon[p], w.lat[p]}).leaf.value);
         }
         h = replay::BatchHash(i, leaves);
         break;
       }
       case Kind::kAggregate: {
-        auto res = engine.RegionAggregate(w.regions[r.item].query);
+        auto res = view->RegionAggregate(w.regions[r.item].query);
         EXPECT_TRUE(res.ok()) << res.status().message();
         ref.rows += static_cast<int64_t>(res->rows.size());
         h = replay::AggregateHash(i, res.value());
@@ -130,7 +130,6 @@ TEST(WorkloadReplay, InProcessAndRpcChecksumsMatchTheEngine) {
   }
 
   rpc::ServerOptions so;
-  so.worker_threads = 2;
   so.log = [](std::string_view) {};
   ServerThread server(*engine, so);
   replay::RpcOptions ro;
@@ -160,7 +159,6 @@ TEST(WorkloadReplay, ChecksumFollowsTheAnswers) {
   EXPECT_EQ(after.run.metric_version, before.run.metric_version + 1);
 
   rpc::ServerOptions so;
-  so.worker_threads = 1;
   so.log = [](std::string_view) {};
   ServerThread server(*engine, so);
   replay::RpcOptions ro;
@@ -180,7 +178,6 @@ TEST(WorkloadReplay, RpcRefusesABatchLargerThanTheServerTakes) {
   auto engine = NewEngine();
   const replay::Workload w = Parse(kWorkload);
   rpc::ServerOptions so;
-  so.worker_threads = 1;
   so.max_points_per_batch = 10;
   so.log = [](std::string_view) {};
   ServerThread server(*engine, so);

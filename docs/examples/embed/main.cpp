@@ -19,27 +19,30 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", engine.status().ToString().c_str());
     return 1;
   }
-  auto located = engine.value()->Locate(lon, lat);
-  if (!located.ok()) {
-    std::fprintf(stderr, "%s\n", located.status().ToString().c_str());
+  // A View pins one consistent state: every answer below comes from it, and
+  // the node numbers it hands out stay valid for as long as it lives.
+  auto view = engine.value()->Read();
+  const gridtree::index::Point point{lon, lat};
+  gridtree::LocateResult located;
+  if (gridtree::Status s = view->LocateBatch({&point, 1}, {&located, 1}); !s.ok()) {
+    std::fprintf(stderr, "%s\n", s.ToString().c_str());
     return 1;
   }
-  if (!located.value().hit()) {
+  if (!located.hit()) {
     std::printf("(%g, %g) is in no grid\n", lon, lat);
     return 3;
   }
-  // A View pins one consistent state; ids and names stay valid while it lives.
-  auto view = engine.value()->Read();
-  const gridtree::Chain chain = view->ChainOf(located.value().node);
+  const gridtree::Chain chain = view->ChainOf(located.node);
   for (int i = 0; i < chain.size; ++i) {
-    const int32_t node = chain.nodes[i];
+    const gridtree::NodeId node = chain.nodes[i];
     std::printf("%-10s %-18s %s\n", std::string(gridtree::LevelName(view->level(node))).c_str(),
                 std::string(view->id(node)).c_str(), std::string(view->name(node)).c_str());
   }
-  const int32_t community = chain.nodes[chain.size > 3 ? 3 : chain.size - 1];
+  const gridtree::NodeId community = chain.nodes[chain.size > 3 ? 3 : chain.size - 1];
   const auto population = view->dataset().MetricIndex("population");
   if (population)
-    std::printf("population of %s: %lld\n", std::string(view->name(community)).c_str(),
-                static_cast<long long>(view->Metric(community, *population)));
+    std::printf("population of %s: %lld (dataset version %llu)\n", std::string(view->name(community)).c_str(),
+                static_cast<long long>(view->Metric(community, *population)),
+                static_cast<unsigned long long>(view->dataset_version()));
   return 0;
 }

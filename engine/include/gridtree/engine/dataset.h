@@ -13,11 +13,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "gridtree/engine/ids.h"
 #include "gridtree/engine/level.h"
 #include "gridtree/engine/status.h"
 #include "gridtree/index/geometry.h"
 
 namespace gridtree {
+
+class Executor;
 
 struct Dataset {
   std::string source;             // the file it was read from
@@ -32,7 +35,7 @@ struct Dataset {
   std::vector<int32_t> parents;      // -1 for a root
   std::vector<int32_t> subtree_end;  // one past the last node of the subtree
   std::vector<int32_t> child_begin;  // children of i: children[child_begin[i] .. child_begin[i+1])
-  std::vector<int32_t> children;
+  std::vector<NodeId> children;
   std::vector<int32_t> leaf_of_node;  // leaf number, or -1 for an inner node
   std::vector<index::Box> node_bounds;  // box of the node's leaves
   std::vector<double> node_area_km2;    // sum of its leaves' ellipsoidal areas
@@ -92,9 +95,13 @@ struct LoadOptions {
   // Stop collecting findings after this many (the count still goes on).
   // DEFAULT: 1000
   size_t max_findings = 1000;
-  // Threads for the geometry checks; 1 keeps loading on the calling thread.
+  // Threads for the geometry checks when no executor is given; 1 keeps
+  // loading on the calling thread.
   // DEFAULT: 0 (one per hardware thread)
   int threads = 0;
+  // Runs the geometry checks (Engine::Open and Engine::ReloadFrom pass the
+  // engine's own). DEFAULT: none (loading makes one of `threads` threads)
+  const Executor* executor = nullptr;
 };
 
 struct LoadResult {

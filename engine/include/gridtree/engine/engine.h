@@ -1,6 +1,7 @@
 // Engine: the in-memory grid hierarchy with its spatial index, answering
-// point-in-grid lookups and aggregates in parallel on its own worker arena,
-// and taking metric updates while it serves reads.
+// point-in-grid lookups and aggregates in parallel on its executor, and
+// taking metric updates while it serves reads. Reads go through a View
+// (Engine::Read): one pinned state that every answer comes from.
 //
 // Thread safety: const methods may be called concurrently from any number
 // of threads; Apply, Checkpoint and Reload may also be called concurrently
@@ -19,6 +20,8 @@
 #include <vector>
 
 #include "gridtree/engine/dataset.h"
+#include "gridtree/engine/executor.h"
+#include "gridtree/engine/ids.h"
 #include "gridtree/engine/level.h"
 #include "gridtree/engine/status.h"
 #include "gridtree/index/polygon_index.h"
@@ -28,7 +31,6 @@ namespace gridtree {
 namespace internal {
 struct Topology;
 struct MetricState;
-class WorkerPool;
 struct EngineState;
 }  // namespace internal
 
@@ -37,11 +39,17 @@ struct EngineOptions {
   // memory only.
   // DEFAULT: ""
   std::string data_dir;
-  // Worker threads for batch and region queries.
+  // Worker threads for everything parallel (loading, the index build, batch
+  // and region queries), when no executor is given.
   // DEFAULT: 0 (one per hardware thread)
   int threads = 0;
-  // Spatial index tuning.
+  // The executor to run on, shared with the caller (gridtree serve runs its
+  // calls on the same one). DEFAULT: none (the engine makes one of `threads`)
+  std::shared_ptr<const Executor> executor;
+  // Spatial index tuning (its parallel_for is the executor's).
   index::PolygonIndexOptions index;
+  // How Open and ReloadFrom validate a file (the executor is the engine's).
+  LoadOptions load;
 };
 
 struct LocateOptions {
@@ -52,17 +60,17 @@ struct LocateOptions {
 };
 
 struct LocateResult {
-  int32_t node = -1;  // the leaf's node number, -1 when the point is in no leaf
-  int32_t leaf = -1;  // the leaf's number (order of leaves in the dataset)
+  NodeId node;  // the leaf's node, invalid when the point is in no leaf
+  LeafId leaf;  // the leaf's number (order of leaves in the dataset)
   bool snapped = false;
   double distance_m = 0;  // distance to the snapped leaf, 0 when inside
-  bool hit() const { return node >= 0; }
+  bool hit() const { return node.valid(); }
 };
 
 // The chain of a node up to its root, root first. Depth is at most six
 // because levels go strictly downward.
 struct Chain {
-  std::array<int32_t, kLevelCount> nodes{};
+  std::array<NodeId, kLevelCount> nodes{};
   int size = 0;
 };
 
@@ -71,16 +79,23 @@ struct TopKQuery {
   int metric = 0;
   // DEFAULT: 10
   size_t k = 10;
-  // DEFAULT: -1 (the whole dataset)
-  int32_t within = -1;
+  // DEFAULT: none (the whole dataset)
+  NodeId within;
   // Rank by metric per km² instead of the metric.
   // DEFAULT: false
   bool density = false;
 };
 
 struct TopEntry {
-  int32_t node = -1;
-  double value = 0;  // the metric, or metric per km²
+  NodeId node;
+  int64_t value = 0;    // the metric, exact
+  double density = 0;   // metric per km² (set when the query ranks by density)
+};
+
+struct TopKResult {
+  std::vector<TopEntry> entries;  // best first; ties: lower node first
+  uint64_t dataset_version = 0;   // the View the answer was computed on
+  uint64_t version = 0;
 };
 
 // A region for aggregate queries. Build with Box/Circle/Polygon or parse
@@ -109,15 +124,18 @@ struct RegionQuery {
 };
 
 struct RegionRow {
-  int32_t node = -1;
-  std::vector<double> values;  // per metric; exact integers except in kAreaWeighted
+  NodeId node;
+  std::vector<double> values;   // per metric (the counts as doubles, or area-weighted shares)
+  std::vector<int64_t> counts;  // per metric, exact; empty in kAreaWeighted
 };
 
 struct RegionResult {
-  std::vector<double> total;   // per metric
+  std::vector<double> total;    // per metric (the counts as doubles, or area-weighted sums)
+  std::vector<int64_t> counts;  // per metric, exact; empty in kAreaWeighted
   std::vector<RegionRow> rows;  // by node number, when group_by is set
   int64_t leaves = 0;           // leaves that contributed
-  uint64_t version = 0;         // metric version the answer was computed on
+  uint64_t dataset_version = 0; // the View the answer was computed on
+  uint64_t version = 0;
 };
 
 // One change to one metric of one leaf.
@@ -134,8 +152,17 @@ struct UpdateBatch {
 };
 
 // A pinned, consistent state of the engine: one dataset version and one
-// metric version. Cheap to take (Engine::Read), safe to keep; the memory of
-// an old dataset is freed when its last View goes.
+// metric version, and the one way to read the engine. Every query below
+// answers from this state only, so node and leaf numbers from one answer
+// stay valid for every other call on the same View, whatever Reload or
+// Apply do meanwhile. Cheap to take (Engine::Read), safe to keep; the
+// memory of an old dataset is freed when its last View goes. Parallel
+// queries run on the engine's executor.
+//
+// NodeId and LeafId arguments must come from this View (or from another
+// View of the same dataset_version); an invalid or out-of-range number is
+// a programming error, not checked on these constant-time paths. Use Find
+// to turn an id from outside into a NodeId.
 class View {
  public:
   View(std::shared_ptr<const internal::Topology> topology, std::shared_ptr<const internal::MetricState> metrics);
@@ -143,32 +170,44 @@ class View {
 
   const Dataset& dataset() const;
   const index::PolygonIndex& spatial_index() const;
-  uint64_t dataset_version() const;
-  uint64_t version() const;  // metric version: number of applied update batches
+  uint64_t dataset_version() const;  // 1 at open, +1 per Reload
+  uint64_t version() const;  // metric version: applied update batches since the dataset was loaded
 
   // Point location; a non-finite point is a miss.
   LocateResult Locate(index::Point p, const LocateOptions& options = {}) const;
+  // Many points, in parallel; out[i] answers points[i]. Fails (naming the
+  // first bad point) before doing any work if a point is not finite or the
+  // spans differ in size.
+  Status LocateBatch(std::span<const index::Point> points, std::span<LocateResult> out,
+                     const LocateOptions& options = {}) const;
+  // Columnar bulk form: the leaf (invalid for a miss) of lon[i], lat[i].
+  Status LocateColumns(std::span<const double> lon, std::span<const double> lat, std::span<LeafId> leaf_out) const;
 
-  Chain ChainOf(int32_t node) const;
-  std::string_view id(int32_t node) const;
-  std::string_view name(int32_t node) const;
-  Level level(int32_t node) const;
-  std::optional<int32_t> Find(std::string_view id) const;
+  // Region aggregate, parallel over the border leaves.
+  Result<RegionResult> RegionAggregate(const RegionQuery& query) const;
+  // The k nodes of a level with the highest metric (or metric per km² when
+  // density), optionally only inside one node's subtree. Ties: lower node
+  // first. An unknown metric is an InvalidArgument error.
+  Result<TopKResult> TopK(const TopKQuery& query) const;
+
+  Chain ChainOf(NodeId node) const;
+  std::string_view id(NodeId node) const;
+  std::string_view name(NodeId node) const;
+  Level level(NodeId node) const;
+  std::optional<NodeId> Find(std::string_view id) const;
+  NodeId NodeOf(LeafId leaf) const;
+  LeafId LeafOf(NodeId node) const;  // invalid for an inner node
   // Aggregated value of a metric for any node (a leaf's own value, or the
   // sum of an inner node's leaves). Constant time.
-  int64_t Metric(int32_t node, int metric) const;
+  int64_t Metric(NodeId node, int metric) const;
   // All metrics of a node, in dataset().metric_names order.
-  std::vector<int64_t> Aggregate(int32_t node) const;
-  std::span<const int32_t> Children(int32_t node) const;
-  int32_t Parent(int32_t node) const;  // -1 for a root
-  std::string_view kind(int32_t node) const;
-  double AreaKm2(int32_t node) const;  // ellipsoidal area of the node's leaves
+  std::vector<int64_t> Aggregate(NodeId node) const;
+  std::span<const NodeId> Children(NodeId node) const;
+  NodeId Parent(NodeId node) const;  // invalid for a root
+  std::string_view kind(NodeId node) const;
+  double AreaKm2(NodeId node) const;  // ellipsoidal area of the node's leaves
   // Nodes whose name starts with prefix (UTF-8 bytes), in node order, at most limit.
-  std::vector<int32_t> FindByNamePrefix(std::string_view prefix, size_t limit = 100) const;
-
-  // The k nodes of a level with the highest metric (or metric per km² when
-  // density), optionally only inside one node's subtree. Ties: lower node first.
-  std::vector<TopEntry> TopK(const TopKQuery& query) const;
+  std::vector<NodeId> FindByNamePrefix(std::string_view prefix, size_t limit = 100) const;
 
   const internal::Topology& topology() const { return *topology_; }
   const std::shared_ptr<const internal::Topology>& topology_ptr() const { return topology_; }
@@ -193,20 +232,9 @@ class Engine {
   // The current state, pinned.
   std::shared_ptr<const View> Read() const;
 
-  // One point. Non-finite coordinates are an InvalidArgument error.
-  Result<LocateResult> Locate(double lon, double lat, const LocateOptions& options = {}) const;
-  // Many points, in parallel on the engine's arena; out[i] answers points[i].
-  // Fails (naming the first bad point) before doing any work if a point is
-  // not finite or the spans differ in size.
-  Status LocateBatch(std::span<const index::Point> points, std::span<LocateResult> out,
-                     const LocateOptions& options = {}) const;
-  // Columnar bulk form: leaf numbers (-1 for a miss) for lon[i], lat[i].
-  Status LocateColumns(std::span<const double> lon, std::span<const double> lat, std::span<int32_t> leaf_out) const;
-
+  // The executor every parallel piece of work runs on.
+  const Executor& executor() const;
   int threads() const;
-
-  // Region aggregate, parallel over the subtrees the region touches.
-  Result<RegionResult> RegionAggregate(const RegionQuery& query) const;
 
   // Applies a batch atomically: readers see all of it or none of it. With a
   // data directory the batch is in the write-ahead log (fsync'ed, grouped
@@ -219,12 +247,20 @@ class Engine {
   Status Checkpoint();
   // Swaps to a new dataset; in-flight readers finish on the old one. Metric
   // updates applied so far are not carried over; the log starts anew.
-  Status Reload(Dataset dataset);
+  // Listeners are told (with every leaf of the new dataset as changed).
+  // Returns the first View of the new dataset. A dataset the index cannot
+  // hold is an error and the engine keeps the old one.
+  Result<std::shared_ptr<const View>> Reload(Dataset dataset);
+  // Loads and validates a dataset file (EngineOptions::load) on the
+  // engine's executor, then Reload. The report is filled when given.
+  Result<std::shared_ptr<const View>> ReloadFrom(const std::string& path, ValidationReport* report = nullptr);
 
-  // Called after every applied batch (on the writer's thread) with the new
-  // view and the leaves it changed. Keep it short. Returns an id for
-  // RemoveListener.
-  using Listener = std::function<void(const std::shared_ptr<const View>& view, std::span<const int32_t> leaves)>;
+  // Called after every applied batch and every reload (on the writer's
+  // thread) with the new view and the leaves it changed (all of them after
+  // a reload: compare view->dataset_version()). Views reach listeners in
+  // the order (dataset_version, version) grows, but two writers' calls may
+  // overlap. Keep it short. Returns an id for RemoveListener.
+  using Listener = std::function<void(const std::shared_ptr<const View>& view, std::span<const LeafId> leaves)>;
   int AddListener(Listener listener);
   void RemoveListener(int id);
 

@@ -9,7 +9,9 @@ namespace gridtree {
 
 Region BoxRegion(double west, double south, double east, double north);
 Region CircleRegion(double lon, double lat, double radius_m);
-Region PolygonRegion(index::MultiPolygon polygon);
+// Rings are closed and oriented as needed; a ring of fewer than three
+// points or a non-finite coordinate is an InvalidArgument error.
+Result<Region> PolygonRegion(index::MultiPolygon polygon);
 
 // "POLYGON((lon lat, ...), (hole ...))" or "MULTIPOLYGON(((...)),((...)))".
 // Rings are closed and oriented as needed; errors name what is wrong.

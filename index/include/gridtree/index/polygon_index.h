@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -39,6 +40,11 @@ struct PolygonIndexOptions {
   // count. 0: one per hardware thread.
   // DEFAULT: 0
   int threads = 0;
+  // Runs task(i) for every i in [0, n) and returns when all are done. An
+  // embedding program passes its own thread pool here (the engine passes
+  // its Executor), so that the build runs on it and `threads` is unused.
+  // DEFAULT: empty (the build starts up to `threads` threads of its own)
+  std::function<void(size_t n, const std::function<void(size_t)>& task)> parallel_for;
 };
 
 struct IndexStats {

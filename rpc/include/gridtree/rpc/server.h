@@ -41,13 +41,15 @@ struct ServerOptions {
   // together; past it: OVERLOADED.
   // DEFAULT: 256
   uint32_t max_queued_work = 256;
-  // Most ids in one watch or aggregate call.
+  // Most ids in one aggregate call.
   // DEFAULT: 10'000
-  uint32_t max_ids_per_call = 10'000;
-  // Worker threads of the server's arena (heavy calls run there and call
-  // into the engine's own arena).
-  // DEFAULT: 0 (one per hardware thread)
-  int worker_threads = 0;
+  uint32_t max_ids_per_aggregate = 10'000;
+  // Most ids in one watch call.
+  // DEFAULT: 10'000
+  uint32_t max_ids_per_watch = 10'000;
+  // Largest k of a topK call.
+  // DEFAULT: 100'000
+  uint32_t max_top_k = 100'000;
   // Connections open at once, RPC and HTTP together; past it a new RPC
   // connection gets an Abort saying so, an HTTP one a 503, and both are closed.
   // DEFAULT: 512
