@@ -93,6 +93,7 @@ TEST_F(DurabilityTest, ALogOfAnotherDatasetIsRefused) {
   }
   std::ofstream(dataset_) << gridtree::testing::SmallDatasetGeoJson(6);
   EngineOptions o;
+  o.threads = 1;
   o.data_dir = (dir_ / "data").string();
   auto e = Engine::Open(dataset_, o);
   ASSERT_FALSE(e.ok());
@@ -139,7 +140,9 @@ TEST_F(DurabilityTest, SigkillNeverLosesAnAcknowledgedBatch) {
     ASSERT_NE(recovered, nullptr);
     const uint64_t v = recovered->Read()->version();
     ASSERT_GE(v, acked) << "round " << round;
-    auto replay = Engine::Create(gridtree::testing::SmallDataset(8));
+    EngineOptions one_thread;
+    one_thread.threads = 1;
+    auto replay = Engine::Create(gridtree::testing::SmallDataset(8), one_thread);
     ASSERT_TRUE(replay.ok());
     const auto base = replay.value()->Read();
     for (uint64_t k = 1; k <= v; ++k) ASSERT_TRUE(replay.value()->Apply(gridtree::testing::CrashBatch(*base, k)).ok());

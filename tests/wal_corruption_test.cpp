@@ -62,7 +62,9 @@ class WalCorruptionTest : public gridtree::testing::DataDirTest {
   }
   // The oracle: the leaf values after batches 1..v applied in memory.
   std::vector<int64_t> Expected(uint64_t v) {
-    auto e = Engine::Create(gridtree::testing::SmallDataset(8));
+    EngineOptions one_thread;
+    one_thread.threads = 1;
+    auto e = Engine::Create(gridtree::testing::SmallDataset(8), one_thread);
     EXPECT_TRUE(e.ok());
     const auto base = e.value()->Read();
     for (uint64_t k = 1; k <= v; ++k) EXPECT_TRUE(e.value()->Apply(gridtree::testing::CrashBatch(*base, k)).ok());

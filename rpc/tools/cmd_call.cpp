@@ -1,5 +1,7 @@
-// gridtree call: a command-line client of `gridtree serve`. Prints results as
-// JSON (capnp's JsonCodec: 64-bit integers appear as strings).
+// gridtree call: a command-line client of `gridtree serve`. Prints one JSON
+// object per answer: metrics by name with exact counts as integers and
+// area-weighted values rounded (call_output.h); answers without metric
+// values as capnp's JsonCodec writes them (64-bit integers as strings).
 #include <capnp/compat/json.h>
 #include <kj/debug.h>
 
@@ -7,6 +9,7 @@
 #include <iostream>
 
 #include "batch_json.h"
+#include "call_output.h"
 #include "commands.h"
 #include "gridtree/rpc/client.h"
 #include "serve_util.h"
@@ -28,6 +31,14 @@ void Print(Reader r) {
 template <typename T>
 void PrintResponse(const capnp::Response<T>& r) {
   Print(static_cast<const typename T::Reader&>(r));
+}
+
+// The server's metric names, in the order every metric list uses.
+std::vector<std::string> MetricNames(rpc::Client& c) {
+  auto info = c.gridtree().infoRequest().send().wait(c.wait_scope());
+  std::vector<std::string> names;
+  for (auto n : info.getInfo().getMetricNames()) names.emplace_back(n.cStr());
+  return names;
 }
 
 std::vector<double> SplitNumbers(const std::string& s, size_t n, const char* what) {
@@ -64,9 +75,11 @@ proto::Level LevelArg(const std::string& s) {
 
 class PrintingWatcher final : public proto::Watcher::Server {
  public:
-  PrintingWatcher(int64_t count, kj::Own<kj::PromiseFulfiller<void>> done) : left_(count), done_(kj::mv(done)) {}
+  PrintingWatcher(int64_t count, kj::Own<kj::PromiseFulfiller<void>> done, std::vector<std::string> metric_names)
+      : left_(count), done_(kj::mv(done)), metric_names_(std::move(metric_names)) {}
   kj::Promise<void> push(PushContext ctx) override {
-    Print(ctx.getParams());
+    auto p = ctx.getParams();
+    std::cout << AggregatesJson(p.getNodes(), p.getDatasetVersion(), p.getVersion(), metric_names_) << std::endl;
     if (left_ > 0 && --left_ == 0) done_->fulfill();
     return kj::READY_NOW;
   }
@@ -74,6 +87,7 @@ class PrintingWatcher final : public proto::Watcher::Server {
  private:
   int64_t left_;
   kj::Own<kj::PromiseFulfiller<void>> done_;
+  std::vector<std::string> metric_names_;
 };
 
 // Runs a subcommand; a remote or connection error becomes a clean message
@@ -142,9 +156,10 @@ void RegisterCall(CLI::App& app) {
       auto& gt = c->gridtree();
       auto& ws = c->wait_scope();
       if (name == "node") {
+        const auto names = MetricNames(*c);
         auto req = gt.nodeRequest();
         req.setId(a->id);
-        Print(req.send().wait(ws).getNode());
+        std::cout << NodeInfoJson(req.send().wait(ws).getNode(), names) << std::endl;
       } else if (name == "children") {
         auto req = gt.childrenRequest();
         req.setId(a->id);
@@ -169,12 +184,13 @@ void RegisterCall(CLI::App& app) {
   agg->callback(Guarded([a, client] {
     auto c = client();
     auto& ws = c->wait_scope();
+    const auto names = MetricNames(*c);
     if (!a->ids.empty()) {
       auto req = c->gridtree().aggregateRequest();
       auto ids = req.initIds(static_cast<unsigned>(a->ids.size()));
       for (size_t i = 0; i < a->ids.size(); ++i) ids.set(static_cast<unsigned>(i), a->ids[i]);
       auto r = req.send().wait(ws);
-      PrintResponse(r);
+      std::cout << AggregatesJson(r.getAggregates(), r.getDatasetVersion(), r.getVersion(), names) << std::endl;
       return;
     }
     auto req = c->gridtree().regionAggregateRequest();
@@ -203,7 +219,7 @@ void RegisterCall(CLI::App& app) {
     else if (a->mode == "area_weighted") q.setMode(proto::RegionMode::AREA_WEIGHTED);
     else Fail("--mode: expected intersecting, contained or area_weighted");
     if (!a->group_by.empty()) q.getGroupBy().setLevel(LevelArg(a->group_by));
-    Print(req.send().wait(ws).getResult());
+    std::cout << RegionJson(req.send().wait(ws).getResult(), names) << std::endl;
   }));
 
   auto* topk = cmd->add_subcommand("topk", "The K nodes of a level with the highest metric");
@@ -222,7 +238,7 @@ void RegisterCall(CLI::App& app) {
     q.setWithin(a->within);
     q.setDensity(a->density);
     auto r = req.send().wait(c->wait_scope());
-    PrintResponse(r);
+    std::cout << TopKJson(r.getEntries(), r.getDatasetVersion(), r.getVersion(), a->density) << std::endl;
   }));
 
   auto* update = cmd->add_subcommand("update", "Apply a BATCH.json of metric updates (needs the writer token)");
@@ -284,7 +300,7 @@ void RegisterCall(CLI::App& app) {
     auto req = c->gridtree().watchRequest();
     auto ids = req.initIds(static_cast<unsigned>(a->ids.size()));
     for (size_t i = 0; i < a->ids.size(); ++i) ids.set(static_cast<unsigned>(i), a->ids[i]);
-    req.setCallback(kj::heap<PrintingWatcher>(a->count, kj::mv(paf.fulfiller)));
+    req.setCallback(kj::heap<PrintingWatcher>(a->count, kj::mv(paf.fulfiller), MetricNames(*c)));
     auto handle = req.send().wait(c->wait_scope()).getHandle();
     std::cerr << "watching " << a->ids.size() << " node(s)" << std::endl;
     paf.promise.wait(c->wait_scope());

@@ -5,6 +5,8 @@
 #include <iostream>
 #include <map>
 
+#include <unistd.h>
+
 #include "commands.h"
 #include "gridtree/engine/engine.h"
 #include "gridtree/engine/generate.h"
@@ -24,10 +26,23 @@ namespace {
   throw CLI::RuntimeError(code);
 }
 
+// Progress on stderr: a line redrawn in place on a terminal; in a log (not
+// a terminal) one plain line when each stage starts.
 void PrintProgress(std::string_view stage, double fraction) {
+  static const bool terminal = ::isatty(STDERR_FILENO) == 1;
+  static std::string last_stage;
+  if (!terminal) {
+    if (stage != last_stage) std::fprintf(stderr, "generate: %.*s\n", static_cast<int>(stage.size()), stage.data());
+    last_stage = stage;
+    return;
+  }
   std::fprintf(stderr, "\r%-40.*s %5.1f %%", static_cast<int>(stage.size()), stage.data(), 100 * fraction);
   if (fraction >= 1) std::fprintf(stderr, "\n");
   std::fflush(stderr);
+}
+
+void PrintNotice(std::string_view message) {
+  std::fprintf(stderr, "generate: %.*s\n", static_cast<int>(message.size()), message.data());
 }
 
 void AppendReportJson(std::string& out, const ValidationReport& report) {
@@ -110,6 +125,7 @@ void RegisterGenerate(CLI::App& app) {
   cmd->add_flag("!--no-inner-geometry", opts->inner_geometry, "Leave geometry off towns, communities and grids");
   cmd->callback([opts] {
     opts->progress = PrintProgress;
+    opts->notice = PrintNotice;
     const auto t0 = std::chrono::steady_clock::now();
     Result<GenerateSummary> r = Generate(*opts);
     if (!r.ok()) Fail(r.status().ToString());

@@ -98,8 +98,7 @@ struct Progress {
 };
 
 void Report(const GenerateOptions& o, const std::string& msg) {
-  std::fprintf(stderr, "generate: %s\n", msg.c_str());
-  if (o.progress) o.progress(msg, 1.0);
+  if (o.notice) o.notice(msg);
 }
 
 // Largest-remainder rounding: integers >= 0 proportional to w summing to total.

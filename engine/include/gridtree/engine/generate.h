@@ -38,6 +38,10 @@ struct GenerateOptions {
   int pixels_per_degree = 2048;
   // Called now and then with a stage name and the fraction done (0..1).
   std::function<void(std::string_view stage, double fraction)> progress;
+  // Called with each notice: something generated differently from the
+  // calibration (fewer grids than asked for, a county left out). The library
+  // itself never writes to stderr; `gridtree generate` prints these.
+  std::function<void(std::string_view message)> notice;
 };
 
 struct GenerateSummary {
