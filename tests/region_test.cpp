@@ -33,7 +33,7 @@ using BPolygon = bg::model::polygon<BPoint, false, false>;
 using BMulti = bg::model::multi_polygon<BPolygon>;
 
 // Leaf geometry in Boost form; for circles, projected to metres around the
-// centre the same way the engine defines it (docs/regions.md).
+// centre the same way the engine defines it (docs/aggregates.md).
 BMulti ToBoost(const index::MultiPolygon& mp, const std::function<BPoint(index::Point)>& f) {
   BMulti out;
   for (const auto& part : mp.parts) {

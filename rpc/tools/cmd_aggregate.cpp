@@ -18,18 +18,6 @@ namespace {
   throw CLI::RuntimeError(1);
 }
 
-std::vector<double> Numbers(const std::string& s, size_t n, const char* option) {
-  std::vector<double> out;
-  std::stringstream ss(s);
-  for (std::string x; std::getline(ss, x, ',');) {
-    char* end = nullptr;
-    out.push_back(std::strtod(x.c_str(), &end));
-    if (x.empty() || *end != '\0') Fail("aggregate", std::string(option) + ": \"" + x + "\" is not a number");
-  }
-  if (out.size() != n) Fail("aggregate", std::string(option) + ": expected " + std::to_string(n) + " comma-separated numbers");
-  return out;
-}
-
 void AppendMetrics(std::string& out, const Dataset& ds, const std::vector<double>& values, bool integral) {
   out += '{';
   for (size_t j = 0; j < values.size(); ++j) {
@@ -62,16 +50,17 @@ std::unique_ptr<Engine> OpenOrFail(const std::string& what, const std::string& p
 void RegisterAggregate(CLI::App& app) {
   auto* cmd = app.add_subcommand("aggregate", "Metrics of a node, or of a region (box, polygon, circle)");
   struct Args {
-    std::string path, node, bbox, polygon, circle, mode = "intersecting", group_by;
+    std::string path, node, polygon, mode = "intersecting", group_by;
+    std::vector<double> bbox, circle;  // CLI11 splits the commas and checks the numbers
     bool json = false;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("path", a->path, "Dataset file")->required();
   auto* g = cmd->add_option_group("region", "exactly one of");
   g->add_option("--node", a->node, "A node id: its rolled-up metrics");
-  g->add_option("--bbox", a->bbox, "W,S,E,N in degrees");
+  g->add_option("--bbox", a->bbox, "W,S,E,N in degrees")->delimiter(',')->expected(4);
   g->add_option("--polygon", a->polygon, "File with a WKT (MULTI)POLYGON or a GeoJSON (Multi)Polygon");
-  g->add_option("--circle", a->circle, "LON,LAT,METRES");
+  g->add_option("--circle", a->circle, "LON,LAT,METRES")->delimiter(',')->expected(3);
   g->require_option(1);
   cmd->add_option("--mode", a->mode, "contained, intersecting or area_weighted")->capture_default_str();
   cmd->add_option("--group-by", a->group_by, "One row per node of this level");
@@ -109,10 +98,10 @@ void RegisterAggregate(CLI::App& app) {
       if (!q.group_by) Fail("aggregate", "--group-by: unknown level \"" + a->group_by + "\"");
     }
     if (!a->bbox.empty()) {
-      const auto v = Numbers(a->bbox, 4, "--bbox");
+      const auto& v = a->bbox;
       q.region = BoxRegion(v[0], v[1], v[2], v[3]);
     } else if (!a->circle.empty()) {
-      const auto v = Numbers(a->circle, 3, "--circle");
+      const auto& v = a->circle;
       q.region = CircleRegion(v[0], v[1], v[2]);
     } else {
       std::ifstream in(a->polygon);

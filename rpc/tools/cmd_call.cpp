@@ -41,22 +41,6 @@ std::vector<std::string> MetricNames(rpc::Client& c) {
   return names;
 }
 
-std::vector<double> SplitNumbers(const std::string& s, size_t n, const char* what) {
-  std::vector<double> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    const size_t comma = s.find(',', start);
-    const std::string part = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    char* end = nullptr;
-    out.push_back(std::strtod(part.c_str(), &end));
-    if (part.empty() || *end) Fail(std::string(what) + ": not a number: \"" + part + "\"");
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  if (out.size() != n) Fail(std::string(what) + ": expected " + std::to_string(n) + " comma-separated numbers");
-  return out;
-}
-
 std::string Token(const std::string& file) {
   if (!file.empty()) {
     std::string t = ReadTokenFile(file);
@@ -116,7 +100,8 @@ void RegisterCall(CLI::App& app) {
     uint64_t max_message_bytes = uint64_t{64} << 20;
     std::vector<double> lonlat;
     double max_distance_m = 0;
-    std::string id, circle, box, wkt, mode = "intersecting", group_by, token_file, file, metric, level, within, path;
+    std::string id, wkt, mode = "intersecting", group_by, token_file, file, metric, level, within, path;
+    std::vector<double> circle, box;  // CLI11 splits the commas and checks the numbers
     std::vector<std::string> ids;
     uint32_t k = 10;
     bool density = false;
@@ -176,8 +161,8 @@ void RegisterCall(CLI::App& app) {
 
   auto* agg = cmd->add_subcommand("aggregate", "Aggregates of nodes, or of a region");
   agg->add_option("--node", a->ids, "Node id (repeatable)");
-  agg->add_option("--circle", a->circle, "LON,LAT,RADIUS_M");
-  agg->add_option("--box", a->box, "WEST,SOUTH,EAST,NORTH");
+  agg->add_option("--circle", a->circle, "LON,LAT,RADIUS_M")->delimiter(',')->expected(3);
+  agg->add_option("--box", a->box, "WEST,SOUTH,EAST,NORTH")->delimiter(',')->expected(4);
   agg->add_option("--wkt", a->wkt, "POLYGON((...)) or MULTIPOLYGON(...)");
   agg->add_option("--mode", a->mode, "intersecting | contained | area_weighted")->capture_default_str();
   agg->add_option("--group-by", a->group_by, "Level to group rows by");
@@ -197,13 +182,13 @@ void RegisterCall(CLI::App& app) {
     auto q = req.initQuery();
     auto region = q.initRegion();
     if (!a->circle.empty()) {
-      auto v = SplitNumbers(a->circle, 3, "--circle");
+      const auto& v = a->circle;
       auto ci = region.initCircle();
       ci.setLon(v[0]);
       ci.setLat(v[1]);
       ci.setRadiusM(v[2]);
     } else if (!a->box.empty()) {
-      auto v = SplitNumbers(a->box, 4, "--box");
+      const auto& v = a->box;
       auto b = region.initBox();
       b.setWest(v[0]);
       b.setSouth(v[1]);

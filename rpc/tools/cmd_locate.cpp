@@ -18,18 +18,13 @@ namespace {
   throw CLI::RuntimeError(1);
 }
 
-bool EndsWith(const std::string& s, const char* suffix) {
-  const size_t n = std::strlen(suffix);
-  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
-}
-
 // CSV "lon,lat" per line (a first line that is not numeric is a header), or
 // raw little-endian float64 pairs when the name ends in .bin.
 std::vector<index::Point> ReadPoints(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) Fail("cannot open points file " + path);
   std::vector<index::Point> pts;
-  if (EndsWith(path, ".bin")) {
+  if (path.ends_with(".bin")) {
     std::ostringstream buf;
     buf << in.rdbuf();
     const std::string bytes = buf.str();

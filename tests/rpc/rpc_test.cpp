@@ -71,13 +71,21 @@ kj::Exception ExpectThrows(P&& promise, kj::WaitScope& ws) {
   return KJ_EXCEPTION(FAILED, "no error");
 }
 
-TEST(RpcMethods, EveryMethodMatchesTheEngine) {
-  auto engine = NewEngine();
-  PipeHarness h(*engine);
-  auto view = engine->Read();
+// One test per method, each on a fresh server over an in-process pipe,
+// comparing the answer with the engine's own View.
+class RpcMethods : public ::testing::Test {
+ protected:
+  std::unique_ptr<Engine> engine = NewEngine();
+  // Held by pointer: kj's members may throw from their destructors, which
+  // a gtest fixture's destructor may not declare.
+  std::unique_ptr<PipeHarness> harness = std::make_unique<PipeHarness>(*engine);
+  PipeHarness& h = *harness;
+  std::shared_ptr<const View> view = engine->Read();
   const Dataset& ds = view->dataset();
-  auto& ws = h.ws();
+  kj::WaitScope& ws = h.ws();
+};
 
+TEST_F(RpcMethods, Info) {
   // info
   auto info_resp = h.gt.infoRequest().send().wait(ws);
   auto info = info_resp.getInfo();
@@ -89,7 +97,21 @@ TEST(RpcMethods, EveryMethodMatchesTheEngine) {
   EXPECT_EQ(Str(info.getMetricNames()[0]), ds.metric_names[0]);
   EXPECT_EQ(info.getCountsPerLevel().size(), static_cast<unsigned>(kLevelCount));
   EXPECT_FALSE(info.getWritable());
+  // Every limit, each under its own name, as configured.
+  const rpc::ServerOptions o = QuietOptions();
+  auto lim = info.getLimits();
+  EXPECT_EQ(lim.getMaxMessageBytes(), o.max_message_bytes);
+  EXPECT_EQ(lim.getMaxPointsPerBatch(), o.max_points_per_batch);
+  EXPECT_EQ(lim.getMaxUpdatesPerBatch(), o.max_updates_per_batch);
+  EXPECT_EQ(lim.getMaxAggregateIds(), o.max_ids_per_aggregate);
+  EXPECT_EQ(lim.getMaxWatchIds(), o.max_ids_per_watch);
+  EXPECT_EQ(lim.getMaxTopK(), o.max_top_k);
+  EXPECT_EQ(lim.getMaxCallsInFlightPerConnection(), o.max_calls_in_flight_per_connection);
+  EXPECT_EQ(lim.getMaxQueuedWork(), o.max_queued_work);
+  EXPECT_EQ(lim.getMaxConnections(), o.max_connections);
+}
 
+TEST_F(RpcMethods, Locate) {
   // locate: a hit with its chain, a miss, a snapped miss, a bad coordinate
   {
     auto req = h.gt.locateRequest();
@@ -127,7 +149,9 @@ TEST(RpcMethods, EveryMethodMatchesTheEngine) {
     EXPECT_EQ(e.getType(), kj::Exception::Type::FAILED);
     EXPECT_TRUE(std::string(e.getDescription().cStr()).find("lon") != std::string::npos) << e.getDescription().cStr();
   }
+}
 
+TEST_F(RpcMethods, LocateBatchWithChains) {
   // locateBatch with chains, against LocateColumns and ChainOf
   {
     std::mt19937 rng(7);
@@ -172,7 +196,9 @@ TEST(RpcMethods, EveryMethodMatchesTheEngine) {
     auto split = rpc::LocateColumns(h.gt, lon, lat).wait(ws);
     EXPECT_EQ(split, want);
   }
+}
 
+TEST_F(RpcMethods, NodeChildrenAndPath) {
   // node, children, path
   {
     const NodeId k1 = *view->Find("k1");
@@ -211,7 +237,9 @@ TEST(RpcMethods, EveryMethodMatchesTheEngine) {
     EXPECT_EQ(e.getType(), kj::Exception::Type::FAILED);
     EXPECT_EQ(std::string(e.getDescription().cStr()), "remote exception: not found: id: unknown node id \"nope\"");
   }
+}
 
+TEST_F(RpcMethods, Aggregate) {
   // aggregate
   {
     auto req = h.gt.aggregateRequest();
@@ -228,7 +256,9 @@ TEST(RpcMethods, EveryMethodMatchesTheEngine) {
       for (unsigned m = 0; m < want.size(); ++m) EXPECT_EQ(r.getAggregates()[i].getValues()[m], want[m]);
     }
   }
+}
 
+TEST_F(RpcMethods, RegionAggregate) {
   // regionAggregate: box, circle, polygon; modes; group by
   {
     auto check = [&](const RegionQuery& q, auto fill) {
@@ -283,7 +313,9 @@ TEST(RpcMethods, EveryMethodMatchesTheEngine) {
     auto e = ExpectThrows(bad.send(), ws);
     EXPECT_TRUE(std::string(e.getDescription().cStr()).find("radiusM") != std::string::npos);
   }
+}
 
+TEST_F(RpcMethods, TopK) {
   // topK
   {
     TopKQuery tq;
@@ -359,6 +391,35 @@ TEST(RpcLimits, BatchOverTheLimitIsRefusedAndTheClientSplits) {
   }
   auto info = client.gridtree().infoRequest().send().wait(ws);
   EXPECT_EQ(info.getInfo().getLimits().getMaxPointsPerBatch(), 1000u);
+}
+
+// An answer that would not fit the message limit is refused before it is
+// built, naming withChains, and counted as an error; the same points
+// without chains fit.
+TEST(RpcLimits, AnAnswerTooLargeForTheMessageLimitIsRefusedByName) {
+  auto engine = NewEngine();
+  rpc::ServerOptions o = QuietOptions();
+  o.max_message_bytes = 1 << 20;
+  PipeHarness h(*engine, o);
+  auto& ws = h.ws();
+  const unsigned n = 40000;  // 640 KB asked; with chains ~1.1 MB to answer, without 160 KB
+  auto ask = [&](bool chains) {
+    auto req = h.gt.locateBatchRequest();
+    auto lon = req.initLon(n);
+    auto lat = req.initLat(n);
+    for (unsigned i = 0; i < n; ++i) lon.set(i, 112.0 + (i % 97) * 1e-3), lat.set(i, 22.0 + (i % 89) * 1e-3);
+    req.setWithChains(chains);
+    return req.send();
+  };
+  auto e = ExpectThrows(ask(true), ws);
+  EXPECT_EQ(e.getType(), kj::Exception::Type::FAILED);
+  const std::string message = e.getDescription().cStr();
+  EXPECT_NE(message.find("withChains: the answer for 40000 points would take "), std::string::npos) << message;
+  EXPECT_NE(message.find("over max_message_bytes 1048576"), std::string::npos) << message;
+  EXPECT_EQ(ask(false).wait(ws).getResult().getLeaves().size(), n);
+  // The refusal is an error in the metrics, not a success.
+  EXPECT_NE(h.server.MetricsText().find("gridtree_errors_total{method=\"locateBatch\"} 1"), std::string::npos)
+      << h.server.MetricsText();
 }
 
 TEST(RpcLimits, CallsInFlightPastTheLimitAreOverloaded) {

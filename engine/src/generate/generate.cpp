@@ -190,10 +190,6 @@ void AppendJsonString(std::string& s, std::string_view v) {
   s.push_back('"');
 }
 
-bool EndsWith(std::string_view s, std::string_view t) {
-  return s.size() >= t.size() && s.substr(s.size() - t.size()) == t;
-}
-
 Result<std::vector<CountyShape>> ReadCounties(const std::string& path) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
@@ -1177,7 +1173,7 @@ Result<GenerateSummary> Generate(const GenerateOptions& options) {
     gx1 = std::max(gx1, m.x0i + m.W);
     gy1 = std::max(gy1, m.y0i + m.H);
   }
-  const bool sequence = EndsWith(options.out_path, ".geojsonl") || EndsWith(options.out_path, ".geojsons");
+  const bool sequence = options.out_path.ends_with(".geojsonl") || options.out_path.ends_with(".geojsons");
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(options.out_path.c_str(), "wb"), &std::fclose);
   if (!file) return IoError(options.out_path + ": cannot open for writing");
   Writer w(file.get());
