@@ -79,6 +79,21 @@ const NaiveLocator& SharedNaive() {
   return naive;
 }
 
+// The bare spatial index, one point at a time: the baseline of
+// BM_EngineLocate (what the View adds is the leaf's node number).
+void BM_IndexLocate(benchmark::State& state, Distribution d) {
+  const PointSet& pts = Points(d);
+  auto view = SharedEngine().Read();
+  const index::PolygonIndex& idx = view->spatial_index();
+  int64_t hits = 0;
+  for (auto _ : state) {
+    hits = LocateAll(idx, pts);
+    benchmark::DoNotOptimize(hits);
+  }
+  state.SetLabel(DistributionName(d));
+  SetPointCounters(state, pts.size(), hits);
+}
+
 // One point at a time through the View, as an embedding program calls it:
 // the index lookup and the leaf's node.
 void BM_EngineLocate(benchmark::State& state, Distribution d) {
@@ -121,6 +136,7 @@ void BM_NaiveLocate(benchmark::State& state, Distribution d) {
   SetPointCounters(state, pts.size(), hits);
 }
 
+GRIDTREE_PER_DISTRIBUTION(BM_IndexLocate);
 GRIDTREE_PER_DISTRIBUTION(BM_EngineLocate);
 GRIDTREE_PER_DISTRIBUTION(BM_EngineLocateColumns);
 GRIDTREE_PER_DISTRIBUTION(BM_NaiveLocate);
