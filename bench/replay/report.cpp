@@ -6,26 +6,16 @@
 #include <cmath>
 #include <numeric>
 
+#include "gridtree/engine/json_text.h"
 #include "replay/checksum.h"
 
 namespace gridtree::replay {
 namespace {
 
 std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
+  std::string out;
+  AppendJsonString(out, s);
+  return out;
 }
 
 std::string Num(double v) {

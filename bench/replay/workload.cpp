@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "gridtree/engine/level.h"
+#include "gridtree/engine/read_file.h"
 #include "gridtree/engine/region.h"
 
 namespace gridtree::replay {
@@ -357,11 +358,9 @@ Result<Workload> ParseWorkload(std::string_view json, const std::string& name, c
 }
 
 Result<Workload> LoadWorkload(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return InvalidArgument(path + ": cannot open the workload file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  auto w = ParseWorkload(text.str(), path, std::filesystem::path(path).parent_path().string());
+  auto text = ReadWholeFile(path);
+  if (!text.ok()) return InvalidArgument(path + ": cannot open the workload file (" + text.status().message() + ")");
+  auto w = ParseWorkload(text.value(), path, std::filesystem::path(path).parent_path().string());
   if (w.ok()) w->path = path;
   return w;
 }

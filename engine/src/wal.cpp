@@ -14,6 +14,8 @@
 #include <ctime>
 #include <unistd.h>
 
+#include "gridtree/engine/read_file.h"
+
 namespace gridtree::internal {
 namespace {
 
@@ -196,11 +198,9 @@ struct LogScan {
 };
 
 Result<LogScan> ScanLog(const std::string& path, std::string& bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return IoError(Errno("open " + path));
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  bytes = buf.str();
+  auto read = ReadWholeFile(path);
+  if (!read.ok()) return read.status();
+  bytes = std::move(read).value();
   if (bytes.size() < kHeaderSize || std::memcmp(bytes.data(), kWalMagic, 8) != 0 ||
       Get<uint32_t>(bytes.data() + 24) != Crc32c(bytes.data(), 24))
     return FailedPrecondition(path + " is not a gridtree write-ahead log (bad header)");
@@ -428,10 +428,9 @@ Result<std::optional<Snapshot>> ReadSnapshot(const std::string& dir, uint64_t fi
                                              size_t metric_count) {
   const std::string path = dir + "/snapshot.bin";
   if (!std::filesystem::exists(path)) return std::optional<Snapshot>();
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  const std::string bytes = buf.str();
+  auto read = ReadWholeFile(path);
+  if (!read.ok()) return read.status();
+  const std::string bytes = std::move(read).value();
   const size_t values = leaf_count * metric_count;
   if (bytes.size() < 40 + 4 || std::memcmp(bytes.data(), kSnapMagic, 8) != 0)
     return FailedPrecondition(path + " is not a gridtree snapshot");

@@ -14,6 +14,7 @@
 #include <map>
 
 #include "convert.h"
+#include "gridtree/engine/json_text.h"
 #include "gridtree/engine/region.h"
 #include "http_header_limit.h"
 #include "service.h"
@@ -177,23 +178,6 @@ class HttpApi final : public kj::HttpService {
     return nullptr;
   }
 
-  static std::string JsonString(const std::string& s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-      if (c == '"' || c == '\\') {
-        out += '\\';
-        out += static_cast<char>(c);
-      } else if (c < 0x20) {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\u%04x", c);
-        out += buf;
-      } else {
-        out += static_cast<char>(c);
-      }
-    }
-    return out + "\"";
-  }
-
   template <typename Reader>
   kj::Promise<void> SendJson(Response& response, Reader reader) {
     return Send(response, 200, "OK", "application/json", kj::str(json_.encode(reader), "\n"));
@@ -300,7 +284,10 @@ class HttpApi final : public kj::HttpService {
   }
 
   kj::Promise<void> SendError(Response& response, unsigned status, kj::StringPtr text, const std::string& message) {
-    return Send(response, status, text, "application/json", kj::str("{\"error\":", JsonString(message), "}\n"));
+    std::string body = "{\"error\":";
+    AppendJsonString(body, message);
+    body += "}\n";
+    return Send(response, status, text, "application/json", kj::str(body));
   }
 
   kj::Promise<void> Send(Response& response, unsigned status, kj::StringPtr text, kj::StringPtr type, kj::String body) {
@@ -329,7 +316,10 @@ class HttpErrors final : public kj::HttpServerErrorHandler {
                                             {"bytes", std::to_string(error.rawContent.size())}});
     kj::HttpHeaders headers(table_);
     headers.set(kj::HttpHeaderId::CONTENT_TYPE, "application/json");
-    auto body = kj::str("{\"error\":\"", error.statusMessage, ": ", error.description, "\"}\n");
+    std::string text = "{\"error\":";
+    AppendJsonString(text, std::string(error.statusMessage.cStr()) + ": " + error.description.cStr());
+    text += "}\n";
+    auto body = kj::str(text);
     auto out = response.send(error.statusCode, error.statusMessage, headers, body.size());
     auto p = out->write(body.begin(), body.size());
     return p.attach(kj::mv(out), kj::mv(body));

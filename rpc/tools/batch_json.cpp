@@ -1,6 +1,8 @@
 // BATCH.json parser (simdjson, on-demand).
 #include "batch_json.h"
 
+#include "gridtree/engine/read_file.h"
+
 #include <simdjson.h>
 
 #include <fstream>
@@ -76,11 +78,9 @@ Result<UpdateBatch> ParseBatchJson(std::string_view text) {
 }
 
 Result<UpdateBatch> ReadBatchJson(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return IoError("cannot open batch file " + path);
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  auto r = ParseBatchJson(buf.str());
+  auto text = ReadWholeFile(path);
+  if (!text.ok()) return text.status();
+  auto r = ParseBatchJson(text.value());
   if (!r.ok()) return InvalidArgument(path + ": " + r.status().message());
   return r;
 }

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "gridtree/engine/level.h"
-#include "json_writer.h"
+#include "gridtree/engine/json_text.h"
 
 namespace gridtree::cli {
 namespace {

@@ -8,7 +8,8 @@
 #include "commands.h"
 #include "gridtree/engine/engine.h"
 #include "gridtree/engine/region.h"
-#include "json_writer.h"
+#include "gridtree/engine/json_text.h"
+#include "gridtree/engine/read_file.h"
 
 namespace gridtree::cli {
 namespace {
@@ -104,11 +105,9 @@ void RegisterAggregate(CLI::App& app) {
       const auto& v = a->circle;
       q.region = CircleRegion(v[0], v[1], v[2]);
     } else {
-      std::ifstream in(a->polygon);
-      if (!in) Fail("aggregate", "--polygon: cannot open " + a->polygon);
-      std::stringstream buf;
-      buf << in.rdbuf();
-      const std::string text = buf.str();
+      auto read = ReadWholeFile(a->polygon);
+      if (!read.ok()) Fail("aggregate", "--polygon: " + read.status().message());
+      const std::string& text = read.value();
       const size_t first = text.find_first_not_of(" \t\r\n");
       auto region = first != std::string::npos && text[first] == '{' ? ParseRegionGeoJson(text) : ParseRegionWkt(text);
       if (!region.ok()) Fail("aggregate", a->polygon + ": " + region.status().message());

@@ -10,7 +10,7 @@
 #include "commands.h"
 #include "gridtree/engine/engine.h"
 #include "gridtree/engine/generate.h"
-#include "json_writer.h"
+#include "gridtree/engine/json_text.h"
 
 namespace gridtree::cli {
 

@@ -8,7 +8,8 @@
 
 #include "commands.h"
 #include "gridtree/engine/engine.h"
-#include "json_writer.h"
+#include "gridtree/engine/json_text.h"
+#include "gridtree/engine/read_file.h"
 
 namespace gridtree::cli {
 namespace {
@@ -21,19 +22,18 @@ namespace {
 // CSV "lon,lat" per line (a first line that is not numeric is a header), or
 // raw little-endian float64 pairs when the name ends in .bin.
 std::vector<index::Point> ReadPoints(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) Fail("cannot open points file " + path);
+  auto read = ReadWholeFile(path);
+  if (!read.ok()) Fail("points file: " + read.status().message());
+  const std::string& bytes = read.value();
   std::vector<index::Point> pts;
   if (path.ends_with(".bin")) {
-    std::ostringstream buf;
-    buf << in.rdbuf();
-    const std::string bytes = buf.str();
     if (bytes.size() % 16 != 0)
       Fail(path + ": " + std::to_string(bytes.size()) + " bytes is not a whole number of float64 (lon, lat) pairs");
     pts.resize(bytes.size() / 16);
     std::memcpy(pts.data(), bytes.data(), bytes.size());
     return pts;
   }
+  std::istringstream in(bytes);
   std::string line;
   int64_t line_no = 0;
   while (std::getline(in, line)) {

@@ -1,19 +1,17 @@
 // Helpers shared by `gridtree serve` and `gridtree call`.
 #pragma once
 
-#include <fstream>
-#include <sstream>
 #include <string>
+
+#include "gridtree/engine/read_file.h"
 
 namespace gridtree::cli {
 
 // The token in a file, without surrounding whitespace; "" when unreadable.
 inline std::string ReadTokenFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  std::string s = buf.str();
+  auto read = ReadWholeFile(path);
+  if (!read.ok()) return "";
+  const std::string& s = read.value();
   const auto b = s.find_first_not_of(" \t\r\n");
   if (b == std::string::npos) return "";
   const auto e = s.find_last_not_of(" \t\r\n");

@@ -1,13 +1,17 @@
-// A tiny streaming JSON writer for the command line's --json output.
+// The one JSON writer of gridtree's own output: the command line's --json,
+// the HTTP error bodies, the generator's GeoJSON and the workload reports.
+// Strings are escaped as RFC 8259 asks (quote, backslash, control
+// characters); numbers are the shortest text that reads back exactly.
 #pragma once
 
 #include <charconv>
+#include <cstdio>
 #include <cmath>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-namespace gridtree::cli {
+namespace gridtree {
 
 inline void AppendJsonString(std::string& out, std::string_view s) {
   out += '"';
@@ -43,4 +47,4 @@ inline void AppendJsonNumber(std::string& out, double v) {
 
 inline void AppendJsonNumber(std::string& out, int64_t v) { out += std::to_string(v); }
 
-}  // namespace gridtree::cli
+}  // namespace gridtree
