@@ -2,7 +2,7 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS gridtree_index gridtree_engine gridtree_flags EXPORT gridtreeTargets
+install(TARGETS gridtree_index gridtree_engine gridtree_generate gridtree_flags EXPORT gridtreeTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(DIRECTORY index/include/ engine/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

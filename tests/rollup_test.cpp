@@ -95,7 +95,9 @@ TEST_F(RollupTest, TopKMatchesASortOfTheLevel) {
     for (size_t i = 0; i < 5; ++i) {
       EXPECT_EQ(top[i].node.value, all[i].second);
       EXPECT_EQ(top[i].value, LeafSum(all[i].second, 0));  // the count, exact, in both orders
-      if (density) EXPECT_DOUBLE_EQ(top[i].density, -all[i].first);
+      if (density) {
+        EXPECT_DOUBLE_EQ(top[i].density, -all[i].first);
+      }
     }
   }
   TopKQuery within;

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -156,7 +157,7 @@ TEST(ViewConsistency, EveryQueryAnswersFromItsOwnViewWhileReloading) {
   ASSERT_TRUE(created.ok());
   Engine& engine = *created.value();
 
-  // Listeners get the view their leaves belong to, in growing order.
+  // Listeners get the view their leaves belong to; a reload names no leaves.
   std::mutex heard_mu;
   std::vector<uint64_t> heard;
   bool leaves_in_range = true;
@@ -169,6 +170,8 @@ TEST(ViewConsistency, EveryQueryAnswersFromItsOwnViewWhileReloading) {
   constexpr int kReloads = 24;
   std::atomic<bool> done{false};
   std::atomic<int64_t> checked{0}, failures{0};
+  std::mutex seen_mu;
+  std::set<uint64_t> seen;  // dataset versions the readers checked
   std::vector<std::thread> readers;
   for (int r = 0; r < 3; ++r)
     readers.emplace_back([&] {
@@ -177,6 +180,10 @@ TEST(ViewConsistency, EveryQueryAnswersFromItsOwnViewWhileReloading) {
         const auto view = engine.Read();
         if (view->dataset_version() < last) ++failures;
         last = view->dataset_version();
+        {
+          std::lock_guard lock(seen_mu);
+          seen.insert(last);
+        }
         const Oracle& o = view->dataset().leaf_count() == small.leaves ? small : large;
         CheckView(*view, o);
         if (::testing::Test::HasFatalFailure()) {
@@ -187,6 +194,10 @@ TEST(ViewConsistency, EveryQueryAnswersFromItsOwnViewWhileReloading) {
       }
     });
   for (int k = 0; k < kReloads && failures.load() == 0; ++k) {
+    // Let the readers check the current dataset a few times, then swap it
+    // under them (they keep going while Reload builds the next one).
+    for (const int64_t before = checked.load(); checked.load() < before + 3 && failures.load() == 0;)
+      std::this_thread::yield();
     auto reloaded = engine.Reload(gridtree::testing::SmallDataset(k % 2 == 0 ? 10 : 8));
     ASSERT_TRUE(reloaded.ok()) << reloaded.status().ToString();
     EXPECT_EQ(reloaded.value()->dataset_version(), static_cast<uint64_t>(k + 2));
@@ -197,6 +208,7 @@ TEST(ViewConsistency, EveryQueryAnswersFromItsOwnViewWhileReloading) {
   for (auto& t : readers) t.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_GE(checked.load(), 3 * kReloads);
+  EXPECT_GE(seen.size(), 2u);  // the readers did run across reloads
   std::lock_guard lock(heard_mu);
   EXPECT_TRUE(leaves_in_range);
   ASSERT_EQ(heard.size(), static_cast<size_t>(kReloads));

@@ -25,7 +25,7 @@ inline constexpr int kKindCount = 3;
 const char* KindName(Kind kind);  // "locate", "locate_batch", "aggregate"
 
 struct WorkloadRegion {
-  RegionQuery query;  // region, mode and group-by, ready for Engine::RegionAggregate
+  RegionQuery query;  // region, mode and group-by, ready for View::RegionAggregate
   // How the region was written, so a client can send it the same way: WKT
   // and GeoJSON travel as text and are parsed by the server's own parser.
   enum class Source { kBox, kCircle, kWkt, kGeoJson } source = Source::kBox;

@@ -1,5 +1,5 @@
 // Internal state of an Engine: what a View pins (Topology, MetricState)
-// and what the Engine owns (the worker arena, the writer, the current View).
+// and what the Engine owns (the executor, the writer, the current View).
 #pragma once
 
 #include <atomic>
@@ -74,6 +74,11 @@ struct EngineState {
   std::mutex write_mu;
   std::shared_ptr<const View> pending;  // newest state built (maybe not yet durable)
   uint64_t synced_version = 0;
+  // Reloads so far, and the last durable version of the log each one reset
+  // (by the count of reloads before it): a writer whose record was appended
+  // before a reload learns whether it had been made durable.
+  uint64_t reloads = 0;
+  std::map<uint64_t, uint64_t> durable_before_reload;
   std::unique_ptr<DataDirLock> data_dir_lock;  // held while the engine may write data_dir
   std::unique_ptr<WriteAheadLog> wal;
   std::string recovery;

@@ -40,9 +40,11 @@ Result<uint64_t> Engine::Apply(const UpdateBatch& batch) {
   if (batch.updates.empty()) return InvalidArgument("update batch is empty");
   std::vector<LeafId> changed;
   uint64_t version = 0;
+  uint64_t reloads = 0;              // how many reloads preceded this batch's log record
   std::shared_ptr<const View> made;  // the state this batch made (what listeners get)
   {
     std::lock_guard lock(st.write_mu);
+    reloads = st.reloads;
     const View& base = *st.pending;
     const Dataset& ds = base.dataset();
     const size_t m = ds.metric_count();
@@ -122,6 +124,15 @@ Result<uint64_t> Engine::Apply(const UpdateBatch& batch) {
     // Group commit: the first writer in fsyncs for every record appended so
     // far; the others find their version already durable.
     std::lock_guard sync(st.sync_mu);
+    // A reload between this batch's append and now reset the log: the batch
+    // is lost unless a sync before the reload had already made it durable
+    // (and visible). Never acknowledge a lost batch.
+    if (st.reloads != reloads) {
+      if (version > st.durable_before_reload.at(reloads))
+        return FailedPrecondition("update batch: the dataset was reloaded before the batch was written durably; "
+                                  "it was not applied (apply it again to the new dataset if it still holds)");
+      return version;  // durable and published before the reload dropped it, as every applied batch
+    }
     if (st.synced_version < version) {
       std::shared_ptr<const View> target;
       {
@@ -179,15 +190,15 @@ Result<std::shared_ptr<const View>> Engine::Reload(Dataset dataset) {
     topology->dataset_version = st.pending->dataset_version() + 1;
     if (st.wal)
       if (Status s = st.wal->Reset(topology->dataset.fingerprint); !s.ok()) return s;
+    st.durable_before_reload[st.reloads] = st.synced_version;
+    ++st.reloads;
     view = std::make_shared<const View>(std::move(topology), std::move(metrics));
     st.pending = view;
     st.synced_version = 0;
     st.Publish(view);
   }
-  // Every leaf is new: a watcher re-reads whatever it watches.
-  std::vector<LeafId> all(view->dataset().leaf_count());
-  for (size_t l = 0; l < all.size(); ++l) all[l] = LeafId(static_cast<int32_t>(l));
-  NotifyListeners(st, view, all);
+  // No leaves: everything is new, a watcher re-reads whatever it watches.
+  NotifyListeners(st, view, {});
   return view;
 }
 

@@ -1,8 +1,8 @@
 // The one file that includes <tbb/...>.
 #include "gridtree/engine/executor.h"
 
+#include <algorithm>
 #include <optional>
-#include <thread>
 
 #include <tbb/blocked_range.h>
 #include <tbb/global_control.h>
@@ -31,7 +31,9 @@ struct Executor::Impl {
 };
 
 Executor::Executor(int threads) {
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // TBB's count honours the process's CPU affinity (a container limited to
+  // 2 of 64 CPUs gets 2), which hardware_concurrency does not.
+  if (threads <= 0) threads = std::max(1, tbb::info::default_concurrency());
   threads_ = threads;
   impl_ = std::make_unique<Impl>(threads);
 }
@@ -46,9 +48,14 @@ void Executor::For(size_t n, size_t grain, const std::function<void(size_t, size
     body(0, n);
     return;
   }
+  // Isolated: a thread waiting for this loop only takes this loop's chunks,
+  // never another caller's task, so one call's latency does not depend on
+  // what else is queued.
   impl_->arena.execute([&] {
-    tbb::parallel_for(tbb::blocked_range<size_t>(0, n, grain == 0 ? 1 : grain),
-                      [&](const tbb::blocked_range<size_t>& r) { body(r.begin(), r.end()); });
+    tbb::this_task_arena::isolate([&] {
+      tbb::parallel_for(tbb::blocked_range<size_t>(0, n, grain == 0 ? 1 : grain),
+                        [&](const tbb::blocked_range<size_t>& r) { body(r.begin(), r.end()); });
+    });
   });
 }
 

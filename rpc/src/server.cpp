@@ -248,10 +248,7 @@ void ServerState::Enqueue(std::function<void()> task) { engine.executor().Enqueu
 void ServerState::OnBatch(Inbox& inbox, std::shared_ptr<const View> view, std::span<const LeafId> leaves) {
   std::lock_guard<std::mutex> lock(inbox.mu);
   if (inbox.closed) return;
-  // A reload names every leaf: the batch then says "all" without a copy.
-  const bool all = leaves.size() == view->dataset().leaf_count() && leaves.size() > 1;
-  inbox.batches.push_back(
-      Batch{std::move(view), all ? std::vector<LeafId>{} : std::vector<LeafId>(leaves.begin(), leaves.end())});
+  inbox.batches.push_back(Batch{std::move(view), std::vector<LeafId>(leaves.begin(), leaves.end())});
   if (inbox.wakeup) {
     inbox.wakeup->fulfill();
     inbox.wakeup = nullptr;
@@ -281,6 +278,9 @@ kj::Promise<void> ServerState::BatchLoop() {
 
 void ServerState::Deliver(const Batch& batch) {
   auto key = [](const View& v) { return std::make_pair(v.dataset_version(), v.version()); };
+  // A batch of an older dataset than the newest delivered changes nothing
+  // a watcher can still see (its reload has been, or will be, pushed).
+  if (newest_delivered && batch.view->dataset_version() < newest_delivered->dataset_version()) return;
   if (!newest_delivered || key(*batch.view) > key(*newest_delivered)) newest_delivered = batch.view;
   const View& view = *newest_delivered;
   const Dataset& ds = view.dataset();
@@ -528,7 +528,7 @@ std::string Server::MetricsText() const {
         static_cast<double>(s.connections_closed_by_server));
   gauge("gridtree_calls_in_flight", "Calls in flight.", "gauge", static_cast<double>(s.in_flight));
   gauge("gridtree_queued_work", "Heavy calls queued or running on the engine executor.", "gauge",
-        static_cast<double>(s.queued));
+        static_cast<double>(s.running.load()));
   gauge("gridtree_subscriptions", "Active watch subscriptions.", "gauge", static_cast<double>(s.subscriptions.size()));
   gauge("gridtree_uptime_seconds", "Seconds since the server started.", "gauge",
         std::chrono::duration<double>(internal::Clock::now() - s.started).count());

@@ -299,11 +299,31 @@ kj::Own<proto::GridTree::Server> NewGridTree(ServerState& state, std::shared_ptr
   return kj::heap<GridTreeImpl>(state, std::move(conn));
 }
 
+namespace {
+// Refuses an answer of `words` 8-byte words past the message limit.
+void CheckAnswerSize(uint64_t words, size_t points, bool with_chains, uint64_t max_bytes) {
+  if (words * 8 <= max_bytes) return;
+  ThrowFailed(std::string(with_chains ? "withChains: " : "lon: ") + "the answer for " + std::to_string(points) +
+              " points would take " + std::to_string(words * 8) + " bytes, over max_message_bytes " +
+              std::to_string(max_bytes) + "; send fewer points per call" +
+              (with_chains ? " or set withChains = false" : ""));
+}
+
+// The answer's size in words (docs/rpc.md) without the chain nodes: the
+// leaves list, and with chains six indexes a point.
+uint64_t AnswerWordsBeforeNodes(size_t points, bool with_chains) {
+  return 16 + (points + 1) / 2 + (with_chains ? (points * kLevelCount + 1) / 2 : 0);
+}
+}  // namespace
+
 kj::Promise<BatchAnswer> LocateBatchAsync(ServerState& state, capnp::List<double>::Reader lon,
                                           capnp::List<double>::Reader lat, bool with_chains) {
   if (lon.size() != lat.size())
     ThrowFailed("lat: " + std::to_string(lat.size()) + " values but lon has " + std::to_string(lon.size()));
   CheckLimit("lon", "points", lon.size(), state.options.max_points_per_batch, "max_points_per_batch");
+  const uint64_t max_bytes = state.options.max_message_bytes;
+  // What the answer takes whatever the points hit: refused before any work.
+  CheckAnswerSize(AnswerWordsBeforeNodes(lon.size(), with_chains), lon.size(), with_chains, max_bytes);
   // Copied out of the message on the loop thread: the task owns its input.
   std::vector<double> xs(lon.size()), ys(lat.size());
   for (unsigned i = 0; i < lon.size(); ++i) {
@@ -315,7 +335,6 @@ kj::Promise<BatchAnswer> LocateBatchAsync(ServerState& state, capnp::List<double
     if (!std::isfinite(ys[i])) ThrowFailed("lat[" + std::to_string(i) + "]: must be a finite number");
   }
   state.points_located += xs.size();
-  const uint64_t max_bytes = state.options.max_message_bytes;
   return state.Offload([view = state.engine.Read(), xs = std::move(xs), ys = std::move(ys), with_chains, max_bytes]() {
     // One View for the points and their chains: the leaf numbers and the
     // node names always come from the same dataset.
@@ -323,30 +342,22 @@ kj::Promise<BatchAnswer> LocateBatchAsync(ServerState& state, capnp::List<double
     a.view = view;
     a.leaves.resize(xs.size());
     if (Status s = view->LocateColumns(xs, ys, a.leaves); !s.ok()) ThrowStatus(s);
-    // The answer's size in words (docs/rpc.md): the leaves list, and with
-    // chains six indexes a point plus each distinct chain node once.
-    uint64_t words = 16 + (xs.size() + 1) / 2;
-    if (with_chains) {
-      std::unordered_map<int32_t, int32_t> dict;
-      a.chain_index.assign(xs.size() * kLevelCount, -1);
-      for (size_t i = 0; i < xs.size(); ++i) {
-        if (!a.leaves[i].valid()) continue;
-        const Chain c = view->ChainOf(view->NodeOf(a.leaves[i]));
-        for (int k = 0; k < c.size; ++k) {
-          auto [it, fresh] = dict.try_emplace(c.nodes[k].value, static_cast<int32_t>(a.chain_nodes.size()));
-          if (fresh) a.chain_nodes.push_back(c.nodes[k]);
-          a.chain_index[i * kLevelCount + static_cast<size_t>(view->level(c.nodes[k]))] = it->second;
-        }
+    if (!with_chains) return a;
+    std::unordered_map<int32_t, int32_t> dict;
+    a.chain_index.assign(xs.size() * kLevelCount, -1);
+    for (size_t i = 0; i < xs.size(); ++i) {
+      if (!a.leaves[i].valid()) continue;
+      const Chain c = view->ChainOf(view->NodeOf(a.leaves[i]));
+      for (int k = 0; k < c.size; ++k) {
+        auto [it, fresh] = dict.try_emplace(c.nodes[k].value, static_cast<int32_t>(a.chain_nodes.size()));
+        if (fresh) a.chain_nodes.push_back(c.nodes[k]);
+        a.chain_index[i * kLevelCount + static_cast<size_t>(view->level(c.nodes[k]))] = it->second;
       }
-      words += (a.chain_index.size() + 1) / 2;
-      for (NodeId n : a.chain_nodes)
-        words += 4 + (view->id(n).size() + 8) / 8 + (view->name(n).size() + 8) / 8;
     }
-    if (words * 8 > max_bytes)
-      ThrowFailed(std::string(with_chains ? "withChains: " : "lon: ") + "the answer for " +
-                  std::to_string(xs.size()) + " points would take " + std::to_string(words * 8) +
-                  " bytes, over max_message_bytes " + std::to_string(max_bytes) + "; send fewer points per call" +
-                  (with_chains ? " or set withChains = false" : ""));
+    // The chain nodes, each once: a NodeRef and its two texts.
+    uint64_t words = AnswerWordsBeforeNodes(xs.size(), true);
+    for (NodeId n : a.chain_nodes) words += 4 + (view->id(n).size() + 8) / 8 + (view->name(n).size() + 8) / 8;
+    CheckAnswerSize(words, xs.size(), true, max_bytes);
     return a;
   });
 }

@@ -75,7 +75,7 @@ struct Subscription {
 [[noreturn]] void ThrowFailed(std::string message);
 [[noreturn]] void ThrowOverloaded(std::string message);
 // FAILED naming the field when count exceeds the configured limit, e.g.
-// "ids: 5000 ids exceed max_ids_per_call 4096".
+// "ids: 5000 ids exceed max_ids_per_aggregate 4096".
 void CheckLimit(const char* field, const char* what, size_t count, size_t limit, const char* option);
 
 using Clock = std::chrono::steady_clock;
@@ -101,8 +101,7 @@ struct ServerState : kj::TaskSet::ErrorHandler {
   ServerOptions options;
   kj::Timer& timer;
   capnp::ReaderOptions reader_options;
-  std::atomic<int64_t> running{0};  // tasks enqueued and not yet finished (any thread)
-  uint32_t queued = 0;              // heavy calls waiting for or running on the executor (loop thread)
+  std::atomic<int64_t> running{0};  // heavy calls queued or running on the executor, until each ends (any thread)
   size_t in_flight = 0;             // calls in flight, all connections and HTTP
   uint64_t next_conn_id = 1;
   uint64_t connections_open = 0;  // RPC and HTTP together (max_connections)
@@ -128,7 +127,7 @@ struct ServerState : kj::TaskSet::ErrorHandler {
   int listener_id = -1;
   struct Batch {
     std::shared_ptr<const View> view;
-    std::vector<LeafId> leaves;  // empty: every leaf (a reload)
+    std::vector<LeafId> leaves;  // empty: everything changed (a reload)
   };
   // Shared with the engine listener, which may still run (on a writer's
   // thread) after RemoveListener returns: it holds the inbox, not the state.
@@ -213,19 +212,23 @@ struct ServerState : kj::TaskSet::ErrorHandler {
   template <typename Fn>
   auto Offload(Fn fn) -> kj::Promise<decltype(fn())> {
     using T = decltype(fn());
-    if (queued >= options.max_queued_work)
-      ThrowOverloaded("server busy: " + std::to_string(queued) + " heavy calls queued (max_queued_work " +
+    // Counted until the task ends, not until its caller goes: a client that
+    // disconnects leaves its work queued, and that work still counts.
+    if (const int64_t now = running.load(); now >= static_cast<int64_t>(options.max_queued_work))
+      ThrowOverloaded("server busy: " + std::to_string(now) + " heavy calls queued (max_queued_work " +
                       std::to_string(options.max_queued_work) + ")");
-    ++queued;
     auto paf = kj::newPromiseAndCrossThreadFulfiller<T>();
     // kj::Own has a noexcept(false) destructor: box it for the TBB task (FIELD_NOTES P2).
     auto fulfiller = std::make_shared<kj::Own<kj::CrossThreadPromiseFulfiller<T>>>(kj::mv(paf.fulfiller));
     running.fetch_add(1);
     Enqueue([fulfiller, fn = std::move(fn), this]() mutable {
+      // What fn holds (a View, maybe the last reference to a dataset) is
+      // released below, before `running` says the task is over.
+      std::optional<Fn> work(std::move(fn));
       KJ_IF_MAYBE(e, kj::runCatchingExceptions([&] {
         std::optional<T> value;
         try {
-          value.emplace(fn());
+          value.emplace((*work)());
         } catch (const kj::Exception&) {
           throw;  // the request's own error, already in its kind
         } catch (const std::exception& error) {  // a bug or out of memory, never the request's fault
@@ -235,10 +238,11 @@ struct ServerState : kj::TaskSet::ErrorHandler {
       })) {
         (*fulfiller)->reject(kj::mv(*e));
       }
+      work.reset();
       fulfiller.reset();
       running.fetch_sub(1);
     });
-    return paf.promise.attach(kj::defer([this] { --queued; }));
+    return kj::mv(paf.promise);
   }
 
   void Enqueue(std::function<void()> task);

@@ -102,17 +102,21 @@ std::string RegionJson(proto::RegionResult::Reader result, const std::vector<std
   return out + '}';
 }
 
-std::string TopKJson(capnp::List<proto::TopEntry>::Reader entries, uint64_t dataset_version, uint64_t version,
-                     bool density) {
+std::string TopKJson(capnp::List<proto::TopEntry>::Reader entries, const std::string& metric,
+                     uint64_t dataset_version, uint64_t version, bool density) {
   std::string out = "{\"entries\":[";
   for (unsigned i = 0; i < entries.size(); ++i) {
     if (i) out += ',';
     out += '{';
     AppendNodeRef(out, entries[i].getNode());
-    out += ",\"value\":";
+    out += ',';
+    AppendJsonString(out, metric);
+    out += ':';
     AppendJsonNumber(out, entries[i].getCount());
     if (density) {
-      out += ",\"per_km2\":";
+      out += ',';
+      AppendJsonString(out, metric + "_per_km2");
+      out += ':';
       AppendRounded(out, entries[i].getValue());
     }
     out += '}';

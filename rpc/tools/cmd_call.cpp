@@ -33,12 +33,20 @@ void PrintResponse(const capnp::Response<T>& r) {
   Print(static_cast<const typename T::Reader&>(r));
 }
 
-// The server's metric names, in the order every metric list uses.
-std::vector<std::string> MetricNames(rpc::Client& c) {
-  auto info = c.gridtree().infoRequest().send().wait(c.wait_scope());
+std::vector<std::string> NamesOf(proto::Info::Reader info) {
   std::vector<std::string> names;
-  for (auto n : info.getInfo().getMetricNames()) names.emplace_back(n.cStr());
+  for (auto n : info.getMetricNames()) names.emplace_back(n.cStr());
   return names;
+}
+
+// The metric names of the dataset an answer came from (asked after the
+// answer, so a reload in between is seen and reported, never mislabelled).
+std::vector<std::string> MetricNamesOf(rpc::Client& c, uint64_t dataset_version) {
+  auto info = c.gridtree().infoRequest().send().wait(c.wait_scope());
+  if (info.getInfo().getDatasetVersion() != dataset_version)
+    Fail("the server reloaded its dataset during the call (dataset version " + std::to_string(dataset_version) +
+         " -> " + std::to_string(info.getInfo().getDatasetVersion()) + "); run it again");
+  return NamesOf(info.getInfo());
 }
 
 std::string Token(const std::string& file) {
@@ -57,21 +65,35 @@ proto::Level LevelArg(const std::string& s) {
   return static_cast<proto::Level>(static_cast<uint16_t>(*l));
 }
 
+// Prints each push with its metrics named; after a reload (a push of
+// another dataset version) it asks the server for the new names first.
 class PrintingWatcher final : public proto::Watcher::Server {
  public:
-  PrintingWatcher(int64_t count, kj::Own<kj::PromiseFulfiller<void>> done, std::vector<std::string> metric_names)
-      : left_(count), done_(kj::mv(done)), metric_names_(std::move(metric_names)) {}
+  PrintingWatcher(int64_t count, kj::Own<kj::PromiseFulfiller<void>> done, proto::GridTree::Client gridtree)
+      : left_(count), done_(kj::mv(done)), gridtree_(kj::mv(gridtree)) {}
   kj::Promise<void> push(PushContext ctx) override {
-    auto p = ctx.getParams();
-    std::cout << AggregatesJson(p.getNodes(), p.getDatasetVersion(), p.getVersion(), metric_names_) << std::endl;
-    if (left_ > 0 && --left_ == 0) done_->fulfill();
-    return kj::READY_NOW;
+    if (ctx.getParams().getDatasetVersion() == names_version_) {
+      Print(ctx);
+      return kj::READY_NOW;
+    }
+    return gridtree_.infoRequest().send().then([this, ctx](auto info) mutable {
+      metric_names_ = NamesOf(info.getInfo());
+      names_version_ = info.getInfo().getDatasetVersion();
+      Print(ctx);
+    });
   }
 
  private:
+  void Print(PushContext& ctx) {
+    auto p = ctx.getParams();
+    std::cout << AggregatesJson(p.getNodes(), p.getDatasetVersion(), p.getVersion(), metric_names_) << std::endl;
+    if (left_ > 0 && --left_ == 0) done_->fulfill();
+  }
   int64_t left_;
   kj::Own<kj::PromiseFulfiller<void>> done_;
+  proto::GridTree::Client gridtree_;
   std::vector<std::string> metric_names_;
+  uint64_t names_version_ = 0;  // no dataset has version 0: the first push asks
 };
 
 // Runs a subcommand; a remote or connection error becomes a clean message
@@ -141,10 +163,10 @@ void RegisterCall(CLI::App& app) {
       auto& gt = c->gridtree();
       auto& ws = c->wait_scope();
       if (name == "node") {
-        const auto names = MetricNames(*c);
         auto req = gt.nodeRequest();
         req.setId(a->id);
-        std::cout << NodeInfoJson(req.send().wait(ws).getNode(), names) << std::endl;
+        auto r = req.send().wait(ws);
+        std::cout << NodeInfoJson(r.getNode(), MetricNamesOf(*c, r.getNode().getDatasetVersion())) << std::endl;
       } else if (name == "children") {
         auto req = gt.childrenRequest();
         req.setId(a->id);
@@ -169,13 +191,14 @@ void RegisterCall(CLI::App& app) {
   agg->callback(Guarded([a, client] {
     auto c = client();
     auto& ws = c->wait_scope();
-    const auto names = MetricNames(*c);
     if (!a->ids.empty()) {
       auto req = c->gridtree().aggregateRequest();
       auto ids = req.initIds(static_cast<unsigned>(a->ids.size()));
       for (size_t i = 0; i < a->ids.size(); ++i) ids.set(static_cast<unsigned>(i), a->ids[i]);
       auto r = req.send().wait(ws);
-      std::cout << AggregatesJson(r.getAggregates(), r.getDatasetVersion(), r.getVersion(), names) << std::endl;
+      std::cout << AggregatesJson(r.getAggregates(), r.getDatasetVersion(), r.getVersion(),
+                                  MetricNamesOf(*c, r.getDatasetVersion()))
+                << std::endl;
       return;
     }
     auto req = c->gridtree().regionAggregateRequest();
@@ -204,7 +227,8 @@ void RegisterCall(CLI::App& app) {
     else if (a->mode == "area_weighted") q.setMode(proto::RegionMode::AREA_WEIGHTED);
     else Fail("--mode: expected intersecting, contained or area_weighted");
     if (!a->group_by.empty()) q.getGroupBy().setLevel(LevelArg(a->group_by));
-    std::cout << RegionJson(req.send().wait(ws).getResult(), names) << std::endl;
+    auto r = req.send().wait(ws);
+    std::cout << RegionJson(r.getResult(), MetricNamesOf(*c, r.getResult().getDatasetVersion())) << std::endl;
   }));
 
   auto* topk = cmd->add_subcommand("topk", "The K nodes of a level with the highest metric");
@@ -223,7 +247,7 @@ void RegisterCall(CLI::App& app) {
     q.setWithin(a->within);
     q.setDensity(a->density);
     auto r = req.send().wait(c->wait_scope());
-    std::cout << TopKJson(r.getEntries(), r.getDatasetVersion(), r.getVersion(), a->density) << std::endl;
+    std::cout << TopKJson(r.getEntries(), a->metric, r.getDatasetVersion(), r.getVersion(), a->density) << std::endl;
   }));
 
   auto* update = cmd->add_subcommand("update", "Apply a BATCH.json of metric updates (needs the writer token)");
@@ -285,7 +309,7 @@ void RegisterCall(CLI::App& app) {
     auto req = c->gridtree().watchRequest();
     auto ids = req.initIds(static_cast<unsigned>(a->ids.size()));
     for (size_t i = 0; i < a->ids.size(); ++i) ids.set(static_cast<unsigned>(i), a->ids[i]);
-    req.setCallback(kj::heap<PrintingWatcher>(a->count, kj::mv(paf.fulfiller), MetricNames(*c)));
+    req.setCallback(kj::heap<PrintingWatcher>(a->count, kj::mv(paf.fulfiller), c->gridtree()));
     auto handle = req.send().wait(c->wait_scope()).getHandle();
     std::cerr << "watching " << a->ids.size() << " node(s)" << std::endl;
     paf.promise.wait(c->wait_scope());

@@ -789,8 +789,8 @@ TEST(RpcConsistency, BatchChainsComeFromTheDatasetTheAnswerNames) {
       grid.push_back("g" + std::to_string(i) + "_" + std::to_string(j));
     }
   std::atomic<bool> done{false};
-  std::thread reloader([&] {
-    for (int k = 0; k < 30 && !done; ++k) ASSERT_TRUE(engine->Reload(SmallDataset(k % 2 == 0 ? 8 : 10)).ok());
+  std::thread reloader([&] {  // until the client is done, so the answers span reloads
+    for (int k = 0; !done; ++k) ASSERT_TRUE(engine->Reload(SmallDataset(k % 2 == 0 ? 8 : 10)).ok());
   });
   rpc::Client client(server.address());
   auto& ws = client.wait_scope();
@@ -808,8 +808,10 @@ TEST(RpcConsistency, BatchChainsComeFromTheDatasetTheAnswerNames) {
     versions.insert(r.getDatasetVersion());
     auto index = r.getChainIndex();
     auto nodes = r.getChainNodes();
+    auto leaves = r.getLeaves();
     for (unsigned i = 0; i < lon.size(); ++i) {
       const std::vector<std::string>& want = chains.at(grid[i]);
+      ASSERT_GE(leaves[i], 0) << grid[i];
       std::vector<std::string> got;
       for (int level = 0; level < kLevelCount; ++level)
         if (const int32_t at = index[i * kLevelCount + level]; at >= 0) got.push_back(Str(nodes[at].getId()));

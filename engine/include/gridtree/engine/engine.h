@@ -246,8 +246,9 @@ class Engine {
   // the log. No-op without a data directory.
   Status Checkpoint();
   // Swaps to a new dataset; in-flight readers finish on the old one. Metric
-  // updates applied so far are not carried over; the log starts anew.
-  // Listeners are told (with every leaf of the new dataset as changed).
+  // updates applied so far are not carried over; the log starts anew (a
+  // batch not yet durable when the reload comes fails with
+  // kFailedPrecondition). Listeners are told, with no leaves: everything.
   // Returns the first View of the new dataset. A dataset the index cannot
   // hold is an error and the engine keeps the old one.
   Result<std::shared_ptr<const View>> Reload(Dataset dataset);
@@ -256,10 +257,12 @@ class Engine {
   Result<std::shared_ptr<const View>> ReloadFrom(const std::string& path, ValidationReport* report = nullptr);
 
   // Called after every applied batch and every reload (on the writer's
-  // thread) with the new view and the leaves it changed (all of them after
-  // a reload: compare view->dataset_version()). Views reach listeners in
-  // the order (dataset_version, version) grows, but two writers' calls may
-  // overlap. Keep it short. Returns an id for RemoveListener.
+  // thread) with the view the change made and the leaves it changed, as
+  // leaf numbers of that view's dataset; after a reload the span is empty
+  // and everything changed. Two writers' calls may arrive in either order
+  // or at once: a listener that keeps the newest state compares
+  // (dataset_version, version) and ignores an older view. Keep it short.
+  // Returns an id for RemoveListener.
   using Listener = std::function<void(const std::shared_ptr<const View>& view, std::span<const LeafId> leaves)>;
   int AddListener(Listener listener);
   void RemoveListener(int id);

@@ -19,7 +19,7 @@ namespace gridtree {
 
 class Executor {
  public:
-  // threads <= 0: one per hardware thread.
+  // threads <= 0: one per CPU this process may run on.
   explicit Executor(int threads = 0);
   ~Executor();
   Executor(const Executor&) = delete;
@@ -33,6 +33,8 @@ class Executor {
   void For(size_t n, size_t grain, const std::function<void(size_t, size_t)>& body) const;
 
   // Runs fn on an executor thread later; returns at once. fn must not throw.
+  // Every enqueued task must have finished before the Executor is destroyed
+  // (gridtree serve waits for its own before it lets the engine go).
   void Enqueue(std::function<void()> fn) const;
 
  private:

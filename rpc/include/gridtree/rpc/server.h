@@ -1,7 +1,7 @@
 // Server: the gridtree Cap'n Proto service and its HTTP side port, on one kj
 // event loop. Heavy queries (locateBatch, regionAggregate, topK) and all
-// writes run on a oneTBB arena owned by the Server and come back to the loop
-// through cross-thread fulfillers, so the loop never blocks on query work.
+// writes run on the engine's executor and come back to the loop through
+// cross-thread fulfillers, so the loop never blocks on query work.
 //
 // Thread safety: a Server lives on the thread whose kj event loop created
 // it; every method must be called on that thread. The Engine may be used
@@ -37,8 +37,8 @@ struct ServerOptions {
   // Calls one connection may have in flight; past it: OVERLOADED.
   // DEFAULT: 1024
   uint32_t max_calls_in_flight_per_connection = 1024;
-  // Heavy calls queued or running on the worker arena, all connections
-  // together; past it: OVERLOADED.
+  // Heavy calls queued or running on the engine's executor, all connections
+  // together, each counted until it ends; past it: OVERLOADED.
   // DEFAULT: 256
   uint32_t max_queued_work = 256;
   // Most ids in one aggregate call.
