@@ -12,6 +12,7 @@
 
 #include "gridtree/engine/dataset.h"
 #include "gridtree/engine/engine.h"
+#include "gridtree/engine/read_file.h"
 #include "small_dataset.h"
 
 namespace {
@@ -19,10 +20,9 @@ namespace {
 using namespace gridtree;
 
 std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  auto bytes = ReadWholeFile(path);
+  EXPECT_TRUE(bytes.ok()) << bytes.status().ToString();
+  return bytes.ok() ? std::move(bytes).value() : std::string();
 }
 
 const std::string kBad = std::string(GRIDTREE_TEST_DIR) + "/data/bad/";

@@ -51,10 +51,20 @@ void FindingSink::Add(Severity severity, int64_t feature, const std::string& id,
   if (report_.findings.size() >= max_) {
     if (dropped_++ == 0)
       report_.findings.push_back({Severity::kWarning, file_, -1, "", "truncated",
-                                  "more findings than max_findings; the rest are not listed"});
+                                  "more findings than max_findings; the rest are not listed", 0, std::nullopt});
     return;
   }
-  report_.findings.push_back({severity, file_, feature, id, std::move(code), std::move(message)});
+  report_.findings.push_back({severity, file_, feature, id, std::move(code), std::move(message), 0, std::nullopt});
+}
+
+void FindingSink::AddArea(Severity severity, int64_t feature, const std::string& id, std::string code,
+                          std::string message, double area_km2, index::Point point) {
+  const size_t before = report_.findings.size();
+  Add(severity, feature, id, std::move(code), std::move(message));
+  if (report_.findings.size() > before && report_.findings.back().feature == feature) {
+    report_.findings.back().area_km2 = area_km2;
+    report_.findings.back().point = point;
+  }
 }
 
 }  // namespace internal
@@ -99,7 +109,8 @@ LoadResult LoadDataset(const std::string& path, const LoadOptions& options) {
   simdjson::padded_string text;
   if (simdjson::padded_string::load(path).get(text)) {
     LoadResult r;
-    r.report.findings.push_back({Severity::kError, path, -1, "", "unreadable", "cannot open or read the file"});
+    r.report.findings.push_back(
+        {Severity::kError, path, -1, "", "unreadable", "cannot open or read the file", 0, std::nullopt});
     return r;
   }
   return LoadFromText(std::string_view(text.data(), text.size()), /*padded=*/true, path, options);

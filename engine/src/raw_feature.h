@@ -41,6 +41,9 @@ class FindingSink {
   void Warning(int64_t feature, const std::string& id, std::string code, std::string message) {
     Add(Severity::kWarning, feature, id, std::move(code), std::move(message));
   }
+  // A coverage finding with its area and a point inside the defect.
+  void AddArea(Severity severity, int64_t feature, const std::string& id, std::string code, std::string message,
+               double area_km2, index::Point point);
   size_t errors() const { return errors_; }
   const std::string& file() const { return file_; }
 

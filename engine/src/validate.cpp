@@ -8,6 +8,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "coverage_checks.h"
 #include "raw_feature.h"
 #include "ring_checks.h"
 #include "gridtree/engine/executor.h"
@@ -124,11 +125,106 @@ uint64_t Fnv(uint64_t h, const void* data, size_t n) {
   return h;
 }
 
+// The geometry a node brings: a leaf's own, an inner node's when the file
+// gives one; null when it has none.
+const index::MultiPolygon* GeometryOf(const Dataset& ds, int32_t node) {
+  if (const int32_t l = ds.leaf_of_node[node]; l >= 0) return &ds.leaf_geometry[l];
+  return ds.inner_geometry[node] ? &*ds.inner_geometry[node] : nullptr;
+}
+
+std::string At(index::Point p) { return "[" + Fixed(p.x, 6) + ", " + Fixed(p.y, 6) + "]"; }
+
+void CheckCoverage(const Dataset& ds, const std::vector<RawFeature>& features, const std::vector<int32_t>& order,
+                   const LoadOptions& options, FindingSink& sink) {
+  const Severity hard = options.lenient ? Severity::kWarning : Severity::kError;
+  const double share = options.coverage_tolerance;
+  auto beyond = [&](double area, double of) { return area > share * of && area > options.min_defect_km2; };
+  // Bounds may differ by rounding and by a generator's half-pixel border: about 100 m.
+  const double slack = 1e-3;
+  for (size_t k = 0; k < ds.node_count(); ++k) {
+    if (!ds.inner_geometry[k]) continue;
+    const index::MultiPolygon& own = *ds.inner_geometry[k];
+    const index::Box own_box = index::BoundsOf(own);
+    const double own_area = index::GeodesicAreaKm2(own);
+    const double diff = ds.node_area_km2[k] - own_area;
+    const int64_t feature = features[order[k]].index;
+    std::vector<int32_t> kids;
+    std::vector<const index::MultiPolygon*> geometry;
+    for (int32_t i = ds.child_begin[k]; i < ds.child_begin[k + 1]; ++i) {
+      kids.push_back(ds.children[i].value);
+      geometry.push_back(GeometryOf(ds, kids.back()));
+    }
+    const bool exact = std::all_of(geometry.begin(), geometry.end(), [](auto* g) { return g != nullptr; });
+    bool excess_named = false, gap_named = false;
+    // Siblings that overlap: every pair whose boxes meet.
+    if (exact && own_area > 0 && (diff > share * own_area || options.check_sibling_overlaps)) {
+      for (size_t a = 0; a < kids.size(); ++a)
+        for (size_t b = a + 1; b < kids.size(); ++b) {
+          if (!ds.node_bounds[kids[a]].Intersects(ds.node_bounds[kids[b]])) continue;
+          const auto o = Overlap(*geometry[a], *geometry[b]);
+          if (!o || !beyond(o->area_km2, own_area)) continue;
+          excess_named = true;
+          sink.AddArea(hard, features[order[kids[a]]].index, ds.ids[kids[a]], "overlapping-siblings",
+                       "overlaps its sibling " + Quote(ds.ids[kids[b]]) + " by " + Fixed(o->area_km2, 4) +
+                           " km² (" + Fixed(100 * o->area_km2 / own_area, 2) + " % of " + Quote(ds.ids[k]) +
+                           "), e.g. at " + At(o->point) + "; the point belongs to both",
+                       o->area_km2, o->point);
+        }
+    }
+    // Children reaching outside their parent.
+    for (size_t c = 0; c < kids.size(); ++c) {
+      const index::Box& b = ds.node_bounds[kids[c]];
+      const bool out_of_bounds = b.min_x < own_box.min_x - slack || b.min_y < own_box.min_y - slack ||
+                                 b.max_x > own_box.max_x + slack || b.max_y > own_box.max_y + slack;
+      if (!out_of_bounds && !(exact && diff > share * own_area)) continue;
+      const int64_t child_feature = features[order[kids[c]]].index;
+      const auto out = geometry[c] ? Outside(*geometry[c], own) : std::nullopt;
+      if (out && beyond(out->area_km2, ds.node_area_km2[kids[c]])) {
+        excess_named = true;
+        sink.AddArea(hard, child_feature, ds.ids[kids[c]], "outside-parent",
+                     Fixed(out->area_km2, 4) + " km² (" + Fixed(100 * out->area_km2 / ds.node_area_km2[kids[c]], 2) +
+                         " % of it) lies outside its parent " + Quote(ds.ids[k]) + ", e.g. at " + At(out->point),
+                     out->area_km2, out->point);
+      } else if (out_of_bounds) {
+        sink.Warning(child_feature, ds.ids[kids[c]], "outside-parent",
+                     "reaches outside the bounds of its parent " + Quote(ds.ids[k]));
+      }
+    }
+    // A part of the parent in no child.
+    if (exact && own_area > 0 && -diff > share * own_area) {
+      if (const auto gap = Uncovered(own, geometry); gap && beyond(gap->area_km2, own_area)) {
+        gap_named = true;
+        sink.AddArea(hard, feature, ds.ids[k], "coverage-gap",
+                     "children leave " + Fixed(gap->area_km2, 4) + " km² (" + Fixed(100 * gap->area_km2 / own_area, 2) +
+                         " %) of the node's own geometry uncovered, e.g. at " + At(gap->point) +
+                         "; a point there is answered by no leaf",
+                     gap->area_km2, gap->point);
+      }
+    }
+    // Where the exact checks could not run (a child without geometry) or
+    // found nothing to name, the sums of areas still say something is off.
+    if (own_area > 0 && std::abs(diff) > share * own_area) {
+      if (diff > 0 && !excess_named)
+        sink.Warning(feature, ds.ids[k], "children-exceed-parent",
+                     "children cover " + Fixed(diff, 3) + " km² (" + Fixed(100 * diff / own_area, 2) +
+                         " %) more than the node's own geometry: overlapping children or children reaching outside");
+      else if (diff < 0 && !gap_named)
+        sink.Warning(feature, ds.ids[k], "coverage-gap",
+                     "children leave " + Fixed(-diff, 3) + " km² (" + Fixed(-100 * diff / own_area, 2) +
+                         " %) of the node's own geometry uncovered");
+    }
+  }
+}
+
 }  // namespace
 
 std::optional<Dataset> BuildDataset(std::vector<RawFeature> features, const LoadOptions& options,
                                     FindingSink& sink) {
   const size_t n = features.size();
+  if (n == 0) {
+    if (sink.errors() == 0) sink.Error(-1, "", "empty-dataset", "no features: a dataset needs at least one leaf");
+    return std::nullopt;
+  }
   // 1. Ids, levels, names.
   std::unordered_map<std::string, int32_t> by_id;
   by_id.reserve(n * 2);
@@ -326,35 +422,10 @@ std::optional<Dataset> BuildDataset(std::vector<RawFeature> features, const Load
                  "metrics on an inner node disagree with its leaves: " + first_diff +
                      "; inner values are always the sum of leaves");
   }
-  // 8. Coverage: children against the parent's own geometry, by area and bounds.
-  // Bounds may differ by rounding and by a generator's half-pixel border: about 100 m.
-  const double slack = 1e-3;
-  for (size_t k = 0; k < n; ++k) {
-    if (!ds.inner_geometry[k]) continue;
-    const index::Box own = index::BoundsOf(*ds.inner_geometry[k]);
-    const double own_area = index::GeodesicAreaKm2(*ds.inner_geometry[k]);
-    const double kids_area = ds.node_area_km2[k];
-    const double diff = kids_area - own_area;
-    const int64_t feature = features[order[k]].index;
-    if (own_area > 0 && std::abs(diff) > options.coverage_tolerance * own_area) {
-      if (diff > 0)
-        sink.Warning(feature, ds.ids[k], "children-exceed-parent",
-                     "children cover " + Fixed(diff, 3) + " km² (" + Fixed(100 * diff / own_area, 2) +
-                         " %) more than the node's own geometry: overlapping children or children reaching outside");
-      else
-        sink.Warning(feature, ds.ids[k], "coverage-gap",
-                     "children leave " + Fixed(-diff, 3) + " km² (" + Fixed(-100 * diff / own_area, 2) +
-                         " %) of the node's own geometry uncovered");
-    }
-    for (int32_t i = ds.child_begin[k]; i < ds.child_begin[k + 1]; ++i) {
-      const int32_t c = ds.children[i].value;
-      const index::Box& b = ds.node_bounds[c];
-      if (b.min_x < own.min_x - slack || b.min_y < own.min_y - slack || b.max_x > own.max_x + slack ||
-          b.max_y > own.max_y + slack)
-        sink.Warning(features[order[c]].index, ds.ids[c], "outside-parent",
-                     "reaches outside the bounds of its parent " + Quote(ds.ids[k]));
-    }
-  }
+  // 8. Coverage: children against the parent's own geometry. The sums of
+  // areas (cheap) say where to look; the exact checks (coverage_checks.h)
+  // name the defect, its area and a point inside it.
+  CheckCoverage(ds, features, order, options, sink);
   if (sink.errors() > 0) return std::nullopt;
   // 9. Fingerprint: what a write-ahead log must match.
   uint64_t h = 1469598103934665603ull;

@@ -40,7 +40,8 @@ void AppendNode(std::string& out, const View& view, NodeId node) {
   AppendJsonString(out, view.name(node));
 }
 
-std::unique_ptr<Engine> OpenOrFail(const std::string& what, const std::string& path, const EngineOptions& o = {}) {
+std::unique_ptr<Engine> OpenOrFail(const std::string& what, const std::string& path, EngineOptions o = {}) {
+  o.load = CommandLoadOptions();
   auto e = Engine::Open(path, o);
   if (!e.ok()) Fail(what, e.status().message());
   return std::move(e.value());

@@ -14,6 +14,11 @@
 
 namespace gridtree::cli {
 
+LoadOptions& CommandLoadOptions() {
+  static LoadOptions options;
+  return options;
+}
+
 std::string DefaultDataRoot() {
   if (const char* env = std::getenv("GRIDTREE_DATA_ROOT")) return env;
   return GRIDTREE_DEFAULT_DATA_ROOT;
@@ -69,6 +74,15 @@ void AppendReportJson(std::string& out, const ValidationReport& report) {
     AppendJsonString(out, f.code);
     out += ",\"message\":";
     AppendJsonString(out, f.message);
+    if (f.point) {
+      out += ",\"area_km2\":";
+      AppendJsonNumber(out, f.area_km2);
+      out += ",\"point\":[";
+      AppendJsonNumber(out, f.point->x);
+      out += ',';
+      AppendJsonNumber(out, f.point->y);
+      out += ']';
+    }
     out += '}';
   }
   out += "]}";
@@ -154,6 +168,7 @@ void RegisterValidate(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-findings", a->load.max_findings, "List at most this many findings")->capture_default_str();
   cmd->callback([a] {
+    a->load.lenient = CommandLoadOptions().lenient;
     LoadResult r = LoadDataset(a->path, a->load);
     if (a->json) {
       std::string out;
@@ -191,6 +206,7 @@ void RegisterInfo(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 31));
   cmd->callback([a] {
+    a->engine.load = CommandLoadOptions();
     auto engine = Engine::Open(a->path, a->engine);
     if (!engine.ok()) Fail(engine.status().message());
     auto view = engine.value()->Read();
@@ -276,7 +292,9 @@ void RegisterExport(CLI::App& app) {
   cmd->callback([a] {
     std::optional<Level> level = ParseLevel(a->level);
     if (!level && a->level != "leaf") Fail("--level: unknown level \"" + a->level + "\"");
-    auto engine = Engine::Open(a->path);
+    EngineOptions options;
+    options.load = CommandLoadOptions();
+    auto engine = Engine::Open(a->path, options);
     if (!engine.ok()) Fail(engine.status().message());
     auto view = engine.value()->Read();
     const Dataset& ds = view->dataset();
@@ -334,7 +352,7 @@ void RegisterSnapshot(CLI::App& app) {
   cmd->add_option("path", a->path, "Dataset file (GeoJSON)")->required();
   cmd->add_option("--out", a->out, "Snapshot file to write (e.g. jiangmen.gtds)")->required();
   cmd->callback([a] {
-    LoadResult r = LoadDataset(a->path);
+    LoadResult r = LoadDataset(a->path, CommandLoadOptions());
     if (!r.dataset) Fail(a->path + ": " + std::to_string(r.report.errors()) + " error(s); run gridtree validate");
     if (Status s = SaveDatasetSnapshot(*r.dataset, a->out); !s.ok()) Fail(s.message());
     std::printf("wrote %s: %zu nodes, %zu leaves (GeoJSON parsed in %.3f s, checked in %.3f s)\n", a->out.c_str(),

@@ -125,6 +125,7 @@ void RegisterLocate(CLI::App& app) {
     if (a->points.empty() && a->lonlat.size() != 2) Fail("give LON LAT or --points FILE");
     EngineOptions options;
     options.threads = a->threads;
+    options.load = CommandLoadOptions();
     auto opened = Engine::Open(a->path, options);
     if (!opened.ok()) Fail(opened.status().message());
     Engine& engine = *opened.value();

@@ -154,6 +154,7 @@ void RegisterServe(CLI::App& app) {
     eo.data_dir = a->data_dir;
     eo.threads = a->threads;
     eo.index.max_cells = a->index_max_cells;
+    eo.load = CommandLoadOptions();
     const auto t0 = std::chrono::steady_clock::now();
     auto opened = Engine::Open(a->path, eo);
     if (!opened.ok()) Fail(opened.status().message());

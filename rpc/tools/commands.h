@@ -4,6 +4,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "gridtree/engine/dataset.h"
+
 namespace gridtree::cli {
 
 void RegisterGenerate(CLI::App& app);
@@ -18,6 +20,10 @@ void RegisterUpdate(CLI::App& app);
 void RegisterRecover(CLI::App& app);  // cmd_aggregate.cpp
 void RegisterServe(CLI::App& app);  // cmd_serve.cpp
 void RegisterCall(CLI::App& app);   // cmd_call.cpp
+
+// What every command that loads a dataset passes to the loader: the
+// global flags (--lenient). Filled while the command line is parsed.
+LoadOptions& CommandLoadOptions();
 
 // The folder with the embedded dataset inputs (data/ of the source tree,
 // or GRIDTREE_DATA_ROOT from the environment).

@@ -45,6 +45,11 @@ int main(int argc, char** argv) {
   UseTransparentHugePages(argv);
   CLI::App app{"gridtree: grid hierarchy query engine (point-in-grid, aggregates, updates, RPC)"};
   app.require_subcommand(1);
+  // Global: given before or after the subcommand's name.
+  app.fallthrough();
+  app.add_flag("--lenient", gridtree::cli::CommandLoadOptions().lenient,
+               "Load datasets with overlapping siblings, children outside their parent or coverage gaps "
+               "(warnings instead of errors; docs/boundaries.md)");
   gridtree::cli::RegisterGenerate(app);
   gridtree::cli::RegisterValidate(app);
   gridtree::cli::RegisterInfo(app);

@@ -77,3 +77,23 @@ TEST(CliCall, MetricsAreNamedCountsExactAndSharesRounded) {
 
 }  // namespace
 }  // namespace gridtree::testing
+
+namespace gridtree::testing {
+namespace {
+
+// `--lenient`, before or after the command's name, serves what validation
+// refuses; the JSON report carries the defect's area and point.
+TEST(CliLenient, OverlapsAreRefusedUnlessLenient) {
+  const std::string file = std::string(GRIDTREE_TEST_DIR) + "/data/bad/overlapping-siblings.geojson";
+  const std::string gridtree = GRIDTREE_BINARY;
+  EXPECT_NE(std::system((gridtree + " validate " + file + " >/dev/null").c_str()), 0);
+  EXPECT_EQ(std::system((gridtree + " validate " + file + " --lenient >/dev/null").c_str()), 0);
+  EXPECT_EQ(std::system((gridtree + " --lenient validate " + file + " >/dev/null").c_str()), 0);
+  const std::string json = Output(gridtree + " validate " + file + " --json");
+  EXPECT_NE(json.find("\"code\":\"overlapping-siblings\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"point\":[112.0075,22.0075]"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"area_km2\":0.28"), std::string::npos) << json;
+}
+
+}  // namespace
+}  // namespace gridtree::testing

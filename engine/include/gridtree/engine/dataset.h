@@ -65,6 +65,10 @@ struct Finding {
   std::string id;
   std::string code;      // stable short name, e.g. "duplicate-id"
   std::string message;
+  // Coverage findings (overlapping-siblings, outside-parent, coverage-gap):
+  // the defect's area and a point inside it. DEFAULT: 0 and none
+  double area_km2 = 0;
+  std::optional<index::Point> point;
 
   // "data.geojson: feature 12 (id \"4407\"): error [duplicate-id]: ..."
   std::string ToString() const;
@@ -84,12 +88,21 @@ struct ValidationReport {
 };
 
 struct LoadOptions {
-  // Relative tolerance on area checks: children summing to more or less
-  // than their parent's own geometry by more than this fraction is reported.
+  // Coverage tolerance (docs/dataset.md "Coverage"): an overlap between
+  // siblings, a child's area outside its parent, or a part of a parent in no
+  // child is an error when it is larger than this share of the parent (of
+  // the child, for outside) and than min_defect_km2.
   // DEFAULT: 0.02 (2 %)
   double coverage_tolerance = 0.02;
-  // Pairwise overlap test between sibling leaves (exact polygon
-  // intersection areas); slower, off by default.
+  // DEFAULT: 0.001 km² (1,000 m²)
+  double min_defect_km2 = 0.001;
+  // Turns those coverage errors into warnings, for real-world data that
+  // must be served anyway (docs/boundaries.md: who answers in an overlap).
+  // DEFAULT: false
+  bool lenient = false;
+  // The exact pairwise overlap test between siblings runs on every node,
+  // not only where the children's areas add up to more than the parent's
+  // (which misses an overlap that a gap of the same size cancels). Slower.
   // DEFAULT: false
   bool check_sibling_overlaps = false;
   // Stop collecting findings after this many (the count still goes on).
