@@ -284,11 +284,14 @@ void RegisterExport(CLI::App& app) {
   auto* cmd = app.add_subcommand("export", "Write the nodes of one level as a GeoJSON FeatureCollection");
   struct Args {
     std::string path, level, out;
+    bool flat = false;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("path", a->path, "Dataset file")->required();
   cmd->add_option("--level", a->level, "city, county, town, community, grid, micro_grid, or leaf")->required();
   cmd->add_option("--out", a->out, "Output file (default: standard output)");
+  cmd->add_flag("--flat", a->flat,
+                "For GIS tools: each metric its own property, plus area_km2 (not the dataset format)");
   cmd->callback([a] {
     std::optional<Level> level = ParseLevel(a->level);
     if (!level && a->level != "leaf") Fail("--level: unknown level \"" + a->level + "\"");
@@ -298,6 +301,10 @@ void RegisterExport(CLI::App& app) {
     if (!engine.ok()) Fail(engine.status().message());
     auto view = engine.value()->Read();
     const Dataset& ds = view->dataset();
+    if (a->flat)
+      for (const std::string& m : ds.metric_names)
+        if (m == "parent" || m == "level" || m == "name" || m == "kind" || m == "area_km2")
+          Fail("--flat: the metric \"" + m + "\" has the name of a fixed property; export without --flat");
     std::ofstream file;
     if (!a->out.empty()) {
       file.open(a->out, std::ios::binary);
@@ -326,13 +333,27 @@ void RegisterExport(CLI::App& app) {
         line += ",\"kind\":";
         AppendJsonString(line, ds.kinds[k]);
       }
-      line += ",\"metrics\":{";
-      for (size_t m = 0; m < ds.metric_count(); ++m) {
-        if (m) line += ',';
-        AppendJsonString(line, ds.metric_names[m]);
-        line += ':' + std::to_string(view->Metric(NodeId(static_cast<int32_t>(k)), static_cast<int>(m)));
+      const NodeId node(static_cast<int32_t>(k));
+      if (a->flat) {
+        // One typed column per metric in GDAL and QGIS (a nested object
+        // would be one JSON string column).
+        for (size_t m = 0; m < ds.metric_count(); ++m) {
+          line += ',';
+          AppendJsonString(line, ds.metric_names[m]);
+          line += ':' + std::to_string(view->Metric(node, static_cast<int>(m)));
+        }
+        line += ",\"area_km2\":";
+        AppendJsonNumber(line, view->AreaKm2(node));
+        line += "},\"geometry\":";
+      } else {
+        line += ",\"metrics\":{";
+        for (size_t m = 0; m < ds.metric_count(); ++m) {
+          if (m) line += ',';
+          AppendJsonString(line, ds.metric_names[m]);
+          line += ':' + std::to_string(view->Metric(node, static_cast<int>(m)));
+        }
+        line += "}},\"geometry\":";
       }
-      line += "}},\"geometry\":";
       if (leaf >= 0) AppendGeometry(line, view->spatial_index().polygon(leaf));
       else if (ds.inner_geometry[k]) AppendGeometry(line, *ds.inner_geometry[k]);
       else line += "null";
