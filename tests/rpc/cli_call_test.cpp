@@ -8,22 +8,13 @@
 #include <string>
 
 #include "../small_dataset.h"
+#include "command_output.h"
 #include "serve_process.h"
 
 namespace gridtree::testing {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string Output(const std::string& command) {
-  std::string out;
-  FILE* p = ::popen(command.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  ::pclose(p);
-  return out;
-}
 
 // Sum of a metric over the leaves under `id` (every leaf for "").
 int64_t Sum(const Dataset& ds, const std::string& id, int metric) {
@@ -46,18 +37,18 @@ TEST(CliCall, MetricsAreNamedCountsExactAndSharesRounded) {
   const std::string call = std::string(GRIDTREE_BINARY) + " call --connect 127.0.0.1:" + std::to_string(server.port());
   const Dataset ds = SmallDataset(10);
 
-  std::string out = Output(call + " aggregate --node k1");
+  std::string out = CommandOutput(call + " aggregate --node k1");
   const std::string k1 = "\"metrics\":{\"population\":" + std::to_string(Sum(ds, "k1", 0)) +
                          ",\"households\":" + std::to_string(Sum(ds, "k1", 1)) +
                          ",\"schools\":" + std::to_string(Sum(ds, "k1", 2)) + "}";
   EXPECT_NE(out.find(k1), std::string::npos) << out;
   EXPECT_NE(out.find("\"dataset_version\":1"), std::string::npos) << out;
 
-  out = Output(call + " node c");
+  out = CommandOutput(call + " node c");
   EXPECT_NE(out.find("\"population\":" + std::to_string(Sum(ds, "", 0))), std::string::npos) << out;
 
   // Area-weighted: every value has at most two decimals.
-  out = Output(call + " aggregate --circle 112.05,22.05,2000 --mode area_weighted");
+  out = CommandOutput(call + " aggregate --circle 112.05,22.05,2000 --mode area_weighted");
   ASSERT_NE(out.find("\"metrics\":{\"population\":"), std::string::npos) << out;
   const std::regex value("\"(population|households|schools)\":([-0-9.eE+]+)");
   int values = 0;
@@ -70,7 +61,7 @@ TEST(CliCall, MetricsAreNamedCountsExactAndSharesRounded) {
   // top-k: the largest grid population, as an integer.
   int64_t best = 0;
   for (size_t l = 0; l < ds.leaf_count(); ++l) best = std::max(best, ds.leaf_metrics[l * ds.metric_count()]);
-  out = Output(call + " topk --level grid --metric population --k 1");
+  out = CommandOutput(call + " topk --level grid --metric population --k 1");
   EXPECT_NE(out.find("\"population\":" + std::to_string(best) + "}"), std::string::npos) << out;
   fs::remove_all(dir);
 }
@@ -89,7 +80,7 @@ TEST(CliLenient, OverlapsAreRefusedUnlessLenient) {
   EXPECT_NE(std::system((gridtree + " validate " + file + " >/dev/null").c_str()), 0);
   EXPECT_EQ(std::system((gridtree + " validate " + file + " --lenient >/dev/null").c_str()), 0);
   EXPECT_EQ(std::system((gridtree + " --lenient validate " + file + " >/dev/null").c_str()), 0);
-  const std::string json = Output(gridtree + " validate " + file + " --json");
+  const std::string json = CommandOutput(gridtree + " validate " + file + " --json");
   EXPECT_NE(json.find("\"code\":\"overlapping-siblings\""), std::string::npos) << json;
   EXPECT_NE(json.find("\"point\":[112.0075,22.0075]"), std::string::npos) << json;
   EXPECT_NE(json.find("\"area_km2\":0.28"), std::string::npos) << json;

@@ -12,21 +12,12 @@
 #include <string>
 
 #include "../small_dataset.h"
+#include "command_output.h"
 
 namespace gridtree::testing {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string Capture(const std::string& command) {
-  std::string out;
-  FILE* p = ::popen(command.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  ::pclose(p);
-  return out;
-}
 
 TEST(ExportGdal, EveryLevelReadsWithTypedMetricFieldsAndItsCount) {
   if (std::system("command -v ogrinfo >/dev/null 2>&1") != 0) GTEST_SKIP() << "ogrinfo (gdal-bin) is not installed";
@@ -45,7 +36,7 @@ TEST(ExportGdal, EveryLevelReadsWithTypedMetricFieldsAndItsCount) {
                               .c_str()),
               0)
         << name;
-    const std::string info = Capture("ogrinfo -ro -so -al " + out + " 2>&1");
+    const std::string info = CommandOutput("ogrinfo -ro -so -al " + out + " 2>&1");
     EXPECT_NE(info.find("Feature Count: " + std::to_string(want) + "\n"), std::string::npos) << name << "\n" << info;
     for (const std::string& metric : ds.metric_names)
       EXPECT_NE(info.find(metric + ": Integer"), std::string::npos) << name << " " << metric << "\n" << info;
