@@ -31,13 +31,18 @@ std::shared_ptr<MetricState> RollUp(const Dataset& ds, const std::vector<int64_t
   state->version = version;
   state->metric_count = m;
   const size_t per_chunk = static_cast<size_t>(MetricState::kChunkNodes) * m;
-  for (size_t begin = 0; begin < n * m || begin == 0; begin += per_chunk) {
-    auto chunk = std::make_shared<MetricChunk>();
-    chunk->values.assign(per_chunk, 0);
-    const size_t end = std::min(n * m, begin + per_chunk);
-    if (end > begin) std::copy(values.begin() + begin, values.begin() + end, chunk->values.begin());
-    state->chunks.push_back(std::move(chunk));
-    if (per_chunk == 0) break;
+  const size_t chunk_count = std::max<size_t>(1, (n + MetricState::kChunkNodes - 1) / MetricState::kChunkNodes);
+  std::shared_ptr<internal::MetricPage> page;
+  for (size_t c = 0; c < chunk_count; ++c) {
+    const size_t slot = c & ((1 << internal::MetricPage::kShift) - 1);
+    if (slot == 0) {
+      page = std::make_shared<internal::MetricPage>();
+      state->pages.push_back(page);
+    }
+    MetricChunk chunk = std::make_shared<int64_t[]>(per_chunk);  // zeroed
+    const size_t begin = c * per_chunk, end = std::min(n * m, begin + per_chunk);
+    if (end > begin) std::copy(values.begin() + begin, values.begin() + end, chunk.get());
+    page->chunks[slot] = std::move(chunk);
   }
   return state;
 }

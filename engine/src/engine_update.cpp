@@ -83,17 +83,28 @@ Result<uint64_t> Engine::Apply(const UpdateBatch& batch) {
     //    ancestors; an ancestor overflowing rejects the batch.
     auto state = std::make_shared<MetricState>();
     state->metric_count = m;
-    state->chunks = base.metrics().chunks;
+    state->pages = base.metrics().pages;
     state->version = base.version() + 1;
-    std::unordered_map<size_t, std::shared_ptr<MetricChunk>> copies;
+    std::unordered_map<size_t, std::shared_ptr<internal::MetricPage>> page_copies;
+    std::unordered_map<size_t, int64_t*> chunk_copies;  // chunks this batch owns (already copied)
+    const size_t per_chunk = static_cast<size_t>(MetricState::kChunkNodes) * m;
     auto cell = [&](int32_t node, size_t metric) -> int64_t& {
       const size_t c = static_cast<size_t>(node) >> MetricState::kChunkShift;
-      auto& copy = copies[c];
-      if (!copy) {
-        copy = std::make_shared<MetricChunk>(*state->chunks[c]);
-        state->chunks[c] = copy;
+      auto& chunk = chunk_copies[c];
+      if (!chunk) {
+        const size_t p = static_cast<size_t>(node) >> MetricState::kPageShift;
+        auto& page = page_copies[p];
+        if (!page) {
+          page = std::make_shared<internal::MetricPage>(*state->pages[p]);
+          state->pages[p] = page;
+        }
+        const size_t slot = c & ((1 << internal::MetricPage::kShift) - 1);
+        MetricChunk copy = std::make_shared_for_overwrite<int64_t[]>(per_chunk);
+        std::copy_n(page->chunks[slot].get(), per_chunk, copy.get());
+        chunk = copy.get();
+        page->chunks[slot] = std::move(copy);
       }
-      return copy->values[static_cast<size_t>(node & (MetricState::kChunkNodes - 1)) * m + metric];
+      return chunk[static_cast<size_t>(node & (MetricState::kChunkNodes - 1)) * m + metric];
     };
     internal::WalRecord record;
     record.version = state->version;
