@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gridtree/engine/engine.h"
+#include "crash_batches.h"
 #include "small_dataset.h"
 
 namespace gridtree::testing {
@@ -37,6 +38,15 @@ class DataDirTest : public ::testing::Test {
     for (int32_t n : v->dataset().leaf_nodes)
       for (size_t m = 0; m < v->dataset().metric_count(); ++m) out.push_back(v->Metric(NodeId(n), static_cast<int>(m)));
     return out;
+  }
+
+  // The oracle of every recovery test: the leaf values after crash batches
+  // 1..v applied in memory, with no log.
+  static std::vector<int64_t> ValuesAfterBatches(uint64_t v) {
+    auto e = SmallEngine(8);
+    const auto base = e->Read();
+    for (uint64_t k = 1; k <= v; ++k) EXPECT_TRUE(e->Apply(CrashBatch(*base, k)).ok());
+    return LeafValues(*e);
   }
 
   std::string prefix_;

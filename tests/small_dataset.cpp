@@ -69,4 +69,15 @@ Dataset SmallDataset(int n) {
   return std::move(*r.dataset);
 }
 
+std::unique_ptr<Engine> SmallEngine(int n) {
+  EngineOptions options;
+  options.threads = 1;
+  auto e = Engine::Create(SmallDataset(n), options);
+  if (!e.ok()) {
+    std::cerr << "small engine failed: " << e.status().ToString() << "\n";
+    std::abort();
+  }
+  return std::move(e).value();
+}
+
 }  // namespace gridtree::testing

@@ -5,7 +5,10 @@
 
 #include <string>
 
+#include <memory>
+
 #include "gridtree/engine/dataset.h"
+#include "gridtree/engine/engine.h"
 
 namespace gridtree::testing {
 
@@ -13,5 +16,8 @@ namespace gridtree::testing {
 std::string SmallDatasetGeoJson(int n = 8);
 // The same, loaded; aborts on failure.
 Dataset SmallDataset(int n = 8);
+// The same in an engine of one thread: no TBB work, so the tests that use
+// it are meaningful under ThreadSanitizer. Aborts on failure.
+std::unique_ptr<Engine> SmallEngine(int n = 8);
 
 }  // namespace gridtree::testing

@@ -15,13 +15,7 @@ namespace {
 using namespace gridtree;
 using Op = MetricUpdate::Op;
 
-std::unique_ptr<Engine> Small(int n = 8) {
-  EngineOptions options;
-  options.threads = 1;  // no TBB work: this file also runs under ThreadSanitizer
-  auto e = Engine::Create(gridtree::testing::SmallDataset(n), options);
-  EXPECT_TRUE(e.ok());
-  return std::move(e.value());
-}
+std::unique_ptr<Engine> Small(int n = 8) { return gridtree::testing::SmallEngine(n); }
 
 TEST(Update, SetAndAddRollUpAndBumpTheVersion) {
   auto engine = Small();

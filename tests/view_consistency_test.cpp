@@ -151,11 +151,8 @@ TEST(ViewConsistency, EveryQueryAnswersFromItsOwnViewWhileReloading) {
   // The two datasets must really differ where it matters.
   ASSERT_NE(small.chain.at("g4_1"), large.chain.at("g4_1"));
   ASSERT_NE(small.box_rows, large.box_rows);
-  EngineOptions options;
-  options.threads = 1;
-  auto created = Engine::Create(gridtree::testing::SmallDataset(8), options);
-  ASSERT_TRUE(created.ok());
-  Engine& engine = *created.value();
+  const auto created = gridtree::testing::SmallEngine(8);
+  Engine& engine = *created;
 
   // Listeners get the view their leaves belong to; a reload names no leaves.
   std::mutex heard_mu;

@@ -14,6 +14,7 @@
 #include "crash_batches.h"
 #include "data_dir_fixture.h"
 #include "gridtree/engine/engine.h"
+#include "gridtree/engine/read_file.h"
 #include "small_dataset.h"
 
 namespace {
@@ -24,8 +25,9 @@ namespace fs = std::filesystem;
 constexpr uint64_t kRecords = 60;
 
 std::string ReadBytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  auto bytes = ReadWholeFile(p.string());
+  EXPECT_TRUE(bytes.ok()) << bytes.status().ToString();
+  return bytes.ok() ? std::move(bytes).value() : std::string();
 }
 void WriteBytes(const fs::path& p, const std::string& bytes) { std::ofstream(p, std::ios::binary) << bytes; }
 
@@ -60,23 +62,13 @@ class WalCorruptionTest : public gridtree::testing::DataDirTest {
     for (uint64_t v = 1; v <= kRecords; ++v) EXPECT_TRUE(e.value()->Apply(gridtree::testing::CrashBatch(*base, v)).ok());
     return ReadBytes(dir_ / "good" / "wal.log");
   }
-  // The oracle: the leaf values after batches 1..v applied in memory.
-  std::vector<int64_t> Expected(uint64_t v) {
-    EngineOptions one_thread;
-    one_thread.threads = 1;
-    auto e = Engine::Create(gridtree::testing::SmallDataset(8), one_thread);
-    EXPECT_TRUE(e.ok());
-    const auto base = e.value()->Read();
-    for (uint64_t k = 1; k <= v; ++k) EXPECT_TRUE(e.value()->Apply(gridtree::testing::CrashBatch(*base, k)).ok());
-    return LeafValues(*e.value());
-  }
 };
 
 TEST_F(WalCorruptionTest, ABitFlipInAnyRecordIsRefusedOrKeepsEveryValidRecord) {
   const std::string good = WriteGoodLog();
   const std::vector<size_t> offsets = RecordOffsets(good);
   ASSERT_EQ(offsets.size(), kRecords);
-  const auto full = Expected(kRecords), all_but_last = Expected(kRecords - 1);
+  const auto full = ValuesAfterBatches(kRecords), all_but_last = ValuesAfterBatches(kRecords - 1);
   // One flipped bit in the length, the checksum, the version and a value of
   // every record.
   for (size_t r = 0; r < kRecords; ++r) {
@@ -145,7 +137,7 @@ TEST_F(WalCorruptionTest, RecoverKeepsTheVersionsBeforeTheDamageAndACopy) {
   auto e = Open(data);
   ASSERT_TRUE(e.ok()) << e.status().ToString();
   EXPECT_EQ(e.value()->Read()->version(), 30u);
-  EXPECT_EQ(LeafValues(*e.value()), Expected(30));
+  EXPECT_EQ(LeafValues(*e.value()), ValuesAfterBatches(30));
   // Writing goes on from there.
   auto v = e.value()->Apply(gridtree::testing::CrashBatch(*e.value()->Read(), 31));
   ASSERT_TRUE(v.ok());
@@ -164,7 +156,7 @@ TEST_F(WalCorruptionTest, AZeroFilledHoleBeforeUnsyncedRecordsIsATornTail) {
   auto e = Open(dir_ / "good");
   ASSERT_TRUE(e.ok()) << e.status().ToString();
   EXPECT_EQ(e.value()->Read()->version(), 50u);
-  EXPECT_EQ(LeafValues(*e.value()), Expected(50));
+  EXPECT_EQ(LeafValues(*e.value()), ValuesAfterBatches(50));
   EXPECT_NE(e.value()->recovery_report().find("zero-filled hole"), std::string::npos) << e.value()->recovery_report();
 }
 
