@@ -10,11 +10,12 @@ int PartEdges::SlabOf(double y) const {
   return std::clamp(slab, 0, slab_count_ - 1);
 }
 
-PartEdges::PartEdges(const Polygon& part, int edges_per_slab) {
+PartEdges::PartEdges(const FlatPolygons& geometry, uint32_t part, int edges_per_slab) {
   std::vector<UpEdge> up;
   min_y_ = INFINITY;
   max_y_ = -INFINITY;
-  for (const Ring& ring : part.rings) {
+  for (uint32_t r = geometry.rings_begin(part); r < geometry.rings_end(part); ++r) {
+    const std::span<const Point> ring = geometry.ring(r);
     const size_t n = ring.size();
     for (size_t i = 0; i < n; ++i) {
       const Point a = ring[i], b = ring[(i + 1) % n];

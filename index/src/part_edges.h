@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "gridtree/index/flat_polygons.h"
 #include "gridtree/index/geometry.h"
 
 namespace gridtree::index::internal {
@@ -20,7 +21,8 @@ struct UpEdge {
 
 class PartEdges {
  public:
-  PartEdges(const Polygon& part, int edges_per_slab);
+  // Part number `part` of the geometry (a global part number).
+  PartEdges(const FlatPolygons& geometry, uint32_t part, int edges_per_slab);
 
   // The x positions where the horizontal line y crosses the part (same
   // half-open rule), appended to xs unsorted. Used to classify grid cells.

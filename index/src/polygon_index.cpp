@@ -8,8 +8,10 @@
 //     overlapping data), each followed by the few edges that decide the
 //     crossing test inside that cell; the rest of the part's edges in the
 //     cell's row are pre-counted into a parity bit at build time.
-//  3. A Boost.Geometry R-tree of part boxes, bulk-loaded, for box queries
-//     and nearest-leaf snapping.
+//  3. A packed R-tree of part boxes (packed_rtree.h), for box queries and
+//     nearest-leaf snapping.
+// Every array is flat, so that an engine image maps the whole index
+// (Sections / FromSections) instead of building it.
 #include "gridtree/index/polygon_index.h"
 
 #include <algorithm>
@@ -24,25 +26,14 @@
 #include <stdexcept>
 #include <utility>
 
-#include <boost/geometry/geometries/box.hpp>
-#include <boost/geometry/geometries/point.hpp>
-#include <boost/geometry/index/rtree.hpp>
+#include <cstring>
 
 #include "orient.h"
+#include "packed_rtree.h"
 #include "part_edges.h"
-
-namespace bg = boost::geometry;
-namespace bgi = boost::geometry::index;
 
 namespace gridtree::index {
 namespace {
-
-using BPoint = bg::model::point<double, 2, bg::cs::cartesian>;
-using BBox = bg::model::box<BPoint>;
-using RValue = std::pair<BBox, uint32_t>;  // part number
-using RTree = bgi::rtree<RValue, bgi::quadratic<16>>;
-
-BBox ToBBox(const Box& b) { return BBox(BPoint(b.min_x, b.min_y), BPoint(b.max_x, b.max_y)); }
 
 double SegmentDistanceSq(double px, double py, double ax, double ay, double bx, double by) {
   const double dx = bx - ax, dy = by - ay;
@@ -78,14 +69,44 @@ constexpr int kEdgeWords = 4;
 struct PolygonIndex::Impl {
   struct PartRef {
     int32_t polygon;
-    uint32_t part;  // index within the polygon's parts
+    uint32_t part;  // global part number in `geometry`
     Box box;
   };
+  // The scalars of an index, one section of an image.
+  struct Params {
+    uint64_t polygons;
+    uint64_t edge_count;
+    int64_t mixed_cells;
+    Box extent;
+    double gx0, gy0, cell, inv_cell;
+    int32_t nx, ny;
+  };
 
-  std::vector<MultiPolygon> polygons;
-  std::vector<Box> polygon_bounds;
-  std::vector<PartRef> parts;
-  RTree rtree;
+  // A built index owns its arrays here; one from FromSections borrows them
+  // and these stay empty. The spans below are what every query reads.
+  struct Owned {
+    std::vector<Box> polygon_bounds;
+    std::vector<PartRef> parts;
+    internal::PackedRTree::Storage rtree;
+    std::vector<int32_t> cells;
+    std::vector<Word> stream;
+  } owned;
+  void ViewOwned() {
+    polygon_bounds = owned.polygon_bounds;
+    parts = owned.parts;
+    rtree = {owned.rtree.boxes, owned.rtree.refs, owned.rtree.level_begin};
+    cells = owned.cells;
+    stream = owned.stream;
+  }
+
+  FlatPolygons geometry;
+  Params params_record{};  // the scalars below as Sections() writes them
+  void RecordParams() {
+    params_record = {geometry.size(), edge_count, mixed_cells, extent, gx0, gy0, cell, inv_cell, nx, ny};
+  }
+  std::span<const Box> polygon_bounds;
+  std::span<const PartRef> parts;
+  internal::PackedRTreeArrays rtree;
   Box extent = Box::Empty();
   size_t edge_count = 0;
 
@@ -103,8 +124,8 @@ struct PolygonIndex::Impl {
   // the crossing test over all of the part's edges.
   double gx0 = 0, gy0 = 0, cell = 1, inv_cell = 1;
   int nx = 0, ny = 0;
-  std::vector<int32_t> cells;
-  std::vector<Word> stream;
+  std::span<const int32_t> cells;
+  std::span<const Word> stream;
   int64_t mixed_cells = 0;
 
   void BuildGrid(const PolygonIndexOptions& options);
@@ -231,10 +252,11 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
     std::vector<double> xs;
     std::vector<std::pair<uint32_t, uint32_t>> pairs;  // (row - row0, edge)
     for (size_t pi = run_index * nparts / nruns, end = (run_index + 1) * nparts / nruns; pi < end; ++pi) {
-      const Polygon& part = polygons[parts[pi].polygon].parts[parts[pi].part];
+      const uint32_t gpart = parts[pi].part;
       touched.clear();
       // 1. Cells that the part's edges touch.
-      for (const Ring& ring : part.rings) {
+      for (uint32_t ri = geometry.rings_begin(gpart); ri < geometry.rings_end(gpart); ++ri) {
+        const std::span<const Point> ring = geometry.ring(ri);
         const size_t n = ring.size();
         for (size_t i = 0; i < n; ++i) {
           const Point a = ring[i], b = ring[(i + 1) % n];
@@ -253,7 +275,7 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
       for (uint32_t c : touched) run.touches.push_back((static_cast<uint64_t>(c) << 32) | pi);
       // 2. Cells whose centre is inside the part and that no edge touches lie
       //    wholly inside it: scan each cell row along its centre line.
-      const internal::PartEdges part_edges(part, options.edges_per_slab);
+      const internal::PartEdges part_edges(geometry, gpart, options.edges_per_slab);
       const Box& box = parts[pi].box;
       const int row0 = row(box.min_y - eps), row1 = row(box.max_y + eps);
       const int32_t polygon = parts[pi].polygon;
@@ -282,7 +304,8 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
       part_row0[pi] = static_cast<uint32_t>(row0);
       part_rows[pi] = static_cast<uint32_t>(row1 - row0 + 1);
       pairs.clear();
-      for (const Ring& ring : part.rings) {
+      for (uint32_t ri = geometry.rings_begin(gpart); ri < geometry.rings_end(gpart); ++ri) {
+        const std::span<const Point> ring = geometry.ring(ri);
         const size_t n = ring.size();
         for (size_t i = 0; i < n; ++i) {
           const Point a = ring[i], b = ring[(i + 1) % n];
@@ -423,8 +446,10 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
   for (size_t b = 0; b < nblocks; ++b) block_words[b + 1] += block_words[b];
   if (block_words[nblocks] > static_cast<size_t>(INT32_MAX) - 2)
     throw std::length_error("PolygonIndex: lookup grid too large");
-  stream.assign(block_words[nblocks], Word{});
-  cells.assign(ncells, -1);
+  std::vector<Word>& out_stream = owned.stream;
+  std::vector<int32_t>& out_cells = owned.cells;
+  out_stream.assign(block_words[nblocks], Word{});
+  out_cells.assign(ncells, -1);
   std::atomic<int64_t> mixed{0};
   ParallelFor(nblocks, options, threads, [&](size_t b) {
     std::vector<Item> list;
@@ -432,16 +457,17 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
     int64_t count = 0;
     for (size_t c = b * kBlock, end = std::min(ncells, c + kBlock); c < end; ++c) {
       if (cell_begin[c] == cell_begin[c + 1]) {
-        if (cover[c] != INT32_MAX) cells[c] = cover[c];
+        if (cover[c] != INT32_MAX) out_cells[c] = cover[c];
         continue;
       }
-      cells[c] = -2 - static_cast<int32_t>(at);
-      at += emit_cell(c, list, stream.data() + at);
+      out_cells[c] = -2 - static_cast<int32_t>(at);
+      at += emit_cell(c, list, out_stream.data() + at);
       ++count;
     }
     mixed.fetch_add(count, std::memory_order_relaxed);
   });
   mixed_cells = mixed.load();
+  ViewOwned();
 }
 
 PolygonIndex::PolygonIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -450,26 +476,30 @@ PolygonIndex::~PolygonIndex() = default;
 std::unique_ptr<PolygonIndex> PolygonIndex::Build(std::vector<MultiPolygon> polygons,
                                                   const PolygonIndexOptions& options) {
   auto impl = std::make_unique<Impl>();
-  impl->polygons = std::move(polygons);
-  std::vector<RValue> values;
-  for (int32_t i = 0; i < static_cast<int32_t>(impl->polygons.size()); ++i) {
-    const MultiPolygon& mp = impl->polygons[i];
-    impl->polygon_bounds.push_back(BoundsOf(mp));
-    for (uint32_t k = 0; k < mp.parts.size(); ++k) {
-      const Polygon& part = mp.parts[k];
-      if (part.rings.empty() || part.rings[0].size() < 3) continue;
+  impl->geometry = FlatPolygons::From(polygons);
+  std::vector<MultiPolygon>().swap(polygons);  // the flat copy is the only one from here
+  const FlatPolygons& g = impl->geometry;
+  std::vector<Box> part_boxes;
+  for (int32_t i = 0; i < static_cast<int32_t>(g.size()); ++i) {
+    impl->owned.polygon_bounds.push_back(g.Bounds(i));
+    for (uint32_t k = g.parts_begin(i); k < g.parts_end(i); ++k) {
+      if (g.rings_begin(k) == g.rings_end(k) || g.ring(g.rings_begin(k)).size() < 3) continue;
       // Over all rings: a malformed hole may reach past the outer ring, and
       // the grid's rows and the box filters must cover every edge.
-      Box box = BoundsOf(part.rings[0]);
-      for (const Ring& ring : part.rings) box.Extend(BoundsOf(ring));
-      values.emplace_back(ToBBox(box), static_cast<uint32_t>(impl->parts.size()));
-      impl->parts.push_back({i, k, box});
+      Box box = Box::Empty();
+      for (uint32_t r = g.rings_begin(k); r < g.rings_end(k); ++r) {
+        for (const Point& q : g.ring(r)) box.Extend(q);
+        impl->edge_count += g.ring(r).size();
+      }
+      impl->owned.parts.push_back({i, k, box});
+      part_boxes.push_back(box);
       impl->extent.Extend(box);
-      for (const Ring& r : part.rings) impl->edge_count += r.size();
     }
   }
-  impl->rtree = RTree(values.begin(), values.end());  // packing constructor
+  impl->owned.rtree = internal::PackedRTree::Build(part_boxes);
+  impl->ViewOwned();
   if (!impl->parts.empty()) impl->BuildGrid(options);
+  impl->RecordParams();
   return std::unique_ptr<PolygonIndex>(new PolygonIndex(std::move(impl)));
 }
 
@@ -485,11 +515,13 @@ int32_t PolygonIndex::LocateBruteForce(Point p) const {
   // The crossing test over every edge of every part whose box holds p,
   // independent of the grid. Parts are stored in polygon order, so the
   // first hit is the lowest polygon.
+  const FlatPolygons& g = impl_->geometry;
   for (const Impl::PartRef& ref : impl_->parts) {
     if (!ref.box.Contains(p)) continue;
     bool inside = false;
-    for (const Ring& ring : impl_->polygons[ref.polygon].parts[ref.part].rings)
-      for (size_t i = 0, n = ring.size(); i < n; ++i) {
+    for (uint32_t r = g.rings_begin(ref.part); r < g.rings_end(ref.part); ++r)
+      for (size_t i = 0, n = g.ring(r).size(); i < n; ++i) {
+        const std::span<const Point> ring = g.ring(r);
         Point a = ring[i], b = ring[(i + 1) % n];
         if (a.y == b.y) continue;
         if (a.y > b.y) std::swap(a, b);
@@ -505,45 +537,161 @@ std::optional<PolygonIndex::Nearest> PolygonIndex::NearestWithin(Point p, double
   const MetresPerDegree scale = MetresPerDegreeAt(p.y);
   const double m_lon = scale.lon, m_lat = scale.lat;
   const double dlon = max_distance_m / m_lon, dlat = max_distance_m / m_lat;
-  const BBox query(BPoint(p.x - dlon, p.y - dlat), BPoint(p.x + dlon, p.y + dlat));
+  const Box query{p.x - dlon, p.y - dlat, p.x + dlon, p.y + dlat};
   Nearest best{-1, INFINITY};
-  for (auto it = impl_->rtree.qbegin(bgi::intersects(query)); it != impl_->rtree.qend(); ++it) {
-    const Impl::PartRef& ref = impl_->parts[it->second];
-    const Polygon& part = impl_->polygons[ref.polygon].parts[ref.part];
+  const FlatPolygons& g = impl_->geometry;
+  internal::PackedRTree::Query(impl_->rtree, query, [&](uint32_t part_number) {
+    const Impl::PartRef& ref = impl_->parts[part_number];
     double best_sq = INFINITY;
-    for (const Ring& ring : part.rings)
-      for (size_t i = 0, n = ring.size(); i < n; ++i) {
+    for (uint32_t r = g.rings_begin(ref.part); r < g.rings_end(ref.part); ++r)
+      for (size_t i = 0, n = g.ring(r).size(); i < n; ++i) {
+        const std::span<const Point> ring = g.ring(r);
         const Point a = ring[i], b = ring[(i + 1) % n];
         best_sq = std::min(best_sq, SegmentDistanceSq(0, 0, (a.x - p.x) * m_lon, (a.y - p.y) * m_lat,
                                                       (b.x - p.x) * m_lon, (b.y - p.y) * m_lat));
       }
     const double d = std::sqrt(best_sq);
     if (d < best.distance_m || (d == best.distance_m && ref.polygon < best.polygon)) best = {ref.polygon, d};
-  }
+    return true;
+  });
   if (best.polygon < 0 || best.distance_m > max_distance_m) return std::nullopt;
   return best;
 }
 
 void PolygonIndex::QueryBox(const Box& box, CandidateSink sink) const {
-  for (auto it = impl_->rtree.qbegin(bgi::intersects(ToBBox(box))); it != impl_->rtree.qend(); ++it)
-    if (!sink.fn(sink.ctx, impl_->parts[it->second].polygon)) return;
+  internal::PackedRTree::Query(impl_->rtree, box,
+                               [&](uint32_t part) { return sink.fn(sink.ctx, impl_->parts[part].polygon); });
 }
 
-const MultiPolygon& PolygonIndex::polygon(int32_t i) const { return impl_->polygons[i]; }
+MultiPolygon PolygonIndex::polygon(int32_t i) const { return impl_->geometry.Get(i); }
+const FlatPolygons& PolygonIndex::geometry() const { return impl_->geometry; }
 const Box& PolygonIndex::bounds(int32_t i) const { return impl_->polygon_bounds[i]; }
-size_t PolygonIndex::size() const { return impl_->polygons.size(); }
+size_t PolygonIndex::size() const { return impl_->geometry.size(); }
 Box PolygonIndex::extent() const { return impl_->extent; }
+
+namespace {
+
+template <typename T>
+PolygonIndex::Section SectionOf(const char* name, std::span<const T> v) {
+  return {name, std::as_bytes(v)};
+}
+
+// The section called name viewed as T, or false when it is missing or its
+// size is not a whole number of T.
+template <typename T>
+bool Find(std::span<const PolygonIndex::Section> sections, const char* name, std::span<const T>* out,
+          std::string* error) {
+  for (const auto& s : sections)
+    if (s.name == std::string_view(name)) {
+      if (s.bytes.size() % sizeof(T) != 0 || reinterpret_cast<uintptr_t>(s.bytes.data()) % alignof(T) != 0) {
+        *error = std::string(name) + ": size or alignment is not that of its elements";
+        return false;
+      }
+      *out = std::span<const T>(reinterpret_cast<const T*>(s.bytes.data()), s.bytes.size() / sizeof(T));
+      return true;
+    }
+  *error = std::string(name) + ": section missing";
+  return false;
+}
+
+}  // namespace
+
+std::vector<PolygonIndex::Section> PolygonIndex::Sections() const {
+  const Impl& m = *impl_;
+  const Impl::Params* params = &m.params_record;
+  return {
+      SectionOf("index.params", std::span<const Impl::Params>(params, 1)),
+      SectionOf("index.polygon_bounds", m.polygon_bounds),
+      SectionOf("index.parts", m.parts),
+      SectionOf("index.rtree_boxes", m.rtree.boxes),
+      SectionOf("index.rtree_refs", m.rtree.refs),
+      SectionOf("index.rtree_levels", m.rtree.level_begin),
+      SectionOf("index.cells", m.cells),
+      SectionOf("index.stream", m.stream),
+      SectionOf("geometry.polygon_parts", m.geometry.polygon_part_begin()),
+      SectionOf("geometry.part_rings", m.geometry.part_ring_begin()),
+      SectionOf("geometry.ring_points", m.geometry.ring_point_begin()),
+      SectionOf("geometry.points", m.geometry.points()),
+  };
+}
+
+std::unique_ptr<PolygonIndex> PolygonIndex::FromSections(std::span<const Section> sections, std::string* error) {
+  auto impl = std::make_unique<Impl>();
+  Impl& m = *impl;
+  std::span<const Impl::Params> params;
+  std::span<const uint32_t> polygon_parts, part_rings;
+  std::span<const uint64_t> ring_points;
+  std::span<const Point> points;
+  if (!Find(sections, "index.params", &params, error) || !Find(sections, "index.polygon_bounds", &m.polygon_bounds, error) ||
+      !Find(sections, "index.parts", &m.parts, error) || !Find(sections, "index.rtree_boxes", &m.rtree.boxes, error) ||
+      !Find(sections, "index.rtree_refs", &m.rtree.refs, error) ||
+      !Find(sections, "index.rtree_levels", &m.rtree.level_begin, error) || !Find(sections, "index.cells", &m.cells, error) ||
+      !Find(sections, "index.stream", &m.stream, error) || !Find(sections, "geometry.polygon_parts", &polygon_parts, error) ||
+      !Find(sections, "geometry.part_rings", &part_rings, error) ||
+      !Find(sections, "geometry.ring_points", &ring_points, error) || !Find(sections, "geometry.points", &points, error))
+    return nullptr;
+  auto fail = [&](const std::string& what) {
+    *error = what;
+    return nullptr;
+  };
+  if (params.size() != 1) return fail("index.params: not one record");
+  const Impl::Params& p = params[0];
+  if (!FlatPolygons::Borrow(polygon_parts, part_rings, ring_points, points, &m.geometry, error)) {
+    *error = "geometry: " + *error;
+    return nullptr;
+  }
+  const size_t polygons = m.geometry.size();
+  if (p.polygons != polygons || m.polygon_bounds.size() != polygons)
+    return fail("index.params: polygon count disagrees with the geometry");
+  if (p.nx < 0 || p.ny < 0 || static_cast<uint64_t>(p.nx) * static_cast<uint64_t>(p.ny) != m.cells.size())
+    return fail("index.cells: " + std::to_string(m.cells.size()) + " cells for a " + std::to_string(p.nx) + " x " +
+                std::to_string(p.ny) + " grid");
+  if (!m.parts.empty() && (p.nx == 0 || p.ny == 0 || !(p.inv_cell > 0) || !std::isfinite(p.inv_cell)))
+    return fail("index.params: empty or invalid grid");
+  for (const Impl::PartRef& ref : m.parts)
+    if (ref.polygon < 0 || static_cast<size_t>(ref.polygon) >= polygons || ref.part < m.geometry.parts_begin(ref.polygon) ||
+        ref.part >= m.geometry.parts_end(ref.polygon))
+      return fail("index.parts: a part names a polygon or part out of range");
+  if (!internal::PackedRTree::Check(m.rtree, m.parts.size(), error)) return fail("index." + *error);
+  // Every cell's answer or entry list lies inside the arrays.
+  const size_t words = m.stream.size();
+  for (size_t c = 0; c < m.cells.size(); ++c) {
+    const int32_t v = m.cells[c];
+    if (v >= -1) {
+      if (v >= 0 && static_cast<size_t>(v) >= polygons) return fail("index.cells: cell " + std::to_string(c) + " names polygon " + std::to_string(v));
+      continue;
+    }
+    for (size_t at = static_cast<uint32_t>(-2 - v);;) {
+      if (at >= words) return fail("index.stream: cell " + std::to_string(c) + " runs past the stream");
+      const EntryHead head = m.stream[at].head;
+      if (head.polygon < 0 || static_cast<size_t>(head.polygon) >= polygons)
+        return fail("index.stream: cell " + std::to_string(c) + " names polygon " + std::to_string(head.polygon));
+      if (head.meta & kCover) break;
+      at += 1 + static_cast<size_t>(head.meta >> kFlagBits) * kEdgeWords;
+      if (at > words) return fail("index.stream: cell " + std::to_string(c) + " runs past the stream");
+      if (head.meta & kLast) break;
+    }
+  }
+  m.edge_count = p.edge_count;
+  m.mixed_cells = p.mixed_cells;
+  m.extent = p.extent;
+  m.gx0 = p.gx0, m.gy0 = p.gy0, m.cell = p.cell, m.inv_cell = p.inv_cell;
+  m.nx = p.nx, m.ny = p.ny;
+  m.RecordParams();
+  return std::unique_ptr<PolygonIndex>(new PolygonIndex(std::move(impl)));
+}
 
 IndexStats PolygonIndex::stats() const {
   IndexStats s;
-  s.polygons = impl_->polygons.size();
+  s.polygons = impl_->geometry.size();
   s.parts = impl_->parts.size();
   s.edges = impl_->edge_count;
   s.grid_cells = static_cast<int64_t>(impl_->nx) * impl_->ny;
   s.grid_mixed_cells = impl_->mixed_cells;
   size_t bytes = impl_->cells.size() * sizeof(int32_t) + impl_->stream.size() * sizeof(Word);
-  bytes += impl_->parts.size() * (sizeof(Impl::PartRef) + sizeof(RValue) * 2);
-  for (const auto& mp : impl_->polygons) bytes += VertexCount(mp) * sizeof(Point);
+  bytes += impl_->parts.size_bytes() + impl_->polygon_bounds.size_bytes();
+  bytes += impl_->rtree.boxes.size_bytes() + impl_->rtree.refs.size_bytes() + impl_->rtree.level_begin.size_bytes();
+  bytes += impl_->geometry.memory_bytes();
   s.memory_bytes = bytes;
   return s;
 }

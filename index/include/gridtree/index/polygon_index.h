@@ -17,8 +17,11 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
+#include "gridtree/index/flat_polygons.h"
 #include "gridtree/index/geometry.h"
 
 namespace gridtree::index {
@@ -95,11 +98,28 @@ class PolygonIndex {
   // same boundary rule; used by tests and as a baseline.
   int32_t LocateBruteForce(Point p) const;
 
-  const MultiPolygon& polygon(int32_t i) const;
+  // Polygon i as nested vectors (allocates); geometry() reads it in place.
+  MultiPolygon polygon(int32_t i) const;
+  const FlatPolygons& geometry() const;
   const Box& bounds(int32_t i) const;
   size_t size() const;
   Box extent() const;
   IndexStats stats() const;
+
+  // The index as named byte arrays, for an engine image to store
+  // (docs/image.md). The spans stay valid as long as the index.
+  struct Section {
+    std::string_view name;
+    std::span<const std::byte> bytes;
+  };
+  std::vector<Section> Sections() const;
+  // An index over sections that Sections() wrote, borrowed in place (they
+  // must outlive the index and be aligned as their elements): nothing is
+  // built. Sizes, offsets and every cell's entries are checked so that no
+  // lookup reads past them; on failure returns null and says what is wrong
+  // in *error. Data that passes these checks but was altered (bit flips)
+  // gives wrong answers, not crashes: the image's checksums catch those.
+  static std::unique_ptr<PolygonIndex> FromSections(std::span<const Section> sections, std::string* error);
 
  private:
   struct CandidateSink {
