@@ -58,7 +58,7 @@ const std::vector<index::Point>& Centres() {
 Region MakeRegion(int kind, size_t i) {
   if (kind == 3) {  // county-sized polygon: Pengjiang's published border
     const auto& ds = LoadedDataset();
-    return PolygonRegion(*ds.inner_geometry[*ds.Find("440703")]).value();
+    return PolygonRegion(ds.inner_geometry.Get(*ds.Find("440703"))).value();
   }
   const double radius = kind == 0 ? 200 : kind == 1 ? 2000 : 20000;
   const auto& c = Centres()[i % Centres().size()];

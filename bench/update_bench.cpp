@@ -21,7 +21,7 @@ std::vector<UpdateBatch> MakeBatches(const Dataset& ds, size_t batch_size, size_
   std::vector<UpdateBatch> out(count);
   for (auto& b : out)
     for (size_t i = 0; i < batch_size; ++i)
-      b.updates.push_back({ds.ids[ds.leaf_nodes[rng() % ds.leaf_count()]], ds.metric_names[rng() % 2],
+      b.updates.push_back({std::string(ds.ids[ds.leaf_nodes[rng() % ds.leaf_count()]]), ds.metric_names[rng() % 2],
                            MetricUpdate::Op::kAdd, 1});
   return out;
 }

@@ -88,7 +88,7 @@ TEST(UpdateConcurrency, ReadersAlwaysSeeConsistentSums) {
   const Dataset& ds = first->dataset();
   const int64_t total = first->Metric(NodeId(0), 0);
   std::vector<std::string> leaf_ids;
-  for (int32_t n : ds.leaf_nodes) leaf_ids.push_back(ds.ids[n]);
+  for (int32_t n : ds.leaf_nodes) leaf_ids.push_back(std::string(ds.ids[n]));
   std::atomic<bool> stop{false};
   std::atomic<int64_t> checks{0}, batches{0};
   std::vector<std::thread> threads;

@@ -58,15 +58,15 @@ Oracle MakeOracle(int n) {
   std::vector<std::pair<int64_t, int32_t>> grids;
   for (size_t l = 0; l < ds.leaf_count(); ++l) {
     const int32_t node = ds.leaf_nodes[l];
-    const std::string& id = ds.ids[node];
+    const std::string id(ds.ids[node]);
     int i = 0, j = 0;
     EXPECT_EQ(std::sscanf(id.c_str(), "g%d_%d", &i, &j), 2) << id;
     const int64_t pop = LatticePopulation(n, i, j);
     std::vector<std::string> up;
     std::string community;
     for (int32_t v = node; v >= 0; v = ds.parents[v]) {
-      up.push_back(ds.ids[v]);
-      o.population[ds.ids[v]] += pop;
+      up.emplace_back(ds.ids[v]);
+      o.population[std::string(ds.ids[v])] += pop;
       if (ds.levels[v] == Level::kCommunity) community = ds.ids[v];
     }
     std::reverse(up.begin(), up.end());
@@ -78,9 +78,9 @@ Oracle MakeOracle(int n) {
     }
   }
   std::sort(grids.begin(), grids.end());
-  for (size_t k = 0; k < 5; ++k) o.top5.push_back(ds.ids[grids[k].second]);
+  for (size_t k = 0; k < 5; ++k) o.top5.emplace_back(ds.ids[grids[k].second]);
   for (size_t k = 0; k < ds.node_count(); ++k)
-    if (ds.parents[k] == 0) o.city_children.push_back(ds.ids[k]);
+    if (ds.parents[k] == 0) o.city_children.emplace_back(ds.ids[k]);
   return o;
 }
 

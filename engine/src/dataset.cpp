@@ -4,14 +4,14 @@
 #include <chrono>
 #include <simdjson.h>
 
+#include "engine_image.h"
+#include "image_file.h"
 #include "raw_feature.h"
 
 namespace gridtree {
 
 std::optional<int32_t> Dataset::Find(std::string_view id) const {
-  auto it = node_by_id.find(std::string(id));
-  if (it == node_by_id.end()) return std::nullopt;
-  return it->second;
+  return node_by_id.Find(ids, id);
 }
 
 std::optional<int> Dataset::MetricIndex(std::string_view name) const {
@@ -45,7 +45,7 @@ std::string ValidationReport::ErrorSummary() const {
 
 namespace internal {
 
-void FindingSink::Add(Severity severity, int64_t feature, const std::string& id, std::string code,
+void FindingSink::Add(Severity severity, int64_t feature, std::string_view id, std::string code,
                       std::string message) {
   if (severity == Severity::kError) ++errors_;
   if (report_.findings.size() >= max_) {
@@ -54,10 +54,10 @@ void FindingSink::Add(Severity severity, int64_t feature, const std::string& id,
                                   "more findings than max_findings; the rest are not listed", 0, std::nullopt});
     return;
   }
-  report_.findings.push_back({severity, file_, feature, id, std::move(code), std::move(message), 0, std::nullopt});
+  report_.findings.push_back({severity, file_, feature, std::string(id), std::move(code), std::move(message), 0, std::nullopt});
 }
 
-void FindingSink::AddArea(Severity severity, int64_t feature, const std::string& id, std::string code,
+void FindingSink::AddArea(Severity severity, int64_t feature, std::string_view id, std::string code,
                           std::string message, double area_km2, index::Point point) {
   const size_t before = report_.findings.size();
   Add(severity, feature, id, std::move(code), std::move(message));
@@ -76,13 +76,14 @@ LoadResult LoadFromText(std::string_view text, bool padded, const std::string& n
   LoadResult result;
   internal::FindingSink sink(result.report, name, options.max_findings);
   const auto t0 = Clock::now();
-  if (internal::IsDatasetSnapshot(text)) {
-    result.dataset = internal::ReadDatasetSnapshot(text, sink);
-    if (result.dataset) {
-      result.dataset->source = name;
-      result.report.features = static_cast<int64_t>(result.dataset->node_count());
-    }
-    result.report.parse_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (text.starts_with("GTDSET")) {
+    sink.Error(-1, "", "old-snapshot",
+               "a binary snapshot of an older gridtree (" + std::string(text.substr(0, 8)) +
+                   "); convert the GeoJSON again with gridtree snapshot, which writes an engine image");
+    return result;
+  }
+  if (internal::LooksLikeImage(text)) {
+    sink.Error(-1, "", "image", "an engine image is opened from its file (LoadDataset or Engine::Open), not from text");
     return result;
   }
   std::vector<internal::RawFeature> features = internal::ReadGeoJson(text, padded, sink);
@@ -98,6 +99,28 @@ LoadResult LoadFromText(std::string_view text, bool padded, const std::string& n
   return result;
 }
 
+// An engine image as a Dataset that holds its leaf geometry again, for
+// what takes a Dataset (Engine::Create, writing another image). Opening an
+// Engine maps the image instead (Engine::Open).
+LoadResult LoadImage(const std::string& path) {
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  LoadResult result;
+  auto read = internal::ReadEngineImage(path);
+  if (!read.ok()) {
+    result.report.findings.push_back({Severity::kError, path, -1, "", "image", read.status().message(), 0, std::nullopt});
+    return result;
+  }
+  internal::ImageContents& c = read.value();
+  const index::FlatPolygons& g = c.index->geometry();
+  c.dataset.leaf_geometry.reserve(g.size());
+  for (size_t l = 0; l < g.size(); ++l) c.dataset.leaf_geometry.push_back(g.Get(l));
+  result.report.features = static_cast<int64_t>(c.dataset.node_count());
+  result.report.parse_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  result.dataset = std::move(c.dataset);
+  return result;
+}
+
 }  // namespace
 
 LoadResult LoadDatasetFromText(std::string_view text, const std::string& name, const LoadOptions& options) {
@@ -105,6 +128,7 @@ LoadResult LoadDatasetFromText(std::string_view text, const std::string& name, c
 }
 
 LoadResult LoadDataset(const std::string& path, const LoadOptions& options) {
+  if (internal::IsEngineImage(path)) return LoadImage(path);
   // One read into a padded buffer: simdjson parses it in place.
   simdjson::padded_string text;
   if (simdjson::padded_string::load(path).get(text)) {

@@ -6,6 +6,7 @@
 #include <new>
 #include <stdexcept>
 
+#include "engine_image.h"
 #include "engine_state.h"
 #include "wal.h"
 
@@ -16,7 +17,7 @@ using internal::Topology;
 
 namespace internal {
 
-std::shared_ptr<MetricState> RollUp(const Dataset& ds, const std::vector<int64_t>& leaf_metrics, uint64_t version) {
+std::shared_ptr<MetricState> RollUp(const Dataset& ds, std::span<const int64_t> leaf_metrics, uint64_t version) {
   const size_t m = ds.metric_count(), n = ds.node_count();
   // Children follow their parent in pre-order, so one backward pass sums
   // every subtree.
@@ -49,13 +50,55 @@ std::shared_ptr<MetricState> RollUp(const Dataset& ds, const std::vector<int64_t
 
 void FinishTopology(Topology& topology) {
   const Dataset& ds = topology.dataset;
-  topology.names_sorted.clear();
-  topology.names_sorted.reserve(ds.node_count());
-  for (size_t k = 0; k < ds.node_count(); ++k) topology.names_sorted.emplace_back(ds.names[k], static_cast<int32_t>(k));
-  std::sort(topology.names_sorted.begin(), topology.names_sorted.end());
-  topology.first_leaf.assign(ds.node_count() + 1, static_cast<int32_t>(ds.leaf_count()));
-  for (size_t k = ds.node_count(); k-- > 0;)
-    topology.first_leaf[k] = ds.leaf_of_node[k] >= 0 ? ds.leaf_of_node[k] : topology.first_leaf[k + 1];
+  std::vector<int32_t> by_name(ds.node_count());
+  for (size_t k = 0; k < ds.node_count(); ++k) by_name[k] = static_cast<int32_t>(k);
+  std::stable_sort(by_name.begin(), by_name.end(), [&](int32_t a, int32_t b) { return ds.names[a] < ds.names[b]; });
+  topology.names_sorted = std::move(by_name);
+  std::vector<int32_t> first_leaf(ds.node_count() + 1, static_cast<int32_t>(ds.leaf_count()));
+  for (size_t k = ds.node_count(); k-- > 0;) first_leaf[k] = ds.leaf_of_node[k] >= 0 ? ds.leaf_of_node[k] : first_leaf[k + 1];
+  topology.first_leaf = std::move(first_leaf);
+}
+
+std::shared_ptr<MetricState> MetricsFromImage(std::span<const int64_t> node_values, size_t node_count,
+                                              size_t metric_count, std::shared_ptr<const void> owner) {
+  auto state = std::make_shared<MetricState>();
+  state->version = 0;
+  state->metric_count = metric_count;
+  const size_t per_chunk = static_cast<size_t>(MetricState::kChunkNodes) * metric_count;
+  const size_t chunk_count = std::max<size_t>(1, (node_count + MetricState::kChunkNodes - 1) / MetricState::kChunkNodes);
+  std::shared_ptr<MetricPage> page;
+  for (size_t c = 0; c < chunk_count; ++c) {
+    const size_t slot = c & ((1 << MetricPage::kShift) - 1);
+    if (slot == 0) {
+      page = std::make_shared<MetricPage>();
+      state->pages.push_back(page);
+    }
+    // Aliasing: the chunk shares owner's lifetime and points into the
+    // mapping. Updates copy a chunk before changing it (engine_update.cpp),
+    // so the read-only pages are never written.
+    if (per_chunk == 0 || (c + 1) * per_chunk > node_values.size()) {
+      page->chunks[slot] = std::make_shared<int64_t[]>(per_chunk);
+      continue;
+    }
+    page->chunks[slot] = MetricChunk(owner, const_cast<int64_t*>(node_values.data() + c * per_chunk));
+  }
+  return state;
+}
+
+Result<ImageTopology> OpenImageTopology(const std::string& path, std::shared_ptr<const Executor> executor) {
+  auto read = ReadEngineImage(path);
+  if (!read.ok()) return read.status();
+  ImageContents& c = read.value();
+  ImageTopology out;
+  out.topology = std::make_shared<Topology>();
+  Topology& t = *out.topology;
+  t.index = std::move(c.index);
+  t.names_sorted = std::move(c.names_sorted);
+  t.first_leaf = std::move(c.first_leaf);
+  t.executor = std::move(executor);
+  out.metrics = MetricsFromImage(c.node_values, c.dataset.node_count(), c.dataset.metric_count(), c.dataset.storage);
+  t.dataset = std::move(c.dataset);
+  return out;
 }
 
 Result<std::shared_ptr<Topology>> BuildTopology(Dataset dataset, const EngineOptions& options,
@@ -137,51 +180,72 @@ int64_t View::Metric(NodeId node, int metric) const { return metrics_->Get(node.
 Engine::Engine() : state_(std::make_unique<internal::EngineState>()) {}
 Engine::~Engine() = default;
 
-Result<std::unique_ptr<Engine>> Engine::Create(Dataset dataset, const EngineOptions& options) {
-  std::unique_ptr<Engine> engine(new Engine());
-  internal::EngineState& st = *engine->state_;
-  st.options = options;
-  if (!options.data_dir.empty()) {
-    // Before the index build: a second process on the same folder is told at once.
-    auto lock = internal::DataDirLock::Acquire(options.data_dir);
-    if (!lock.ok()) return lock.status();
-    st.data_dir_lock = std::move(lock.value());
-  }
-  st.executor = options.executor ? options.executor : std::make_shared<const Executor>(options.threads);
-  auto built = internal::BuildTopology(std::move(dataset), options, st.executor);
-  if (!built.ok()) return built.status();
-  std::shared_ptr<Topology> topology = std::move(built).value();
+namespace {
+
+// Takes the data directory's lock, before any long work: a second process
+// on the same folder is told at once.
+Status LockDataDir(internal::EngineState& st) {
+  if (st.options.data_dir.empty()) return Status::Ok();
+  auto lock = internal::DataDirLock::Acquire(st.options.data_dir);
+  if (!lock.ok()) return lock.status();
+  st.data_dir_lock = std::move(lock.value());
+  return Status::Ok();
+}
+
+}  // namespace
+
+// Recovery (the data directory's snapshot, then every logged batch after
+// it) and the first published View. image_metrics: the values an engine
+// image holds, used as they are when recovery changes nothing.
+Status Engine::Start(std::shared_ptr<Topology> topology, std::shared_ptr<MetricState> image_metrics) {
+  internal::EngineState& st = *state_;
+  const EngineOptions& options = st.options;
   const Dataset& ds = topology->dataset;
-  std::vector<int64_t> leaf_values = ds.leaf_metrics;
+  std::optional<std::vector<int64_t>> recovered;  // leaf values, when recovery changed them
   uint64_t version = 0;
   if (!options.data_dir.empty()) {
-    // Recovery: the latest snapshot, then every logged batch after it.
     auto snap = internal::ReadSnapshot(options.data_dir, ds.fingerprint, ds.leaf_count(), ds.metric_count());
     if (!snap.ok()) return snap.status();
     if (snap.value()) {
-      leaf_values = std::move(snap.value()->leaf_values);
+      recovered = std::move(snap.value()->leaf_values);
       version = snap.value()->version;
     }
     std::vector<internal::WalRecord> replay;
     auto wal = internal::WriteAheadLog::Open(options.data_dir, ds.fingerprint, version, replay, st.recovery);
     if (!wal.ok()) return wal.status();
+    if (!replay.empty() && !recovered) recovered.emplace(ds.leaf_metrics.begin(), ds.leaf_metrics.end());
     for (const internal::WalRecord& r : replay) {
       for (const internal::LeafValue& v : r.values) {
         if (v.leaf >= ds.leaf_count() || v.metric >= ds.metric_count() || v.value < 0)
           return FailedPrecondition(options.data_dir + "/wal.log: record of version " + std::to_string(r.version) +
                                     " names leaf " + std::to_string(v.leaf) + ", metric " +
                                     std::to_string(v.metric) + " outside this dataset");
-        leaf_values[v.leaf * ds.metric_count() + v.metric] = v.value;
+        (*recovered)[v.leaf * ds.metric_count() + v.metric] = v.value;
       }
       version = r.version;
     }
     st.wal = std::move(wal.value());
   }
-  auto metrics = internal::RollUp(ds, leaf_values, version);
+  std::shared_ptr<MetricState> metrics;
+  if (recovered) metrics = internal::RollUp(ds, *recovered, version);
+  else if (image_metrics) metrics = std::move(image_metrics);
+  else metrics = internal::RollUp(ds, ds.leaf_metrics.span(), version);
   auto view = std::make_shared<const View>(std::move(topology), std::move(metrics));
   st.pending = view;
   st.synced_version = version;
   st.Publish(std::move(view));
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Engine>> Engine::Create(Dataset dataset, const EngineOptions& options) {
+  std::unique_ptr<Engine> engine(new Engine());
+  internal::EngineState& st = *engine->state_;
+  st.options = options;
+  if (Status s = LockDataDir(st); !s.ok()) return s;
+  st.executor = options.executor ? options.executor : std::make_shared<const Executor>(options.threads);
+  auto built = internal::BuildTopology(std::move(dataset), options, st.executor);
+  if (!built.ok()) return built.status();
+  if (Status s = engine->Start(std::move(built).value(), nullptr); !s.ok()) return s;
   return engine;
 }
 
@@ -189,6 +253,20 @@ Result<std::unique_ptr<Engine>> Engine::Open(const std::string& path, const Engi
                                              ValidationReport* report) {
   EngineOptions with_executor = options;
   if (!with_executor.executor) with_executor.executor = std::make_shared<const Executor>(options.threads);
+  if (internal::IsEngineImage(path)) {
+    // Mapped, not parsed: the image was validated when it was written.
+    std::unique_ptr<Engine> engine(new Engine());
+    internal::EngineState& st = *engine->state_;
+    st.options = with_executor;
+    if (Status s = LockDataDir(st); !s.ok()) return s;
+    st.executor = with_executor.executor;
+    auto opened = internal::OpenImageTopology(path, st.executor);
+    if (!opened.ok()) return opened.status();
+    if (report) *report = ValidationReport{};
+    if (Status s = engine->Start(std::move(opened.value().topology), std::move(opened.value().metrics)); !s.ok())
+      return s;
+    return engine;
+  }
   LoadOptions load = options.load;
   load.executor = with_executor.executor.get();
   LoadResult loaded = LoadDataset(path, load);

@@ -23,11 +23,11 @@ struct Topology {
   std::unique_ptr<index::PolygonIndex> index;
   std::shared_ptr<const Executor> executor;  // the engine's, for the View's parallel queries
   uint64_t dataset_version = 1;
-  std::vector<std::pair<std::string_view, int32_t>> names_sorted;  // for prefix search
+  Column<int32_t> names_sorted;  // node numbers in order of name, for prefix search
   // first_leaf[k]: the number of the first leaf at or after node k (k may be
   // node_count()); a subtree [k, subtree_end) holds leaves
   // [first_leaf[k], first_leaf[subtree_end]).
-  std::vector<int32_t> first_leaf;
+  Column<int32_t> first_leaf;
 };
 
 // Aggregated metric values of every node at one version, in a two-level
@@ -103,10 +103,23 @@ struct EngineState {
 };
 
 // Sums leaf values up the tree into a fresh MetricState.
-std::shared_ptr<MetricState> RollUp(const Dataset& ds, const std::vector<int64_t>& leaf_metrics, uint64_t version);
+std::shared_ptr<MetricState> RollUp(const Dataset& ds, std::span<const int64_t> leaf_metrics, uint64_t version);
 
 // Builds the parts of a Topology that derive from the dataset.
 void FinishTopology(Topology& topology);
+
+// The metric state of an engine image's node values (padded to whole
+// chunks), its chunks pointing into the mapping that owner keeps alive:
+// nothing is copied until an update copies the chunks it changes.
+std::shared_ptr<MetricState> MetricsFromImage(std::span<const int64_t> node_values, size_t node_count,
+                                              size_t metric_count, std::shared_ptr<const void> owner);
+
+// Opens an engine image as a Topology and its initial metric state.
+struct ImageTopology {
+  std::shared_ptr<Topology> topology;
+  std::shared_ptr<MetricState> metrics;
+};
+Result<ImageTopology> OpenImageTopology(const std::string& path, std::shared_ptr<const Executor> executor);
 
 // Builds the topology of a dataset on the engine's executor: the spatial
 // index (the leaf geometry moves into it) and what derives from the

@@ -2,6 +2,7 @@
 // the write-ahead log with grouped fsync, checkpoints, reloads, listeners.
 #include <unordered_map>
 
+#include "engine_image.h"
 #include "engine_state.h"
 #include "wal.h"
 
@@ -193,7 +194,13 @@ Result<std::shared_ptr<const View>> Engine::Reload(Dataset dataset) {
   auto built = internal::BuildTopology(std::move(dataset), st.options, st.executor);
   if (!built.ok()) return built.status();
   std::shared_ptr<internal::Topology> topology = std::move(built).value();
-  auto metrics = internal::RollUp(topology->dataset, topology->dataset.leaf_metrics, 0);
+  auto metrics = internal::RollUp(topology->dataset, topology->dataset.leaf_metrics.span(), 0);
+  return SwapIn(std::move(topology), std::move(metrics));
+}
+
+Result<std::shared_ptr<const View>> Engine::SwapIn(std::shared_ptr<internal::Topology> topology,
+                                                   std::shared_ptr<internal::MetricState> metrics) {
+  internal::EngineState& st = *state_;
   std::shared_ptr<const View> view;
   {
     std::lock_guard sync(st.sync_mu);
@@ -214,6 +221,13 @@ Result<std::shared_ptr<const View>> Engine::Reload(Dataset dataset) {
 }
 
 Result<std::shared_ptr<const View>> Engine::ReloadFrom(const std::string& path, ValidationReport* report) {
+  if (internal::IsEngineImage(path)) {
+    // Mapped while readers go on with the old View; the swap is one pointer.
+    auto opened = internal::OpenImageTopology(path, state_->executor);
+    if (!opened.ok()) return opened.status();
+    if (report) *report = ValidationReport{};
+    return SwapIn(std::move(opened.value().topology), std::move(opened.value().metrics));
+  }
   LoadOptions load = state_->options.load;
   load.executor = state_->executor.get();
   LoadResult loaded = LoadDataset(path, load);

@@ -34,15 +34,15 @@ class FindingSink {
  public:
   FindingSink(ValidationReport& report, std::string file, size_t max_findings)
       : report_(report), file_(std::move(file)), max_(max_findings) {}
-  void Add(Severity severity, int64_t feature, const std::string& id, std::string code, std::string message);
-  void Error(int64_t feature, const std::string& id, std::string code, std::string message) {
+  void Add(Severity severity, int64_t feature, std::string_view id, std::string code, std::string message);
+  void Error(int64_t feature, std::string_view id, std::string code, std::string message) {
     Add(Severity::kError, feature, id, std::move(code), std::move(message));
   }
-  void Warning(int64_t feature, const std::string& id, std::string code, std::string message) {
+  void Warning(int64_t feature, std::string_view id, std::string code, std::string message) {
     Add(Severity::kWarning, feature, id, std::move(code), std::move(message));
   }
   // A coverage finding with its area and a point inside the defect.
-  void AddArea(Severity severity, int64_t feature, const std::string& id, std::string code, std::string message,
+  void AddArea(Severity severity, int64_t feature, std::string_view id, std::string code, std::string message,
                double area_km2, index::Point point);
   size_t errors() const { return errors_; }
   const std::string& file() const { return file_; }
@@ -64,10 +64,6 @@ std::vector<RawFeature> ReadGeoJson(std::string_view text, bool padded, FindingS
 // Builds and checks the flat hierarchy; returns nullopt when any error.
 std::optional<Dataset> BuildDataset(std::vector<RawFeature> features, const LoadOptions& options,
                                     FindingSink& sink);
-
-// Binary dataset snapshots (dataset_snapshot.cpp).
-bool IsDatasetSnapshot(std::string_view text);
-std::optional<Dataset> ReadDatasetSnapshot(std::string_view bytes, FindingSink& sink);
 
 // Position of the first JSON syntax error in text: 1-based line and column
 // and a short description. Used only after the fast parser has failed.

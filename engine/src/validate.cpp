@@ -16,7 +16,7 @@
 namespace gridtree::internal {
 namespace {
 
-std::string Quote(const std::string& s) { return "\"" + s + "\""; }
+std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 std::string Fixed(double v, int digits) {
   char buf[64];
@@ -127,14 +127,15 @@ uint64_t Fnv(uint64_t h, const void* data, size_t n) {
 
 // The geometry a node brings: a leaf's own, an inner node's when the file
 // gives one; null when it has none.
-const index::MultiPolygon* GeometryOf(const Dataset& ds, int32_t node) {
+const index::MultiPolygon* GeometryOf(const Dataset& ds, const std::vector<index::MultiPolygon>& inner, int32_t node) {
   if (const int32_t l = ds.leaf_of_node[node]; l >= 0) return &ds.leaf_geometry[l];
-  return ds.inner_geometry[node] ? &*ds.inner_geometry[node] : nullptr;
+  return inner[node].parts.empty() ? nullptr : &inner[node];
 }
 
 std::string At(index::Point p) { return "[" + Fixed(p.x, 6) + ", " + Fixed(p.y, 6) + "]"; }
 
-void CheckCoverage(const Dataset& ds, const std::vector<RawFeature>& features, const std::vector<int32_t>& order,
+void CheckCoverage(const Dataset& ds, const std::vector<index::MultiPolygon>& inner,
+                   const std::vector<RawFeature>& features, const std::vector<int32_t>& order,
                    const LoadOptions& options, FindingSink& sink) {
   const Severity hard = options.lenient ? Severity::kWarning : Severity::kError;
   const double share = options.coverage_tolerance;
@@ -142,8 +143,8 @@ void CheckCoverage(const Dataset& ds, const std::vector<RawFeature>& features, c
   // Bounds may differ by rounding and by a generator's half-pixel border: about 100 m.
   const double slack = 1e-3;
   for (size_t k = 0; k < ds.node_count(); ++k) {
-    if (!ds.inner_geometry[k]) continue;
-    const index::MultiPolygon& own = *ds.inner_geometry[k];
+    if (inner[k].parts.empty()) continue;
+    const index::MultiPolygon& own = inner[k];
     const index::Box own_box = index::BoundsOf(own);
     const double own_area = index::GeodesicAreaKm2(own);
     const double diff = ds.node_area_km2[k] - own_area;
@@ -152,7 +153,7 @@ void CheckCoverage(const Dataset& ds, const std::vector<RawFeature>& features, c
     std::vector<const index::MultiPolygon*> geometry;
     for (int32_t i = ds.child_begin[k]; i < ds.child_begin[k + 1]; ++i) {
       kids.push_back(ds.children[i].value);
-      geometry.push_back(GeometryOf(ds, kids.back()));
+      geometry.push_back(GeometryOf(ds, inner, kids.back()));
     }
     const bool exact = std::all_of(geometry.begin(), geometry.end(), [](auto* g) { return g != nullptr; });
     bool excess_named = false, gap_named = false;
@@ -342,65 +343,78 @@ std::optional<Dataset> BuildDataset(std::vector<RawFeature> features, const Load
   ds.metric_names = metric_names;
   std::vector<int32_t> node_of(n, -1);
   for (size_t k = 0; k < order.size(); ++k) node_of[order[k]] = static_cast<int32_t>(k);
-  ds.ids.reserve(n);
-  ds.parents.resize(n);
-  ds.levels.resize(n);
-  ds.leaf_of_node.assign(n, -1);
-  ds.inner_geometry.resize(n);
-  ds.node_by_id.reserve(n * 2);
+  std::vector<std::string> ids(n), names(n), kinds(n);
+  std::vector<Level> levels(n);
+  std::vector<int32_t> parents(n), leaf_of_node(n, -1), leaf_nodes;
+  std::vector<int64_t> leaf_metrics;
+  std::vector<index::MultiPolygon> inner(n);  // empty: none
   for (size_t k = 0; k < n; ++k) {
     RawFeature& f = features[order[k]];
-    ds.ids.push_back(std::move(f.id));
-    ds.names.push_back(std::move(f.name));
-    ds.kinds.push_back(std::move(f.kind));
-    ds.levels[k] = *level[order[k]];
-    ds.parents[k] = parent[order[k]] < 0 ? -1 : node_of[parent[order[k]]];
-    ds.node_by_id.emplace(ds.ids.back(), static_cast<int32_t>(k));
+    ids[k] = std::move(f.id);
+    names[k] = std::move(f.name);
+    kinds[k] = std::move(f.kind);
+    levels[k] = *level[order[k]];
+    parents[k] = parent[order[k]] < 0 ? -1 : node_of[parent[order[k]]];
     if (is_leaf[order[k]]) {
-      ds.leaf_of_node[k] = static_cast<int32_t>(ds.leaf_nodes.size());
-      ds.leaf_nodes.push_back(static_cast<int32_t>(k));
+      leaf_of_node[k] = static_cast<int32_t>(leaf_nodes.size());
+      leaf_nodes.push_back(static_cast<int32_t>(k));
       ds.leaf_geometry.push_back(std::move(f.geometry));
-      const size_t base = ds.leaf_metrics.size();
-      ds.leaf_metrics.resize(base + m, 0);
-      for (auto& [name, v] : f.metrics) ds.leaf_metrics[base + metric_index[name]] = v;
-    } else if (!f.geometry.parts.empty()) {
-      ds.inner_geometry[k] = std::move(f.geometry);
+      const size_t base = leaf_metrics.size();
+      leaf_metrics.resize(base + m, 0);
+      for (auto& [name, v] : f.metrics) leaf_metrics[base + metric_index[name]] = v;
+    } else {
+      inner[k] = std::move(f.geometry);
     }
   }
-  ds.subtree_end.resize(n);
+  std::vector<int32_t> subtree_end(n);
   for (size_t k = n; k-- > 0;) {
     int32_t end = static_cast<int32_t>(k) + 1;
-    for (int32_t c : kids[order[k]]) end = std::max(end, ds.subtree_end[node_of[c]]);
-    ds.subtree_end[k] = end;
+    for (int32_t c : kids[order[k]]) end = std::max(end, subtree_end[node_of[c]]);
+    subtree_end[k] = end;
   }
-  ds.child_begin.assign(n + 1, 0);
+  std::vector<int32_t> child_begin(n + 1, 0);
+  std::vector<NodeId> children;
   for (size_t k = 0; k < n; ++k) {
-    ds.child_begin[k + 1] = ds.child_begin[k] + static_cast<int32_t>(kids[order[k]].size());
-    for (int32_t c : kids[order[k]]) ds.children.push_back(NodeId(node_of[c]));
+    child_begin[k + 1] = child_begin[k] + static_cast<int32_t>(kids[order[k]].size());
+    for (int32_t c : kids[order[k]]) children.push_back(NodeId(node_of[c]));
   }
+  ds.ids = StringColumn::From(ids);
+  ds.names = StringColumn::From(names);
+  ds.kinds = StringColumn::From(kinds);
+  ds.node_by_id = IdTable::Build(ds.ids);
+  ds.levels = std::move(levels);
+  ds.parents = std::move(parents);
+  ds.leaf_of_node = std::move(leaf_of_node);
+  ds.leaf_nodes = std::move(leaf_nodes);
+  ds.leaf_metrics = std::move(leaf_metrics);
+  ds.subtree_end = std::move(subtree_end);
+  ds.child_begin = std::move(child_begin);
+  ds.children = std::move(children);
   // 7. Bounds and areas, bottom-up; inner metrics must equal their leaves' sums.
   const size_t leaves = ds.leaf_nodes.size();
   std::vector<double> leaf_area(leaves);
   pool.For(leaves, 256, [&](size_t b, size_t e) {
     for (size_t l = b; l < e; ++l) leaf_area[l] = index::GeodesicAreaKm2(ds.leaf_geometry[l]);
   });
-  ds.node_bounds.assign(n, index::Box::Empty());
-  ds.node_area_km2.assign(n, 0);
+  std::vector<index::Box> node_bounds(n, index::Box::Empty());
+  std::vector<double> node_area_km2(n, 0);
   std::vector<int64_t> sums(n * m, 0);
   bool overflow = false;
   for (size_t k = n; k-- > 0;) {
     if (const int32_t l = ds.leaf_of_node[k]; l >= 0) {
-      ds.node_bounds[k] = index::BoundsOf(ds.leaf_geometry[l]);
-      ds.node_area_km2[k] = leaf_area[l];
+      node_bounds[k] = index::BoundsOf(ds.leaf_geometry[l]);
+      node_area_km2[k] = leaf_area[l];
       for (size_t j = 0; j < m; ++j) sums[k * m + j] = ds.leaf_metrics[l * m + j];
     }
     if (const int32_t p = ds.parents[k]; p >= 0) {
-      ds.node_bounds[p].Extend(ds.node_bounds[k]);
-      ds.node_area_km2[p] += ds.node_area_km2[k];
+      node_bounds[p].Extend(node_bounds[k]);
+      node_area_km2[p] += node_area_km2[k];
       for (size_t j = 0; j < m; ++j)
         overflow |= __builtin_add_overflow(sums[p * m + j], sums[k * m + j], &sums[p * m + j]);
     }
   }
+  ds.node_bounds = std::move(node_bounds);
+  ds.node_area_km2 = std::move(node_area_km2);
   if (overflow) sink.Error(-1, "", "overflow", "a metric sum exceeds 2^63-1");
   for (size_t k = 0; k < n; ++k) {
     const RawFeature& f = features[order[k]];
@@ -425,12 +439,16 @@ std::optional<Dataset> BuildDataset(std::vector<RawFeature> features, const Load
   // 8. Coverage: children against the parent's own geometry. The sums of
   // areas (cheap) say where to look; the exact checks (coverage_checks.h)
   // name the defect, its area and a point inside it.
-  CheckCoverage(ds, features, order, options, sink);
+  CheckCoverage(ds, inner, features, order, options, sink);
+  ds.inner_geometry = index::FlatPolygons::From(inner);
   if (sink.errors() > 0) return std::nullopt;
   // 9. Fingerprint: what a write-ahead log must match.
   uint64_t h = 1469598103934665603ull;
   for (size_t k = 0; k < n; ++k) {
-    h = Fnv(h, ds.ids[k].data(), ds.ids[k].size() + 1);
+    const std::string_view id = ds.ids[k];
+    const char end = 0;  // the id's terminator, as when ids were std::strings: fingerprints stay the same
+    h = Fnv(h, id.data(), id.size());
+    h = Fnv(h, &end, 1);
     h = Fnv(h, &ds.parents[k], sizeof(int32_t));
     h = Fnv(h, &ds.levels[k], 1);
   }

@@ -23,11 +23,12 @@ std::string_view View::kind(NodeId node) const { return dataset().kinds[node.val
 double View::AreaKm2(NodeId node) const { return dataset().node_area_km2[node.value]; }
 
 std::vector<NodeId> View::FindByNamePrefix(std::string_view prefix, size_t limit) const {
-  const auto& names = topology().names_sorted;
-  auto it = std::lower_bound(names.begin(), names.end(), prefix,
-                             [](const auto& entry, std::string_view p) { return entry.first < p; });
+  const Column<int32_t>& by_name = topology().names_sorted;
+  const StringColumn& names = dataset().names;
+  auto it = std::lower_bound(by_name.begin(), by_name.end(), prefix,
+                             [&](int32_t node, std::string_view p) { return names[node] < p; });
   std::vector<NodeId> out;
-  for (; it != names.end() && it->first.substr(0, prefix.size()) == prefix; ++it) out.push_back(NodeId(it->second));
+  for (; it != by_name.end() && names[*it].substr(0, prefix.size()) == prefix; ++it) out.push_back(NodeId(*it));
   std::sort(out.begin(), out.end());
   if (out.size() > limit) out.resize(limit);
   return out;

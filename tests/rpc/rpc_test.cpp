@@ -767,8 +767,8 @@ std::map<std::string, std::vector<std::string>> ChainsOf(const Dataset& ds) {
   std::map<std::string, std::vector<std::string>> out;
   for (int32_t leaf_node : ds.leaf_nodes) {
     std::vector<std::string> up;
-    for (int32_t v = leaf_node; v >= 0; v = ds.parents[v]) up.insert(up.begin(), ds.ids[v]);
-    out[ds.ids[leaf_node]] = up;
+    for (int32_t v = leaf_node; v >= 0; v = ds.parents[v]) up.insert(up.begin(), std::string(ds.ids[v]));
+    out[std::string(ds.ids[leaf_node])] = up;
   }
   return out;
 }

@@ -2,20 +2,27 @@
 // pre-order, so the subtree of node i is the contiguous range
 // [i, subtree_end[i]). Metrics live on leaves; inner values are sums.
 //
+// The columns own their values (read from GeoJSON) or borrow them from an
+// engine image mapped into memory (docs/image.md), which `storage` keeps
+// alive; copies share it.
+//
 // Thread safety: a Dataset is immutable once loaded; const access from any
 // number of threads is safe.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
+#include "gridtree/engine/column.h"
+#include "gridtree/engine/id_table.h"
 #include "gridtree/engine/ids.h"
 #include "gridtree/engine/level.h"
 #include "gridtree/engine/status.h"
+#include "gridtree/index/flat_polygons.h"
 #include "gridtree/index/geometry.h"
 
 namespace gridtree {
@@ -28,25 +35,28 @@ struct Dataset {
   std::vector<std::string> metric_names;
 
   // Per node, in depth-first pre-order.
-  std::vector<std::string> ids;
-  std::vector<std::string> names;
-  std::vector<std::string> kinds;  // "" when the feature has none
-  std::vector<Level> levels;
-  std::vector<int32_t> parents;      // -1 for a root
-  std::vector<int32_t> subtree_end;  // one past the last node of the subtree
-  std::vector<int32_t> child_begin;  // children of i: children[child_begin[i] .. child_begin[i+1])
-  std::vector<NodeId> children;
-  std::vector<int32_t> leaf_of_node;  // leaf number, or -1 for an inner node
-  std::vector<index::Box> node_bounds;  // box of the node's leaves
-  std::vector<double> node_area_km2;    // sum of its leaves' ellipsoidal areas
-  std::vector<std::optional<index::MultiPolygon>> inner_geometry;  // per node; leaves keep theirs below
+  StringColumn ids;
+  StringColumn names;
+  StringColumn kinds;  // "" when the feature has none
+  Column<Level> levels;
+  Column<int32_t> parents;      // -1 for a root
+  Column<int32_t> subtree_end;  // one past the last node of the subtree
+  Column<int32_t> child_begin;  // children of i: children[child_begin[i] .. child_begin[i+1])
+  Column<NodeId> children;
+  Column<int32_t> leaf_of_node;    // leaf number, or -1 for an inner node
+  Column<index::Box> node_bounds;  // box of the node's leaves
+  Column<double> node_area_km2;    // sum of its leaves' ellipsoidal areas
+  // Per node: an inner node's own outline when the file gives one (a node
+  // with no parts has none); leaves keep theirs in leaf_geometry / the index.
+  index::FlatPolygons inner_geometry;
 
   // Per leaf, in the same order (leaf k is the k-th leaf met in pre-order).
-  std::vector<int32_t> leaf_nodes;               // leaf -> node
+  Column<int32_t> leaf_nodes;                      // leaf -> node
   std::vector<index::MultiPolygon> leaf_geometry;  // moved into the index when an Engine opens
-  std::vector<int64_t> leaf_metrics;             // leaf * metric_count + metric
+  Column<int64_t> leaf_metrics;                    // leaf * metric_count + metric
 
-  std::unordered_map<std::string, int32_t> node_by_id;
+  IdTable node_by_id;
+  std::shared_ptr<const void> storage;  // the mapped image the columns borrow from, if any
 
   size_t node_count() const { return ids.size(); }
   size_t leaf_count() const { return leaf_nodes.size(); }
@@ -124,16 +134,11 @@ struct LoadResult {
 
 // Reads a GeoJSON FeatureCollection, or a GeoJSON text sequence (one
 // feature per line, optionally prefixed by RS), validates and flattens it.
+// An engine image (image.h) is read back as the dataset it was written
+// from, with its leaf geometry; Engine::Open maps it instead.
 LoadResult LoadDataset(const std::string& path, const LoadOptions& options = {});
 
 // The same from text already in memory; name is used in findings.
-// (LoadDataset also reads the binary snapshots SaveDatasetSnapshot writes,
-// recognised by their first bytes.)
 LoadResult LoadDatasetFromText(std::string_view text, const std::string& name, const LoadOptions& options = {});
-
-// Writes the whole dataset (hierarchy, metrics and geometry) as a binary
-// snapshot that LoadDataset reads in a fraction of the GeoJSON parse time.
-// The dataset must still hold its leaf geometry (not yet given to an Engine).
-Status SaveDatasetSnapshot(const Dataset& dataset, const std::string& path);
 
 }  // namespace gridtree

@@ -222,7 +222,8 @@ class Engine {
  public:
   // Takes the dataset (its leaf geometry moves into the spatial index).
   static Result<std::unique_ptr<Engine>> Create(Dataset dataset, const EngineOptions& options = {});
-  // Loads and validates a dataset file; the report is filled when given.
+  // Loads and validates a dataset file (GeoJSON), or maps an engine image
+  // (image.h: nothing parsed or built); the report is filled when given.
   static Result<std::unique_ptr<Engine>> Open(const std::string& path, const EngineOptions& options = {},
                                               ValidationReport* report = nullptr);
   ~Engine();
@@ -277,6 +278,9 @@ class Engine {
 
  private:
   Engine();
+  Status Start(std::shared_ptr<internal::Topology> topology, std::shared_ptr<internal::MetricState> image_metrics);
+  Result<std::shared_ptr<const View>> SwapIn(std::shared_ptr<internal::Topology> topology,
+                                             std::shared_ptr<internal::MetricState> metrics);
   std::unique_ptr<internal::EngineState> state_;
 };
 

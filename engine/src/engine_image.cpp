@@ -1,0 +1,242 @@
+// Engine images: which arrays a View answers from go where (docs/image.md).
+#include "engine_image.h"
+
+#include <cstdio>
+#include <cstring>
+
+#include "engine_state.h"
+#include "gridtree/engine/engine.h"
+#include "gridtree/engine/image.h"
+#include "image_file.h"
+
+namespace gridtree {
+namespace internal {
+namespace {
+
+// The scalars of a dataset, one section.
+struct ImageMeta {
+  uint64_t fingerprint;
+  uint64_t nodes;
+  uint64_t leaves;
+  uint64_t metrics;
+};
+
+template <typename T>
+std::span<const T> One(const T& v) {
+  return std::span<const T>(&v, 1);
+}
+
+size_t PaddedNodes(size_t n) {
+  return (n + MetricState::kChunkNodes - 1) / MetricState::kChunkNodes * MetricState::kChunkNodes;
+}
+
+// One string table for the metric names (small; joined with '\n' would
+// forbid that character, so offsets as for every string column).
+StringColumn MetricNames(const Dataset& ds) { return StringColumn::From(ds.metric_names); }
+
+}  // namespace
+
+bool IsEngineImage(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return false;
+  char head[8];
+  const size_t n = std::fread(head, 1, sizeof head, f);
+  std::fclose(f);
+  return LooksLikeImage(std::string_view(head, n));
+}
+
+Result<ImageContents> ReadEngineImage(const std::string& path) {
+  auto mapped = MappedImage::Open(path);
+  if (!mapped.ok()) return mapped.status();
+  std::shared_ptr<const MappedImage> img = std::move(mapped).value();
+  ImageContents out;
+  Dataset& ds = out.dataset;
+  ds.source = path;
+  ds.storage = img;
+  std::string error;
+  auto bad = [&](const std::string& section, const std::string& what) {
+    return InvalidArgument(path + ": engine image section " + section + ": " + what);
+  };
+#define GT_ARRAY(var, T, name)                \
+  auto var##_r = img->Array<T>(name);         \
+  if (!var##_r.ok()) return var##_r.status(); \
+  const std::span<const T> var = var##_r.value();
+  GT_ARRAY(meta, ImageMeta, "dataset.meta");
+  if (meta.size() != 1) return bad("dataset.meta", "not one record");
+  const size_t n = meta[0].nodes, leaves = meta[0].leaves, m = meta[0].metrics;
+  ds.fingerprint = meta[0].fingerprint;
+  GT_ARRAY(text, char, "strings.text");
+  GT_ARRAY(metric_offsets, uint32_t, "strings.metric_names");
+  GT_ARRAY(id_offsets, uint32_t, "strings.ids");
+  GT_ARRAY(name_offsets, uint32_t, "strings.names");
+  GT_ARRAY(kind_offsets, uint32_t, "strings.kinds");
+  StringColumn metric_names;
+  if (metric_offsets.size() != m + 1 || !StringColumn::Borrow(metric_offsets, text, &metric_names, &error))
+    return bad("strings.metric_names", error.empty() ? "count differs from the metric count" : error);
+  for (size_t j = 0; j < m; ++j) ds.metric_names.emplace_back(metric_names[j]);
+  if (id_offsets.size() != n + 1 || !StringColumn::Borrow(id_offsets, text, &ds.ids, &error))
+    return bad("strings.ids", error.empty() ? "count differs from the node count" : error);
+  if (name_offsets.size() != n + 1 || !StringColumn::Borrow(name_offsets, text, &ds.names, &error))
+    return bad("strings.names", error.empty() ? "count differs from the node count" : error);
+  if (kind_offsets.size() != n + 1 || !StringColumn::Borrow(kind_offsets, text, &ds.kinds, &error))
+    return bad("strings.kinds", error.empty() ? "count differs from the node count" : error);
+  GT_ARRAY(id_slots, int32_t, "dataset.id_table");
+  if (!IdTable::Borrow(id_slots, n, &ds.node_by_id, &error)) return bad("dataset.id_table", error);
+
+  GT_ARRAY(levels, Level, "dataset.levels");
+  GT_ARRAY(parents, int32_t, "dataset.parents");
+  GT_ARRAY(subtree_end, int32_t, "dataset.subtree_end");
+  GT_ARRAY(child_begin, int32_t, "dataset.child_begin");
+  GT_ARRAY(children, NodeId, "dataset.children");
+  GT_ARRAY(leaf_of_node, int32_t, "dataset.leaf_of_node");
+  GT_ARRAY(leaf_nodes, int32_t, "dataset.leaf_nodes");
+  GT_ARRAY(node_bounds, index::Box, "dataset.node_bounds");
+  GT_ARRAY(node_area, double, "dataset.node_area_km2");
+  GT_ARRAY(leaf_metrics, int64_t, "dataset.leaf_metrics");
+  GT_ARRAY(names_sorted, int32_t, "dataset.names_sorted");
+  GT_ARRAY(first_leaf, int32_t, "dataset.first_leaf");
+  GT_ARRAY(node_values, int64_t, "metrics.node_values");
+  // Shapes and every cross reference, so that no read goes out of bounds.
+  auto sized = [&](size_t got, size_t want, const char* section) -> Status {
+    if (got == want) return Status::Ok();
+    return bad(section, std::to_string(got) + " values, expected " + std::to_string(want));
+  };
+  for (const Status& s : {sized(levels.size(), n, "dataset.levels"), sized(parents.size(), n, "dataset.parents"),
+                          sized(subtree_end.size(), n, "dataset.subtree_end"),
+                          sized(child_begin.size(), n + 1, "dataset.child_begin"),
+                          sized(leaf_of_node.size(), n, "dataset.leaf_of_node"),
+                          sized(leaf_nodes.size(), leaves, "dataset.leaf_nodes"),
+                          sized(node_bounds.size(), n, "dataset.node_bounds"),
+                          sized(node_area.size(), n, "dataset.node_area_km2"),
+                          sized(leaf_metrics.size(), leaves * m, "dataset.leaf_metrics"),
+                          sized(names_sorted.size(), n, "dataset.names_sorted"),
+                          sized(first_leaf.size(), n + 1, "dataset.first_leaf"),
+                          sized(node_values.size(), PaddedNodes(n) * m, "metrics.node_values")})
+    if (!s.ok()) return s;
+  const auto count = static_cast<int64_t>(n);
+  for (size_t k = 0; k < n; ++k) {
+    if (static_cast<uint8_t>(levels[k]) >= kLevelCount) return bad("dataset.levels", "level out of range at node " + std::to_string(k));
+    if (parents[k] < -1 || parents[k] >= static_cast<int64_t>(k))
+      return bad("dataset.parents", "node " + std::to_string(k) + " has parent " + std::to_string(parents[k]) + " (not before it)");
+    if (subtree_end[k] <= static_cast<int64_t>(k) || subtree_end[k] > count)
+      return bad("dataset.subtree_end", "out of range at node " + std::to_string(k));
+    if (child_begin[k + 1] < child_begin[k]) return bad("dataset.child_begin", "decreases at node " + std::to_string(k));
+    if (leaf_of_node[k] < -1 || leaf_of_node[k] >= static_cast<int64_t>(leaves))
+      return bad("dataset.leaf_of_node", "out of range at node " + std::to_string(k));
+    if (names_sorted[k] < 0 || names_sorted[k] >= count) return bad("dataset.names_sorted", "node out of range");
+    if (first_leaf[k] < 0 || first_leaf[k] > static_cast<int64_t>(leaves)) return bad("dataset.first_leaf", "out of range");
+  }
+  if (first_leaf[n] != static_cast<int64_t>(leaves)) return bad("dataset.first_leaf", "does not end at the leaf count");
+  if (child_begin[0] != 0 || static_cast<size_t>(child_begin[n]) != children.size())
+    return bad("dataset.child_begin", "does not span dataset.children");
+  for (NodeId c : children)
+    if (c.value < 1 || c.value >= count) return bad("dataset.children", "node out of range");
+  for (size_t l = 0; l < leaves; ++l)
+    if (leaf_nodes[l] < 0 || leaf_nodes[l] >= count || leaf_of_node[leaf_nodes[l]] != static_cast<int32_t>(l))
+      return bad("dataset.leaf_nodes", "leaf " + std::to_string(l) + " and its node disagree");
+  ds.levels = Column<Level>::Borrow(levels);
+  ds.parents = Column<int32_t>::Borrow(parents);
+  ds.subtree_end = Column<int32_t>::Borrow(subtree_end);
+  ds.child_begin = Column<int32_t>::Borrow(child_begin);
+  ds.children = Column<NodeId>::Borrow(children);
+  ds.leaf_of_node = Column<int32_t>::Borrow(leaf_of_node);
+  ds.leaf_nodes = Column<int32_t>::Borrow(leaf_nodes);
+  ds.node_bounds = Column<index::Box>::Borrow(node_bounds);
+  ds.node_area_km2 = Column<double>::Borrow(node_area);
+  ds.leaf_metrics = Column<int64_t>::Borrow(leaf_metrics);
+  out.names_sorted = Column<int32_t>::Borrow(names_sorted);
+  out.first_leaf = Column<int32_t>::Borrow(first_leaf);
+  out.node_values = node_values;
+
+  GT_ARRAY(inner_parts, uint32_t, "inner.polygon_parts");
+  GT_ARRAY(inner_rings, uint32_t, "inner.part_rings");
+  GT_ARRAY(inner_points_at, uint64_t, "inner.ring_points");
+  GT_ARRAY(inner_points, index::Point, "inner.points");
+  if (inner_parts.size() != n + 1 ||
+      !index::FlatPolygons::Borrow(inner_parts, inner_rings, inner_points_at, inner_points, &ds.inner_geometry, &error))
+    return bad("inner.*", error.empty() ? "not one outline per node" : error);
+#undef GT_ARRAY
+
+  std::vector<index::PolygonIndex::Section> sections;
+  for (const auto& s : img->sections()) sections.push_back({s.name, s.bytes});
+  out.index = index::PolygonIndex::FromSections(sections, &error);
+  if (!out.index) return InvalidArgument(path + ": engine image index: " + error);
+  if (out.index->size() != leaves) return bad("geometry.*", "not one polygon per leaf");
+  return out;
+}
+
+}  // namespace internal
+
+Status WriteEngineImage(const View& view, const std::string& path) {
+  using namespace internal;
+  const Dataset& ds = view.dataset();
+  const size_t n = ds.node_count(), m = ds.metric_count(), leaves = ds.leaf_count();
+  auto created = ImageWriter::Create(path);
+  if (!created.ok()) return created.status();
+  ImageWriter& w = *created.value();
+  const ImageMeta meta{ds.fingerprint, n, leaves, m};
+  // The string columns share one text section: their offsets move by the
+  // length of the text before them.
+  const StringColumn metric_names = MetricNames(ds);
+  std::vector<char> text;
+  auto append = [&](const StringColumn& c) {
+    // A borrowed column's offsets may start past 0 (its own image's text).
+    const std::span<const uint32_t> from = c.offsets();
+    const uint64_t base = text.size(), first = from.front(), length = from.back() - first;
+    if (base + length > UINT32_MAX) throw std::length_error("more than 4 GiB of ids and names");
+    std::vector<uint32_t> offsets(from.size());
+    for (size_t i = 0; i < from.size(); ++i) offsets[i] = static_cast<uint32_t>(from[i] - first + base);
+    text.insert(text.end(), c.bytes().begin() + first, c.bytes().begin() + from.back());
+    return offsets;
+  };
+  std::vector<uint32_t> metric_offsets, id_offsets, name_offsets, kind_offsets;
+  try {
+    metric_offsets = append(metric_names);
+    id_offsets = append(ds.ids);
+    name_offsets = append(ds.names);
+    kind_offsets = append(ds.kinds);
+  } catch (const std::length_error& e) {
+    return InvalidArgument(path + ": " + e.what());
+  }
+    const Topology* topology = &view.topology();
+  std::vector<int64_t> values(PaddedNodes(n) * m, 0);
+  for (size_t k = 0; k < n; ++k)
+    for (size_t j = 0; j < m; ++j) values[k * m + j] = view.Metric(NodeId(static_cast<int32_t>(k)), static_cast<int>(j));
+  std::vector<int64_t> leaf_values(leaves * m);
+  for (size_t l = 0; l < leaves; ++l)
+    for (size_t j = 0; j < m; ++j) leaf_values[l * m + j] = values[static_cast<size_t>(ds.leaf_nodes[l]) * m + j];
+
+  Status s = w.Add("dataset.meta", One(meta));
+  auto add = [&](std::string_view name, auto span) {
+    if (s.ok()) s = w.Add(name, span);
+  };
+  add("strings.text", std::span<const char>(text));
+  add("strings.metric_names", std::span<const uint32_t>(metric_offsets));
+  add("strings.ids", std::span<const uint32_t>(id_offsets));
+  add("strings.names", std::span<const uint32_t>(name_offsets));
+  add("strings.kinds", std::span<const uint32_t>(kind_offsets));
+  add("dataset.id_table", ds.node_by_id.slots());
+  add("dataset.levels", ds.levels.span());
+  add("dataset.parents", ds.parents.span());
+  add("dataset.subtree_end", ds.subtree_end.span());
+  add("dataset.child_begin", ds.child_begin.span());
+  add("dataset.children", ds.children.span());
+  add("dataset.leaf_of_node", ds.leaf_of_node.span());
+  add("dataset.leaf_nodes", ds.leaf_nodes.span());
+  add("dataset.node_bounds", ds.node_bounds.span());
+  add("dataset.node_area_km2", ds.node_area_km2.span());
+  add("dataset.leaf_metrics", std::span<const int64_t>(leaf_values));
+  add("dataset.names_sorted", topology->names_sorted.span());
+  add("dataset.first_leaf", topology->first_leaf.span());
+  add("metrics.node_values", std::span<const int64_t>(values));
+  add("inner.polygon_parts", ds.inner_geometry.polygon_part_begin());
+  add("inner.part_rings", ds.inner_geometry.part_ring_begin());
+  add("inner.ring_points", ds.inner_geometry.ring_point_begin());
+  add("inner.points", ds.inner_geometry.points());
+  for (const auto& section : view.spatial_index().Sections())
+    if (s.ok()) s = w.Add(section.name, section.bytes);
+  if (!s.ok()) return s;
+  return w.Finish();
+}
+
+}  // namespace gridtree
