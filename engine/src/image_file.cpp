@@ -161,7 +161,7 @@ Result<std::shared_ptr<const MappedImage>> MappedImage::Open(const std::string& 
     const std::byte* bytes = img->base_ + e.offset;
     if (Crc32c(bytes, e.size) != e.crc)
       return InvalidArgument(path + ": engine image section " + name + " is corrupt (checksum mismatch)");
-    img->sections_.push_back({name, std::span<const std::byte>(bytes, e.size)});
+    img->sections_.push_back({name, e.offset, std::span<const std::byte>(bytes, e.size)});
   }
   return std::shared_ptr<const MappedImage>(std::move(img));
 }

@@ -62,6 +62,7 @@ class MappedImage {
 
   struct Section {
     std::string name;
+    uint64_t offset = 0;  // in the file
     std::span<const std::byte> bytes;
   };
   const std::vector<Section>& sections() const { return sections_; }
