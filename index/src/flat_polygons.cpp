@@ -82,7 +82,7 @@ FlatPolygons FlatPolygons::From(const std::vector<MultiPolygon>& polygons) {
   for (const MultiPolygon& mp : polygons)
     for (const Polygon& part : mp.parts) {
       ++parts;
-      for (const Ring& r : part.rings) ++rings, points += r.size();
+      for (const Ring& r : part.rings) ++rings, points += r.size() + 1;
     }
   if (parts >= std::numeric_limits<uint32_t>::max() || rings >= std::numeric_limits<uint32_t>::max())
     throw std::length_error("FlatPolygons: more than 2^32 parts or rings");
@@ -94,6 +94,7 @@ FlatPolygons FlatPolygons::From(const std::vector<MultiPolygon>& polygons) {
     for (const Polygon& part : mp.parts) {
       for (const Ring& r : part.rings) {
         o.points.insert(o.points.end(), r.begin(), r.end());
+        o.points.push_back(r.empty() ? Point{} : r.front());  // closes the ring
         o.ring_point_begin.push_back(o.points.size());
       }
       o.part_ring_begin.push_back(static_cast<uint32_t>(o.ring_point_begin.size() - 1));
@@ -115,6 +116,11 @@ bool FlatPolygons::Borrow(std::span<const uint32_t> polygon_part_begin, std::spa
       !CheckOffsets(part_ring_begin, ring_point_begin.size() - 1, "part rings", error) ||
       !CheckOffsets(ring_point_begin, points.size(), "ring points", error))
     return false;
+  for (size_t r = 0; r + 1 < ring_point_begin.size(); ++r)
+    if (ring_point_begin[r + 1] == ring_point_begin[r]) {
+      *error = "ring " + std::to_string(r) + " lacks its closing point";
+      return false;
+    }
   FlatPolygons f;
   f.owned_ = Owned{};
   f.borrowed_ = true;

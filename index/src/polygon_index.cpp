@@ -44,25 +44,27 @@ double SegmentDistanceSq(double px, double py, double ax, double ay, double bx, 
   return ex * ex + ey * ey;
 }
 
-// The mixed-cell stream is a run of 8-byte words per cell: for each entry a
-// header word (polygon, edge count, flags) followed by its edges, four
-// words each (x0, y0, x1, y1 with y0 < y1). A cell's entries and edges are
-// contiguous, so a lookup reads one or two cache lines after the grid.
-struct EntryHead {
-  int32_t polygon;
-  uint32_t meta;  // edge_count << kFlagBits | flags
+// The mixed-cell stream is a run of 32-bit words per cell: for each entry
+// two header words (polygon; edge count << kFlagBits | flags) followed by
+// its edges, one word each: the number e of the edge from point e to point
+// e + 1 of the leaf geometry (FlatPolygons closes its rings), so that each
+// edge's coordinates are stored once, in the geometry, instead of once per
+// cell it crosses (docs/index.md measures both layouts). A cell's words
+// are contiguous, and a part's edges in a cell are mostly consecutive
+// points: a lookup reads a few cache lines of points.
+constexpr int kHeadWords = 2;
+
+// An upward edge (y0 < y1) with the number of the geometry point it starts
+// from in ring order (the number the stream stores).
+struct NumberedEdge {
+  double x0, y0, x1, y1;
+  uint32_t number;
 };
-union Word {
-  double d;
-  EntryHead head;
-};
-static_assert(sizeof(Word) == 8);
 
 constexpr uint32_t kParity = 1;  // the part's edges east of the cell, pre-counted, are odd in number
 constexpr uint32_t kLast = 2;    // the last entry of the cell
 constexpr uint32_t kCover = 4;   // the polygon covers the whole cell: answer without a test
 constexpr int kFlagBits = 3;
-constexpr int kEdgeWords = 4;
 
 }  // namespace
 
@@ -89,7 +91,7 @@ struct PolygonIndex::Impl {
     std::vector<PartRef> parts;
     internal::PackedRTree::Storage rtree;
     std::vector<int32_t> cells;
-    std::vector<Word> stream;
+    std::vector<uint32_t> stream;
   } owned;
   void ViewOwned() {
     polygon_bounds = owned.polygon_bounds;
@@ -125,7 +127,7 @@ struct PolygonIndex::Impl {
   double gx0 = 0, gy0 = 0, cell = 1, inv_cell = 1;
   int nx = 0, ny = 0;
   std::span<const int32_t> cells;
-  std::span<const Word> stream;
+  std::span<const uint32_t> stream;
   int64_t mixed_cells = 0;
 
   void BuildGrid(const PolygonIndexOptions& options);
@@ -138,19 +140,22 @@ struct PolygonIndex::Impl {
     const int cy = std::min(static_cast<int>(fy), ny - 1);
     const int32_t v = cells[static_cast<size_t>(cy) * nx + cx];
     if (v >= -1) return v;
-    const Word* w = stream.data() + static_cast<uint32_t>(-2 - v);
+    const uint32_t* w = stream.data() + static_cast<uint32_t>(-2 - v);
+    const Point* points = geometry.points().data();
     for (;;) {
-      const EntryHead head = w->head;
-      if (head.meta & kCover) return head.polygon;
-      bool inside = head.meta & kParity;
-      const Word* e = w + 1;
-      const Word* end = e + static_cast<size_t>(head.meta >> kFlagBits) * kEdgeWords;
-      for (; e != end; e += kEdgeWords) {
-        const double x0 = e[0].d, y0 = e[1].d, x1 = e[2].d, y1 = e[3].d;
-        if (y0 <= p.y && p.y < y1 && internal::Orient(x0, y0, x1, y1, p.x, p.y) > 0) inside = !inside;
+      const auto polygon = static_cast<int32_t>(w[0]);
+      const uint32_t meta = w[1];
+      if (meta & kCover) return polygon;
+      bool inside = meta & kParity;
+      const uint32_t* e = w + kHeadWords;
+      const uint32_t* end = e + (meta >> kFlagBits);
+      for (; e != end; ++e) {
+        Point a = points[*e], b = points[*e + 1];
+        if (a.y > b.y) std::swap(a, b);  // upward, as the build classified it
+        if (a.y <= p.y && p.y < b.y && internal::Orient(a.x, a.y, b.x, b.y, p.x, p.y) > 0) inside = !inside;
       }
-      if (inside) return head.polygon;
-      if (head.meta & kLast) return -1;
+      if (inside) return polygon;
+      if (meta & kLast) return -1;
       w = end;
     }
   }
@@ -236,7 +241,7 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
   // so the result does not depend on the thread count.
   struct Run {
     std::vector<uint64_t> touches;         // (cell << 32) | part
-    std::vector<internal::UpEdge> up_edges;
+    std::vector<NumberedEdge> up_edges;
     std::vector<uint32_t> row_edge_begin;  // per (part, row) of the run: offset into row_edges
     std::vector<uint32_t> row_edges;       // indices into this run's up_edges
   };
@@ -311,9 +316,10 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
           const Point a = ring[i], b = ring[(i + 1) % n];
           if (a.y == b.y) continue;  // horizontal edges never count
           const auto e = static_cast<uint32_t>(run.up_edges.size());
-          run.up_edges.push_back(a.y < b.y ? internal::UpEdge{a.x, a.y, b.x, b.y}
-                                           : internal::UpEdge{b.x, b.y, a.x, a.y});
-          const internal::UpEdge& u = run.up_edges.back();
+          const auto number = static_cast<uint32_t>(geometry.ring_start(ri) + i);
+          run.up_edges.push_back(a.y < b.y ? NumberedEdge{a.x, a.y, b.x, b.y, number}
+                                           : NumberedEdge{b.x, b.y, a.x, a.y, number});
+          const NumberedEdge& u = run.up_edges.back();
           for (int r = std::max(row0, row(u.y0 - eps)), r1 = std::min(row1, row(u.y1 + eps)); r <= r1; ++r)
             pairs.emplace_back(static_cast<uint32_t>(r - row0), e);
         }
@@ -343,7 +349,7 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
   }
   if (edge_offset[nruns] > UINT32_MAX || row_edge_offset[nruns] > UINT32_MAX)
     throw std::length_error("PolygonIndex: too many edges");
-  std::vector<internal::UpEdge> up_edges(edge_offset[nruns]);
+  std::vector<NumberedEdge> up_edges(edge_offset[nruns]);
   std::vector<uint32_t> row_edges(row_edge_offset[nruns]), row_edge_begin(row_offset[nruns] + 1);
   row_edge_begin.back() = static_cast<uint32_t>(row_edges.size());
   ParallelFor(nruns, options, threads, [&](size_t r) {
@@ -353,7 +359,7 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
       row_edges[row_edge_offset[r] + k] = run.row_edges[k] + static_cast<uint32_t>(edge_offset[r]);
     for (size_t k = 0; k < run.row_edge_begin.size(); ++k)
       row_edge_begin[row_offset[r] + k] = run.row_edge_begin[k] + static_cast<uint32_t>(row_edge_offset[r]);
-    std::vector<internal::UpEdge>().swap(run.up_edges);
+    std::vector<NumberedEdge>().swap(run.up_edges);
     std::vector<uint32_t>().swap(run.row_edges);
     std::vector<uint32_t>().swap(run.row_edge_begin);
   });
@@ -386,7 +392,7 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
     uint32_t part;  // UINT32_MAX: a cover entry
   };
   // Writes the cell's words at out (or only counts them when out is null).
-  auto emit_cell = [&](size_t c, std::vector<Item>& list, Word* out) -> size_t {
+  auto emit_cell = [&](size_t c, std::vector<Item>& list, uint32_t* out) -> size_t {
     list.clear();
     for (uint32_t k = cell_begin[c]; k < cell_begin[c + 1]; ++k) list.push_back({parts[cell_parts[k]].polygon, cell_parts[k]});
     if (cover[c] != INT32_MAX) list.push_back({cover[c], UINT32_MAX});
@@ -400,37 +406,33 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
     const double y0 = gy0 + r * cell - eps, y1 = gy0 + (r + 1) * cell + eps;
     size_t n = 0, head = 0;
     for (const Item& item : list) {
-      head = n++;
-      EntryHead entry{item.polygon, 0};
+      head = n;
+      n += kHeadWords;
+      uint32_t meta = 0;
+      if (out) out[head] = static_cast<uint32_t>(item.polygon);
       if (item.part == UINT32_MAX) {
-        entry.meta = kCover;
-        if (out) out[head].head = entry;
+        if (out) out[head + 1] = kCover;
         break;
       }
       const uint32_t pi = item.part;
       const uint32_t rr = part_rows_begin[pi] + static_cast<uint32_t>(r) - part_row0[pi];
       uint32_t edges = 0;
       for (uint32_t k = row_edge_begin[rr]; k < row_edge_begin[rr + 1]; ++k) {
-        const internal::UpEdge& u = up_edges[row_edges[k]];
+        const NumberedEdge& u = up_edges[row_edges[k]];
         if (u.y1 < y0 || u.y0 > y1) continue;     // p.y is never in [y0, y1)
         if (std::max(u.x0, u.x1) < x0) continue;  // wholly west: p is right of it
         if (std::min(u.x0, u.x1) > x1 && u.y0 < y0 && u.y1 > y1) {
-          entry.meta ^= kParity;  // wholly east and spanning the row: always counts
+          meta ^= kParity;  // wholly east and spanning the row: always counts
           continue;
         }
-        if (out) {
-          out[n].d = u.x0;
-          out[n + 1].d = u.y0;
-          out[n + 2].d = u.x1;
-          out[n + 3].d = u.y1;
-        }
-        n += kEdgeWords;
+        if (out) out[n] = u.number;
+        ++n;
         ++edges;
       }
-      entry.meta |= edges << kFlagBits;
-      if (out) out[head].head = entry;
+      meta |= edges << kFlagBits;
+      if (out) out[head + 1] = meta;
     }
-    if (out) out[head].head.meta |= kLast;
+    if (out) out[head + 1] |= kLast;
     return n;
   };
   constexpr size_t kBlock = 1 << 14;
@@ -446,9 +448,9 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
   for (size_t b = 0; b < nblocks; ++b) block_words[b + 1] += block_words[b];
   if (block_words[nblocks] > static_cast<size_t>(INT32_MAX) - 2)
     throw std::length_error("PolygonIndex: lookup grid too large");
-  std::vector<Word>& out_stream = owned.stream;
+  std::vector<uint32_t>& out_stream = owned.stream;
   std::vector<int32_t>& out_cells = owned.cells;
-  out_stream.assign(block_words[nblocks], Word{});
+  out_stream.assign(block_words[nblocks], 0);
   out_cells.assign(ncells, -1);
   std::atomic<int64_t> mixed{0};
   ParallelFor(nblocks, options, threads, [&](size_t b) {
@@ -479,6 +481,7 @@ std::unique_ptr<PolygonIndex> PolygonIndex::Build(std::vector<MultiPolygon> poly
   impl->geometry = FlatPolygons::From(polygons);
   std::vector<MultiPolygon>().swap(polygons);  // the flat copy is the only one from here
   const FlatPolygons& g = impl->geometry;
+  if (g.points().size() >= UINT32_MAX) throw std::length_error("PolygonIndex: more than 2^32 points");  // edge numbers
   std::vector<Box> part_boxes;
   for (int32_t i = 0; i < static_cast<int32_t>(g.size()); ++i) {
     impl->owned.polygon_bounds.push_back(g.Bounds(i));
@@ -655,6 +658,7 @@ std::unique_ptr<PolygonIndex> PolygonIndex::FromSections(std::span<const Section
   if (!internal::PackedRTree::Check(m.rtree, m.parts.size(), error)) return fail("index." + *error);
   // Every cell's answer or entry list lies inside the arrays.
   const size_t words = m.stream.size();
+  const uint64_t last_point = m.geometry.points().size();
   for (size_t c = 0; c < m.cells.size(); ++c) {
     const int32_t v = m.cells[c];
     if (v >= -1) {
@@ -663,13 +667,20 @@ std::unique_ptr<PolygonIndex> PolygonIndex::FromSections(std::span<const Section
     }
     for (size_t at = static_cast<uint32_t>(-2 - v);;) {
       if (at >= words) return fail("index.stream: cell " + std::to_string(c) + " runs past the stream");
-      const EntryHead head = m.stream[at].head;
-      if (head.polygon < 0 || static_cast<size_t>(head.polygon) >= polygons)
-        return fail("index.stream: cell " + std::to_string(c) + " names polygon " + std::to_string(head.polygon));
-      if (head.meta & kCover) break;
-      at += 1 + static_cast<size_t>(head.meta >> kFlagBits) * kEdgeWords;
-      if (at > words) return fail("index.stream: cell " + std::to_string(c) + " runs past the stream");
-      if (head.meta & kLast) break;
+      if (at + kHeadWords > words) return fail("index.stream: cell " + std::to_string(c) + " runs past the stream");
+      const auto polygon = static_cast<int32_t>(m.stream[at]);
+      const uint32_t meta = m.stream[at + 1];
+      if (polygon < 0 || static_cast<size_t>(polygon) >= polygons)
+        return fail("index.stream: cell " + std::to_string(c) + " names polygon " + std::to_string(polygon));
+      if (meta & kCover) break;
+      const size_t edges_end = at + kHeadWords + (meta >> kFlagBits);
+      if (edges_end > words) return fail("index.stream: cell " + std::to_string(c) + " runs past the stream");
+      for (size_t e = at + kHeadWords; e < edges_end; ++e)
+        if (m.stream[e] + uint64_t{1} >= last_point)  // the edge reads points e and e + 1
+          return fail("index.stream: cell " + std::to_string(c) + " names edge " + std::to_string(m.stream[e]) +
+                      " past the geometry");
+      at = edges_end;
+      if (meta & kLast) break;
     }
   }
   m.edge_count = p.edge_count;
@@ -688,7 +699,7 @@ IndexStats PolygonIndex::stats() const {
   s.edges = impl_->edge_count;
   s.grid_cells = static_cast<int64_t>(impl_->nx) * impl_->ny;
   s.grid_mixed_cells = impl_->mixed_cells;
-  size_t bytes = impl_->cells.size() * sizeof(int32_t) + impl_->stream.size() * sizeof(Word);
+  size_t bytes = impl_->cells.size() * sizeof(int32_t) + impl_->stream.size_bytes();
   bytes += impl_->parts.size_bytes() + impl_->polygon_bounds.size_bytes();
   bytes += impl_->rtree.boxes.size_bytes() + impl_->rtree.refs.size_bytes() + impl_->rtree.level_begin.size_bytes();
   bytes += impl_->geometry.memory_bytes();

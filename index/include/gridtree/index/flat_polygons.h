@@ -2,8 +2,11 @@
 // engine image maps from disk (docs/image.md): polygon i has parts
 // [polygon_part_begin[i], polygon_part_begin[i + 1]), part j has rings
 // [part_ring_begin[j], part_ring_begin[j + 1]), ring r has the points
-// [ring_point_begin[r], ring_point_begin[r + 1]). One allocation per array
-// instead of three per polygon, and nothing to build when mapped.
+// [ring_point_begin[r], ring_point_begin[r + 1]), the last of which repeats
+// its first: edge e of the whole array runs from points[e] to
+// points[e + 1], so an index can name an edge with one number. One
+// allocation per array instead of three per polygon, and nothing to build
+// when mapped.
 //
 // The arrays are either owned (From) or borrowed from memory that the
 // caller keeps alive (Borrow). A polygon with no parts stands for "no
@@ -48,11 +51,14 @@ class FlatPolygons {
   // Rings of part j, as global ring numbers; the first is the outer ring.
   uint32_t rings_begin(uint32_t part) const { return part_ring_begin_[part]; }
   uint32_t rings_end(uint32_t part) const { return part_ring_begin_[part + 1]; }
+  // Ring r without its closing point (as index::Ring holds it).
   std::span<const Point> ring(uint32_t r) const {
-    return points_.subspan(ring_point_begin_[r], ring_point_begin_[r + 1] - ring_point_begin_[r]);
+    return points_.subspan(ring_point_begin_[r], ring_point_begin_[r + 1] - ring_point_begin_[r] - 1);
   }
+  // Where ring r starts in points(): its edges are numbered from there.
+  uint64_t ring_start(uint32_t r) const { return ring_point_begin_[r]; }
   size_t part_count() const { return part_ring_begin_.size() - 1; }
-  size_t vertex_count() const { return points_.size(); }
+  size_t vertex_count() const { return points_.size() - (ring_point_begin_.size() - 1); }
 
   // Polygon i as nested vectors, for code that wants them (exports, exact
   // region areas); allocates.
@@ -63,7 +69,7 @@ class FlatPolygons {
   std::span<const uint32_t> polygon_part_begin() const { return polygon_part_begin_; }
   std::span<const uint32_t> part_ring_begin() const { return part_ring_begin_; }
   std::span<const uint64_t> ring_point_begin() const { return ring_point_begin_; }
-  std::span<const Point> points() const { return points_; }
+  std::span<const Point> points() const { return points_; }  // closing points included
   size_t memory_bytes() const;
 
  private:
