@@ -66,13 +66,24 @@ constexpr uint32_t kLast = 2;    // the last entry of the cell
 constexpr uint32_t kCover = 4;   // the polygon covers the whole cell: answer without a test
 constexpr int kFlagBits = 3;
 
+// The grid is held in two levels: blocks of 8 x 8 cells. A block whose
+// cells all answer the same (empty sea, the inside of a large leaf) is one
+// value in `top`; the others keep their 64 cell values in `blocks`. So the
+// grid's memory follows the borders, not the extent, and the cell size can
+// follow the edge count (cells_per_edge) at national scale, where one flat
+// array of cells had to be capped.
+constexpr int kBlockShift = 3;
+constexpr int kBlockMask = (1 << kBlockShift) - 1;
+constexpr int kBlockCells = 1 << (2 * kBlockShift);
+
 }  // namespace
 
 struct PolygonIndex::Impl {
+  // A part with at least one ring of three points; its box is its R-tree
+  // leaf's (rtree.boxes, level 0), not repeated here.
   struct PartRef {
     int32_t polygon;
     uint32_t part;  // global part number in `geometry`
-    Box box;
   };
   // The scalars of an index, one section of an image.
   struct Params {
@@ -87,17 +98,17 @@ struct PolygonIndex::Impl {
   // A built index owns its arrays here; one from FromSections borrows them
   // and these stay empty. The spans below are what every query reads.
   struct Owned {
-    std::vector<Box> polygon_bounds;
     std::vector<PartRef> parts;
     internal::PackedRTree::Storage rtree;
-    std::vector<int32_t> cells;
+    std::vector<int32_t> top;
+    std::vector<int32_t> blocks;
     std::vector<uint32_t> stream;
   } owned;
   void ViewOwned() {
-    polygon_bounds = owned.polygon_bounds;
     parts = owned.parts;
     rtree = {owned.rtree.boxes, owned.rtree.refs, owned.rtree.level_begin};
-    cells = owned.cells;
+    top = owned.top;
+    blocks = owned.blocks;
     stream = owned.stream;
   }
 
@@ -106,14 +117,15 @@ struct PolygonIndex::Impl {
   void RecordParams() {
     params_record = {geometry.size(), edge_count, mixed_cells, extent, gx0, gy0, cell, inv_cell, nx, ny};
   }
-  std::span<const Box> polygon_bounds;
   std::span<const PartRef> parts;
   internal::PackedRTreeArrays rtree;
   Box extent = Box::Empty();
   size_t edge_count = 0;
 
-  // Lookup grid. cells[c] >= 0: that polygon covers the cell; -1: none;
-  // <= -2: mixed, its entries start at word -2 - cells[c] of stream.
+  // Lookup grid, nx x ny cells. A cell's value v >= 0: that polygon covers
+  // the cell; -1: none; <= -2: mixed, its entries start at word -2 - v of
+  // stream. A top value t >= -1 is the value of every cell of its block;
+  // t <= -2: the block's cells are blocks[(-2 - t) * 64 + row * 8 + col].
   //
   // A mixed cell holds one entry per part whose edges touch it, lowest
   // polygon first (plus a cover entry for the lowest polygon covering it
@@ -125,12 +137,14 @@ struct PolygonIndex::Impl {
   // stored after the entry and tested exactly. The answer is identical to
   // the crossing test over all of the part's edges.
   double gx0 = 0, gy0 = 0, cell = 1, inv_cell = 1;
-  int nx = 0, ny = 0;
-  std::span<const int32_t> cells;
+  int nx = 0, ny = 0, top_nx = 0;
+  std::span<const int32_t> top;
+  std::span<const int32_t> blocks;
   std::span<const uint32_t> stream;
   int64_t mixed_cells = 0;
 
-  void BuildGrid(const PolygonIndexOptions& options);
+  // part_boxes[i]: the box of parts[i] over all its rings.
+  void BuildGrid(const PolygonIndexOptions& options, const std::vector<Box>& part_boxes);
 
   int32_t LocateInGrid(Point p) const {
     const double fx = (p.x - gx0) * inv_cell;
@@ -138,7 +152,9 @@ struct PolygonIndex::Impl {
     if (!(fx >= 0 && fx <= nx && fy >= 0 && fy <= ny)) return -1;  // also NaN
     const int cx = std::min(static_cast<int>(fx), nx - 1);
     const int cy = std::min(static_cast<int>(fy), ny - 1);
-    const int32_t v = cells[static_cast<size_t>(cy) * nx + cx];
+    int32_t v = top[static_cast<size_t>(cy >> kBlockShift) * top_nx + (cx >> kBlockShift)];
+    if (v <= -2)
+      v = blocks[(static_cast<size_t>(-2 - v) << (2 * kBlockShift)) + ((cy & kBlockMask) << kBlockShift) + (cx & kBlockMask)];
     if (v >= -1) return v;
     const uint32_t* w = stream.data() + static_cast<uint32_t>(-2 - v);
     const Point* points = geometry.points().data();
@@ -207,7 +223,7 @@ void ParallelFor(size_t n, const PolygonIndexOptions& options, int threads, cons
 
 }  // namespace
 
-void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
+void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options, const std::vector<Box>& part_boxes) {
   const double w = std::max(extent.max_x - extent.min_x, 1e-9);
   const double h = std::max(extent.max_y - extent.min_y, 1e-9);
   const double target = std::clamp(options.cells_per_edge * static_cast<double>(edge_count), 1.0,
@@ -281,7 +297,7 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
       // 2. Cells whose centre is inside the part and that no edge touches lie
       //    wholly inside it: scan each cell row along its centre line.
       const internal::PartEdges part_edges(geometry, gpart, options.edges_per_slab);
-      const Box& box = parts[pi].box;
+      const Box& box = part_boxes[pi];
       const int row0 = row(box.min_y - eps), row1 = row(box.max_y + eps);
       const int32_t polygon = parts[pi].polygon;
       for (int r = row0; r <= row1; ++r) {
@@ -449,9 +465,8 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
   if (block_words[nblocks] > static_cast<size_t>(INT32_MAX) - 2)
     throw std::length_error("PolygonIndex: lookup grid too large");
   std::vector<uint32_t>& out_stream = owned.stream;
-  std::vector<int32_t>& out_cells = owned.cells;
+  std::vector<int32_t> out_cells(ncells, -1);
   out_stream.assign(block_words[nblocks], 0);
-  out_cells.assign(ncells, -1);
   std::atomic<int64_t> mixed{0};
   ParallelFor(nblocks, options, threads, [&](size_t b) {
     std::vector<Item> list;
@@ -469,6 +484,35 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options) {
     mixed.fetch_add(count, std::memory_order_relaxed);
   });
   mixed_cells = mixed.load();
+  std::vector<int32_t>().swap(cover);
+  std::vector<uint32_t>().swap(cell_begin);
+  std::vector<uint32_t>().swap(cell_parts);
+
+  // ---- Two levels: a block of equal cells becomes one top value.
+  top_nx = (nx + kBlockMask) >> kBlockShift;
+  const int top_ny = (ny + kBlockMask) >> kBlockShift;
+  owned.top.assign(static_cast<size_t>(top_nx) * top_ny, -1);
+  std::vector<int32_t> block(kBlockCells);
+  for (int ty = 0; ty < top_ny; ++ty)
+    for (int tx = 0; tx < top_nx; ++tx) {
+      bool uniform = true;
+      for (int r = 0; r < (1 << kBlockShift); ++r)
+        for (int c = 0; c < (1 << kBlockShift); ++c) {
+          const int cy = (ty << kBlockShift) + r, cx = (tx << kBlockShift) + c;
+          const int32_t v = cx < nx && cy < ny ? out_cells[static_cast<size_t>(cy) * nx + cx] : -1;
+          block[(r << kBlockShift) + c] = v;
+          uniform &= v == block[0];
+        }
+      const size_t at = static_cast<size_t>(ty) * top_nx + tx;
+      if (uniform && block[0] >= -1) {
+        owned.top[at] = block[0];
+        continue;
+      }
+      const size_t index = owned.blocks.size() / kBlockCells;
+      if (index > static_cast<size_t>(INT32_MAX) - 2) throw std::length_error("PolygonIndex: lookup grid too large");
+      owned.top[at] = -2 - static_cast<int32_t>(index);
+      owned.blocks.insert(owned.blocks.end(), block.begin(), block.end());
+    }
   ViewOwned();
 }
 
@@ -484,7 +528,6 @@ std::unique_ptr<PolygonIndex> PolygonIndex::Build(std::vector<MultiPolygon> poly
   if (g.points().size() >= UINT32_MAX) throw std::length_error("PolygonIndex: more than 2^32 points");  // edge numbers
   std::vector<Box> part_boxes;
   for (int32_t i = 0; i < static_cast<int32_t>(g.size()); ++i) {
-    impl->owned.polygon_bounds.push_back(g.Bounds(i));
     for (uint32_t k = g.parts_begin(i); k < g.parts_end(i); ++k) {
       if (g.rings_begin(k) == g.rings_end(k) || g.ring(g.rings_begin(k)).size() < 3) continue;
       // Over all rings: a malformed hole may reach past the outer ring, and
@@ -494,14 +537,14 @@ std::unique_ptr<PolygonIndex> PolygonIndex::Build(std::vector<MultiPolygon> poly
         for (const Point& q : g.ring(r)) box.Extend(q);
         impl->edge_count += g.ring(r).size();
       }
-      impl->owned.parts.push_back({i, k, box});
+      impl->owned.parts.push_back({i, k});
       part_boxes.push_back(box);
       impl->extent.Extend(box);
     }
   }
   impl->owned.rtree = internal::PackedRTree::Build(part_boxes);
   impl->ViewOwned();
-  if (!impl->parts.empty()) impl->BuildGrid(options);
+  if (!impl->parts.empty()) impl->BuildGrid(options, part_boxes);
   impl->RecordParams();
   return std::unique_ptr<PolygonIndex>(new PolygonIndex(std::move(impl)));
 }
@@ -516,11 +559,14 @@ void PolygonIndex::LocateMany(std::span<const double> xs, std::span<const double
 int32_t PolygonIndex::LocateBruteForce(Point p) const {
   if (!std::isfinite(p.x) || !std::isfinite(p.y)) return -1;
   // The crossing test over every edge of every part whose box holds p,
-  // independent of the grid. Parts are stored in polygon order, so the
-  // first hit is the lowest polygon.
+  // independent of the grid and of the tree's inner levels (a scan of its
+  // leaf boxes); the lowest polygon holding p wins.
   const FlatPolygons& g = impl_->geometry;
-  for (const Impl::PartRef& ref : impl_->parts) {
-    if (!ref.box.Contains(p)) continue;
+  int32_t best = -1;
+  for (size_t leaf = 0; leaf < impl_->parts.size(); ++leaf) {
+    if (!impl_->rtree.boxes[leaf].Contains(p)) continue;
+    const Impl::PartRef& ref = impl_->parts[impl_->rtree.refs[leaf]];
+    if (best >= 0 && ref.polygon >= best) continue;
     bool inside = false;
     for (uint32_t r = g.rings_begin(ref.part); r < g.rings_end(ref.part); ++r)
       for (size_t i = 0, n = g.ring(r).size(); i < n; ++i) {
@@ -530,9 +576,9 @@ int32_t PolygonIndex::LocateBruteForce(Point p) const {
         if (a.y > b.y) std::swap(a, b);
         if (a.y <= p.y && p.y < b.y && internal::Orient(a.x, a.y, b.x, b.y, p.x, p.y) > 0) inside = !inside;
       }
-    if (inside) return ref.polygon;
+    if (inside) best = ref.polygon;
   }
-  return -1;
+  return best;
 }
 
 std::optional<PolygonIndex::Nearest> PolygonIndex::NearestWithin(Point p, double max_distance_m) const {
@@ -568,7 +614,6 @@ void PolygonIndex::QueryBox(const Box& box, CandidateSink sink) const {
 
 MultiPolygon PolygonIndex::polygon(int32_t i) const { return impl_->geometry.Get(i); }
 const FlatPolygons& PolygonIndex::geometry() const { return impl_->geometry; }
-const Box& PolygonIndex::bounds(int32_t i) const { return impl_->polygon_bounds[i]; }
 size_t PolygonIndex::size() const { return impl_->geometry.size(); }
 Box PolygonIndex::extent() const { return impl_->extent; }
 
@@ -604,12 +649,12 @@ std::vector<PolygonIndex::Section> PolygonIndex::Sections() const {
   const Impl::Params* params = &m.params_record;
   return {
       SectionOf("index.params", std::span<const Impl::Params>(params, 1)),
-      SectionOf("index.polygon_bounds", m.polygon_bounds),
       SectionOf("index.parts", m.parts),
       SectionOf("index.rtree_boxes", m.rtree.boxes),
       SectionOf("index.rtree_refs", m.rtree.refs),
       SectionOf("index.rtree_levels", m.rtree.level_begin),
-      SectionOf("index.cells", m.cells),
+      SectionOf("index.top", m.top),
+      SectionOf("index.blocks", m.blocks),
       SectionOf("index.stream", m.stream),
       SectionOf("geometry.polygon_parts", m.geometry.polygon_part_begin()),
       SectionOf("geometry.part_rings", m.geometry.part_ring_begin()),
@@ -625,10 +670,11 @@ std::unique_ptr<PolygonIndex> PolygonIndex::FromSections(std::span<const Section
   std::span<const uint32_t> polygon_parts, part_rings;
   std::span<const uint64_t> ring_points;
   std::span<const Point> points;
-  if (!Find(sections, "index.params", &params, error) || !Find(sections, "index.polygon_bounds", &m.polygon_bounds, error) ||
+  if (!Find(sections, "index.params", &params, error) || 
       !Find(sections, "index.parts", &m.parts, error) || !Find(sections, "index.rtree_boxes", &m.rtree.boxes, error) ||
       !Find(sections, "index.rtree_refs", &m.rtree.refs, error) ||
-      !Find(sections, "index.rtree_levels", &m.rtree.level_begin, error) || !Find(sections, "index.cells", &m.cells, error) ||
+      !Find(sections, "index.rtree_levels", &m.rtree.level_begin, error) || !Find(sections, "index.top", &m.top, error) ||
+      !Find(sections, "index.blocks", &m.blocks, error) ||
       !Find(sections, "index.stream", &m.stream, error) || !Find(sections, "geometry.polygon_parts", &polygon_parts, error) ||
       !Find(sections, "geometry.part_rings", &part_rings, error) ||
       !Find(sections, "geometry.ring_points", &ring_points, error) || !Find(sections, "geometry.points", &points, error))
@@ -644,10 +690,12 @@ std::unique_ptr<PolygonIndex> PolygonIndex::FromSections(std::span<const Section
     return nullptr;
   }
   const size_t polygons = m.geometry.size();
-  if (p.polygons != polygons || m.polygon_bounds.size() != polygons)
+  if (p.polygons != polygons)
     return fail("index.params: polygon count disagrees with the geometry");
-  if (p.nx < 0 || p.ny < 0 || static_cast<uint64_t>(p.nx) * static_cast<uint64_t>(p.ny) != m.cells.size())
-    return fail("index.cells: " + std::to_string(m.cells.size()) + " cells for a " + std::to_string(p.nx) + " x " +
+  const uint64_t top_cells = p.nx < 0 || p.ny < 0 ? 0
+                             : static_cast<uint64_t>((p.nx + kBlockMask) >> kBlockShift) * ((p.ny + kBlockMask) >> kBlockShift);
+  if (p.nx < 0 || p.ny < 0 || top_cells != m.top.size() || m.blocks.size() % kBlockCells != 0)
+    return fail("index.top: " + std::to_string(m.top.size()) + " blocks for a " + std::to_string(p.nx) + " x " +
                 std::to_string(p.ny) + " grid");
   if (!m.parts.empty() && (p.nx == 0 || p.ny == 0 || !(p.inv_cell > 0) || !std::isfinite(p.inv_cell)))
     return fail("index.params: empty or invalid grid");
@@ -659,10 +707,15 @@ std::unique_ptr<PolygonIndex> PolygonIndex::FromSections(std::span<const Section
   // Every cell's answer or entry list lies inside the arrays.
   const size_t words = m.stream.size();
   const uint64_t last_point = m.geometry.points().size();
-  for (size_t c = 0; c < m.cells.size(); ++c) {
-    const int32_t v = m.cells[c];
+  for (int32_t t : m.top) {
+    if (t >= static_cast<int64_t>(polygons)) return fail("index.top: names polygon " + std::to_string(t));
+    if (t <= -2 && static_cast<uint64_t>(-2 - static_cast<int64_t>(t)) >= m.blocks.size() / kBlockCells)
+      return fail("index.top: names block " + std::to_string(-2 - static_cast<int64_t>(t)) + " past index.blocks");
+  }
+  for (size_t c = 0; c < m.blocks.size(); ++c) {
+    const int32_t v = m.blocks[c];
     if (v >= -1) {
-      if (v >= 0 && static_cast<size_t>(v) >= polygons) return fail("index.cells: cell " + std::to_string(c) + " names polygon " + std::to_string(v));
+      if (v >= 0 && static_cast<size_t>(v) >= polygons) return fail("index.blocks: cell " + std::to_string(c) + " names polygon " + std::to_string(v));
       continue;
     }
     for (size_t at = static_cast<uint32_t>(-2 - v);;) {
@@ -688,6 +741,7 @@ std::unique_ptr<PolygonIndex> PolygonIndex::FromSections(std::span<const Section
   m.extent = p.extent;
   m.gx0 = p.gx0, m.gy0 = p.gy0, m.cell = p.cell, m.inv_cell = p.inv_cell;
   m.nx = p.nx, m.ny = p.ny;
+  m.top_nx = (p.nx + kBlockMask) >> kBlockShift;
   m.RecordParams();
   return std::unique_ptr<PolygonIndex>(new PolygonIndex(std::move(impl)));
 }
@@ -699,8 +753,8 @@ IndexStats PolygonIndex::stats() const {
   s.edges = impl_->edge_count;
   s.grid_cells = static_cast<int64_t>(impl_->nx) * impl_->ny;
   s.grid_mixed_cells = impl_->mixed_cells;
-  size_t bytes = impl_->cells.size() * sizeof(int32_t) + impl_->stream.size_bytes();
-  bytes += impl_->parts.size_bytes() + impl_->polygon_bounds.size_bytes();
+  size_t bytes = impl_->top.size_bytes() + impl_->blocks.size_bytes() + impl_->stream.size_bytes();
+  bytes += impl_->parts.size_bytes();
   bytes += impl_->rtree.boxes.size_bytes() + impl_->rtree.refs.size_bytes() + impl_->rtree.level_begin.size_bytes();
   bytes += impl_->geometry.memory_bytes();
   s.memory_bytes = bytes;

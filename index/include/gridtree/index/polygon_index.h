@@ -32,9 +32,13 @@ struct PolygonIndexOptions {
   // edges per mixed cell and more memory (docs/index.md).
   // DEFAULT: 4.0
   double cells_per_edge = 4.0;
-  // Upper bound on the lookup grid size (cells), to cap memory on sparse data.
-  // DEFAULT: 1 << 25 (32 Mi cells, 128 MiB of int32)
-  int64_t max_cells = int64_t{1} << 25;
+  // Upper bound on the lookup grid size (cells). The grid is held in two
+  // levels (blocks of 8 x 8 cells that answer alike take one value), so
+  // its memory follows the leaf borders and this cap only guards against
+  // degenerate input; the build needs about 12 bytes per cell while it runs.
+  // DEFAULT: 1 << 29 (512 Mi cells; a national dataset of 61 M edges
+  // needs 246 Mi at 4 cells per edge)
+  int64_t max_cells = int64_t{1} << 29;
   // Edges per horizontal slab in the per-part edge buckets that classify
   // grid cells while building (build time only).
   // DEFAULT: 4
@@ -101,7 +105,6 @@ class PolygonIndex {
   // Polygon i as nested vectors (allocates); geometry() reads it in place.
   MultiPolygon polygon(int32_t i) const;
   const FlatPolygons& geometry() const;
-  const Box& bounds(int32_t i) const;
   size_t size() const;
   Box extent() const;
   IndexStats stats() const;
