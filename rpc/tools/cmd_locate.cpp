@@ -1,5 +1,11 @@
 // gridtree locate: one point, or a file of points in parallel.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -19,20 +25,59 @@ namespace {
   throw CLI::RuntimeError(1);
 }
 
-// CSV "lon,lat" per line (a first line that is not numeric is a header), or
-// raw little-endian float64 pairs when the name ends in .bin.
-std::vector<index::Point> ReadPoints(const std::string& path) {
+// The points of a --points file: a .bin file is mapped and read in place
+// (no copy of millions of points), a CSV file parsed into memory.
+class PointsFile {
+ public:
+  explicit PointsFile(const std::string& path) {
+    if (path.ends_with(".bin")) Map(path);
+    else owned_ = ReadCsv(path), points_ = owned_;
+  }
+  ~PointsFile() {
+    if (map_) ::munmap(map_, map_bytes_);
+  }
+  PointsFile(const PointsFile&) = delete;
+  PointsFile& operator=(const PointsFile&) = delete;
+  std::span<const index::Point> points() const { return points_; }
+
+ private:
+  // Raw little-endian float64 (lon, lat) pairs, as index::Point holds them.
+  void Map(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) Fail("points file: " + path + ": cannot open: " + std::strerror(errno));
+    struct stat st {};
+    ::fstat(fd, &st);
+    const auto bytes = static_cast<size_t>(st.st_size);
+    if (bytes % sizeof(index::Point) != 0) {
+      ::close(fd);
+      Fail(path + ": " + std::to_string(bytes) + " bytes is not a whole number of float64 (lon, lat) pairs");
+    }
+    if (bytes > 0) {
+      map_ = ::mmap(nullptr, bytes, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+      if (map_ == MAP_FAILED) {
+        map_ = nullptr;
+        ::close(fd);
+        Fail("points file: " + path + ": cannot map: " + std::strerror(errno));
+      }
+      map_bytes_ = bytes;
+      points_ = std::span<const index::Point>(static_cast<const index::Point*>(map_), bytes / sizeof(index::Point));
+    }
+    ::close(fd);
+  }
+  static std::vector<index::Point> ReadCsv(const std::string& path);
+
+  std::vector<index::Point> owned_;
+  void* map_ = nullptr;
+  size_t map_bytes_ = 0;
+  std::span<const index::Point> points_;
+};
+
+// CSV "lon,lat" per line (a first line that is not numeric is a header).
+std::vector<index::Point> PointsFile::ReadCsv(const std::string& path) {
   auto read = ReadWholeFile(path);
   if (!read.ok()) Fail("points file: " + read.status().message());
   const std::string& bytes = read.value();
   std::vector<index::Point> pts;
-  if (path.ends_with(".bin")) {
-    if (bytes.size() % 16 != 0)
-      Fail(path + ": " + std::to_string(bytes.size()) + " bytes is not a whole number of float64 (lon, lat) pairs");
-    pts.resize(bytes.size() / 16);
-    std::memcpy(pts.data(), bytes.data(), bytes.size());
-    return pts;
-  }
   std::istringstream in(bytes);
   std::string line;
   int64_t line_no = 0;
@@ -52,6 +97,18 @@ std::vector<index::Point> ReadPoints(const std::string& path) {
     pts.push_back({lon, lat});
   }
   return pts;
+}
+
+void WriteLeaves(const std::string& path, const std::vector<int32_t>& leaves) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(leaves.data()), static_cast<std::streamsize>(leaves.size() * 4));
+  if (!out) Fail("cannot write " + path);
+}
+
+// The throughput line on stderr.
+void Summary(size_t points, double secs, int threads, size_t hits) {
+  std::fprintf(stderr, "%zu points in %.3f s: %.1f M lookups/s (%d thread%s), %zu in a leaf\n", points, secs,
+               secs > 0 ? points / secs / 1e6 : 0.0, threads, threads == 1 ? "" : "s", hits);
 }
 
 void AppendChainJson(std::string& out, const View& view, const LocateResult& r, index::Point p) {
@@ -153,7 +210,27 @@ void RegisterLocate(CLI::App& app) {
       if (r[0].snapped) std::printf("(snapped: %.1f m outside the leaf)\n", r[0].distance_m);
       return;
     }
-    const std::vector<index::Point> pts = ReadPoints(a->points);
+    const PointsFile file(a->points);
+    const std::span<const index::Point> pts = file.points();
+    for (size_t i = 0; i < pts.size(); ++i)
+      if (!std::isfinite(pts[i].x) || !std::isfinite(pts[i].y))
+        Fail(a->points + ": point " + std::to_string(i) + ": coordinates must be finite numbers");
+    if (!a->out.empty() && lo.max_distance_m == 0) {
+      // Leaf numbers only: the index writes them straight into the output,
+      // with no LocateResult per point.
+      std::vector<int32_t> leaves(pts.size());
+      const index::PolygonIndex& idx = view->spatial_index();
+      const auto t0 = std::chrono::steady_clock::now();
+      engine.executor().For(pts.size(), 8192, [&](size_t b, size_t e) {
+        for (size_t i = b; i < e; ++i) leaves[i] = idx.Locate(pts[i]);
+      });
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      WriteLeaves(a->out, leaves);
+      size_t hits = 0;
+      for (int32_t l : leaves) hits += l >= 0;
+      Summary(pts.size(), secs, engine.threads(), hits);
+      return;
+    }
     std::vector<LocateResult> results(pts.size());
     const auto t0 = std::chrono::steady_clock::now();
     Status s = view->LocateBatch(pts, results, lo);
@@ -162,9 +239,7 @@ void RegisterLocate(CLI::App& app) {
     if (!a->out.empty()) {
       std::vector<int32_t> leaves(results.size());
       for (size_t i = 0; i < results.size(); ++i) leaves[i] = results[i].leaf.value;
-      std::ofstream out(a->out, std::ios::binary);
-      out.write(reinterpret_cast<const char*>(leaves.data()), static_cast<std::streamsize>(leaves.size() * 4));
-      if (!out) Fail("cannot write " + a->out);
+      WriteLeaves(a->out, leaves);
     } else {
       std::string buf;
       for (size_t i = 0; i < pts.size(); ++i) {
@@ -177,8 +252,7 @@ void RegisterLocate(CLI::App& app) {
     }
     size_t hits = 0;
     for (const auto& r : results) hits += r.hit();
-    std::fprintf(stderr, "%zu points in %.3f s: %.1f M lookups/s (%d thread%s), %zu in a leaf\n", pts.size(), secs,
-                 secs > 0 ? pts.size() / secs / 1e6 : 0.0, engine.threads(), engine.threads() == 1 ? "" : "s", hits);
+    Summary(pts.size(), secs, engine.threads(), hits);
   });
 }
 
