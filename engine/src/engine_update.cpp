@@ -55,25 +55,27 @@ Result<uint64_t> Engine::Apply(const UpdateBatch& batch) {
     std::vector<uint64_t> order;
     for (size_t i = 0; i < batch.updates.size(); ++i) {
       const MetricUpdate& u = batch.updates[i];
-      const std::string where = "update " + std::to_string(i) + " (leaf " + Quote(u.leaf_id) + ", metric " +
-                                Quote(u.metric) + "): ";
+      // Built only for an error message: no allocation per good update.
+      auto where = [&] {
+        return "update " + std::to_string(i) + " (leaf " + Quote(u.leaf_id) + ", metric " + Quote(u.metric) + "): ";
+      };
       const std::optional<int32_t> node = ds.Find(u.leaf_id);
-      if (!node) return NotFound(where + "unknown id");
+      if (!node) return NotFound(where() + "unknown id");
       const int32_t leaf = ds.leaf_of_node[*node];
       if (leaf < 0)
-        return InvalidArgument(where + "is an inner node (" + std::string(LevelName(ds.levels[*node])) +
+        return InvalidArgument(where() + "is an inner node (" + std::string(LevelName(ds.levels[*node])) +
                                "); only leaves carry metrics, inner values are sums");
       const std::optional<int> metric = ds.MetricIndex(u.metric);
-      if (!metric) return InvalidArgument(where + "unknown metric; the dataset has " + MetricList(ds));
+      if (!metric) return InvalidArgument(where() + "unknown metric; the dataset has " + MetricList(ds));
       const uint64_t key = static_cast<uint64_t>(leaf) * m + static_cast<uint64_t>(*metric);
       auto it = next.find(key);
       const int64_t old = it != next.end() ? it->second : base.Metric(NodeId(*node), *metric);
       int64_t value = u.value;
       if (u.op == MetricUpdate::Op::kAdd && __builtin_add_overflow(old, u.value, &value))
-        return InvalidArgument(where + "adding " + std::to_string(u.value) + " to " + std::to_string(old) +
+        return InvalidArgument(where() + "adding " + std::to_string(u.value) + " to " + std::to_string(old) +
                                " overflows");
       if (value < 0)
-        return InvalidArgument(where + (u.op == MetricUpdate::Op::kSet
+        return InvalidArgument(where() + (u.op == MetricUpdate::Op::kSet
                                             ? "value " + std::to_string(value) + " is negative"
                                             : "adding " + std::to_string(u.value) + " to " + std::to_string(old) +
                                                   " would go negative"));
