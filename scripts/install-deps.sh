@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages gridtree needs, when any is missing
-# (gdal-bin: the tests check that GDAL reads `gridtree export --flat`).
+# (gdal-bin: the tests check that GDAL reads `gridtree export --flat` and the
+# vector tiles; libprotozero-dev encodes the tiles).
 set -euo pipefail
 packages=(cmake ninja-build g++ pkg-config ccache libssl-dev
   libboost-dev libtbb-dev capnproto libcapnp-dev libsimdjson-dev libcli11-dev
-  libbenchmark-dev libgtest-dev curl gdal-bin)
+  libbenchmark-dev libgtest-dev curl gdal-bin libprotozero-dev)
 # --peers: also GEOS, Google S2 and Abseil, for the optional side-by-side
 # benchmark (GRIDTREE_BENCH_PEERS, bench/README.md). --postgis: PostgreSQL and
 # PostGIS, for bench/postgis.sh. --ladder: the tools of bench/scale_ladder.sh

@@ -11,11 +11,14 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <strings.h>
 #include <map>
 
 #include "convert.h"
 #include "gridtree/engine/json_text.h"
 #include "gridtree/engine/region.h"
+#include "gridtree/engine/tiles.h"
 #include "http_header_limit.h"
 #include "service.h"
 #include "state.h"
@@ -105,7 +108,7 @@ class HttpApi final : public kj::HttpService {
   HttpApi(ServerState& state, const kj::HttpHeaderTable& table)
       : state_(state), table_(table), api_(NewGridTree(state, nullptr)) {}
 
-  kj::Promise<void> request(kj::HttpMethod method, kj::StringPtr url, const kj::HttpHeaders&,
+  kj::Promise<void> request(kj::HttpMethod method, kj::StringPtr url, const kj::HttpHeaders& headers,
                             kj::AsyncInputStream&, Response& response) override {
     if (method != kj::HttpMethod::GET)
       return Send(response, 405, "Method Not Allowed", "text/plain", kj::str("GET only\n"));
@@ -140,6 +143,8 @@ class HttpApi final : public kj::HttpService {
     }
     if (path == "/metrics")
       return Send(response, 200, "OK", "text/plain; version=0.0.4", kj::str(MetricsText()));
+    if (path == "/tiles.json") return SendTileJson(headers, response);
+    if (path.starts_with("/tiles/")) return SendTile(path, headers, response);
     const char* name = Route(path);
     if (!name) return SendError(response, 404, "Not Found", "unknown path " + Quoted(path));
     return state_
@@ -281,6 +286,103 @@ class HttpApi final : public kj::HttpService {
       return Forward(response, kj::mv(req));
     }
     ThrowFailed("unknown path");
+  }
+
+  // GET /tiles/{z}/{x}/{y}.mvt from the live View (docs/tiles.md), with an
+  // entity tag of the dataset and metric versions: a client revalidating
+  // a tile that has not changed gets 304 and no body.
+  kj::Promise<void> SendTile(const std::string& path, const kj::HttpHeaders& headers, Response& response) {
+    TileId tile;
+    if (auto error = ParseTilePath(path, &tile); !error.empty()) return SendError(response, 400, "Bad Request", error);
+    if (Status s = CheckTile(tile); !s.ok()) return SendError(response, 400, "Bad Request", s.message());
+    std::shared_ptr<const View> view = state_.engine.Read();
+    const std::string etag = TileETag(*view);
+    if (IfNoneMatch(headers, etag)) {
+      kj::HttpHeaders h(table_);
+      h.add("ETag", kj::str(etag));
+      h.add("Cache-Control", "no-cache");
+      response.send(304, "Not Modified", h, uint64_t{0});
+      return kj::READY_NOW;
+    }
+    auto send = [this, &response, etag](Result<std::string> rendered) -> kj::Promise<void> {
+          if (!rendered.ok()) return SendError(response, 400, "Bad Request", rendered.status().message());
+          kj::HttpHeaders h(table_);
+          h.set(kj::HttpHeaderId::CONTENT_TYPE, "application/vnd.mapbox-vector-tile");
+          h.add("ETag", kj::str(etag));
+          h.add("Cache-Control", "no-cache");
+          h.add("Access-Control-Allow-Origin", "*");
+          auto body = kj::heapArray<kj::byte>(rendered.value().size());
+          std::memcpy(body.begin(), rendered.value().data(), body.size());
+          auto out = response.send(200, "OK", h, body.size());
+          auto p = out->write(body.begin(), body.size());
+          return p.attach(kj::mv(out), kj::mv(body));
+    };
+    return state_
+        .Call(nullptr, "http_tile",
+              [this, view, tile, send = kj::mv(send)]() mutable -> kj::Promise<void> {
+                // kj::mv: then() keeps an lvalue function by reference, and this lambda ends first.
+                return state_.Offload([view, tile]() { return RenderTile(*view, tile); }).then(kj::mv(send));
+              })
+        .catch_([this, &response](kj::Exception&& e) {
+          const unsigned code = e.getType() == kj::Exception::Type::OVERLOADED ? 503 : 500;
+          return SendError(response, code, code == 503 ? "Service Unavailable" : "Internal Server Error",
+                           e.getDescription().cStr());
+        });
+  }
+
+  // GET /tiles.json: the TileJSON 3.0 document, its tile URL on the host
+  // the client asked for.
+  kj::Promise<void> SendTileJson(const kj::HttpHeaders& headers, Response& response) {
+    std::string host = "127.0.0.1";
+    KJ_IF_MAYBE(h, headers.get(kj::HttpHeaderId::HOST)) { host = std::string(h->cStr()); }
+    if (!BadText(kj::ArrayPtr<const char>(host.data(), host.size())).empty() || host.find_first_of("\"<> ") != std::string::npos)
+      return SendError(response, 400, "Bad Request", "Host header: not a host name");
+    std::shared_ptr<const View> view = state_.engine.Read();
+    return Send(response, 200, "OK", "application/json",
+                kj::str(TileJson(*view, "http://" + host + "/tiles/{z}/{x}/{y}.mvt")));
+  }
+
+  // "/tiles/Z/X/Y.mvt" into tile; an error message when it is not that.
+  static std::string ParseTilePath(const std::string& path, TileId* tile) {
+    const std::string rest = path.substr(7);  // after "/tiles/"
+    uint64_t v[3] = {0, 0, 0};
+    const char* p = rest.data();
+    const char* end = rest.data() + rest.size();
+    for (int i = 0; i < 3; ++i) {
+      const auto [next, ec] = std::from_chars(p, end, v[i]);
+      if (ec != std::errc() || next == p)
+        return "tile path " + Quoted(path) + ": expected /tiles/{z}/{x}/{y}.mvt with whole numbers";
+      p = next;
+      const char* want = i < 2 ? "/" : ".mvt";
+      if (std::string_view(p, static_cast<size_t>(end - p)) .substr(0, std::strlen(want)) != want)
+        return "tile path " + Quoted(path) + ": expected /tiles/{z}/{x}/{y}.mvt with whole numbers";
+      p += std::strlen(want);
+    }
+    if (p != end) return "tile path " + Quoted(path) + ": expected /tiles/{z}/{x}/{y}.mvt";
+    if (v[0] > 64 || v[1] > UINT32_MAX || v[2] > UINT32_MAX)
+      return "tile path " + Quoted(path) + ": coordinates out of range";
+    *tile = TileId{static_cast<int>(v[0]), static_cast<uint32_t>(v[1]), static_cast<uint32_t>(v[2])};
+    return "";
+  }
+
+  // Whether If-None-Match names etag (or is "*").
+  static bool IfNoneMatch(const kj::HttpHeaders& headers, const std::string& etag) {
+    bool match = false;
+    headers.forEach([&](kj::StringPtr name, kj::StringPtr value) {
+      if (std::string_view(name.cStr()).size() != 13 || strcasecmp(name.cStr(), "If-None-Match") != 0) return;
+      std::string_view list(value.cStr());
+      while (!list.empty()) {
+        const size_t comma = list.find(',');
+        std::string_view item = list.substr(0, comma);
+        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+        if (item.starts_with("W/")) item.remove_prefix(2);
+        if (item == etag || item == "*") match = true;
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+      }
+    });
+    return match;
   }
 
   kj::Promise<void> SendError(Response& response, unsigned status, kj::StringPtr text, const std::string& message) {

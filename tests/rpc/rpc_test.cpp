@@ -21,6 +21,7 @@
 #include "../small_dataset.h"
 #include "batch_json.h"
 #include "gridtree/engine/region.h"
+#include "gridtree/engine/tiles.h"
 #include "gridtree/rpc/client.h"
 #include "gridtree/rpc/server.h"
 #include "rpc_test_util.h"
@@ -740,6 +741,78 @@ TEST(RpcHttp, HealthMetricsAndJsonQueries) {
   EXPECT_NE(body.find("gridtree_call_seconds_bucket{method=\"http_locate\",le=\"+Inf\"} 2"), std::string::npos);
   EXPECT_NE(body.find("gridtree_leaves " + std::to_string(view->dataset().leaf_count())), std::string::npos);
   EXPECT_NE(body.find("gridtree_points_located_total 1"), std::string::npos);
+}
+
+// GET with optional If-None-Match; the status, the body and the ETag.
+struct HttpReply {
+  unsigned status = 0;
+  std::string body, etag, type;
+};
+HttpReply HttpGetTagged(kj::HttpClient& client, kj::WaitScope& ws, kj::HttpHeaderTable& table, unsigned port,
+                        const std::string& path, const std::string& if_none_match = "") {
+  kj::HttpHeaders headers(table);
+  if (!if_none_match.empty()) headers.add("If-None-Match", if_none_match);
+  auto resp = client.request(kj::HttpMethod::GET, kj::str("http://127.0.0.1:", port, path), headers).response.wait(ws);
+  HttpReply r;
+  r.status = resp.statusCode;
+  resp.headers->forEach([&](kj::StringPtr name, kj::StringPtr value) {
+    if (name == "ETag") r.etag = value.cStr();
+    if (name == "Content-Type") r.type = value.cStr();
+  });
+  auto bytes = resp.body->readAllBytes().wait(ws);  // a tile holds NUL bytes
+  r.body.assign(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+  return r;
+}
+
+TEST(RpcHttp, VectorTilesWithTagsThatFollowUpdates) {
+  auto engine = NewEngine();
+  ServerThread server(*engine, QuietOptions(), /*http=*/true);
+  auto io = kj::setupAsyncIo();
+  kj::HttpHeaderTable table;
+  auto client = kj::newHttpClient(io.provider->getTimer(), table, io.provider->getNetwork(), nullptr);
+  auto& ws = io.waitScope;
+  auto get = [&](const std::string& path, const std::string& tag = "") {
+    return HttpGetTagged(*client, ws, table, server.http_port(), path, tag);
+  };
+  // The small dataset lies around (112.05, 22.05): zoom 12 tile 3322/1790.
+  const std::string path = "/tiles/12/3322/1790.mvt";
+  HttpReply tile = get(path);
+  ASSERT_EQ(tile.status, 200u) << tile.body;
+  EXPECT_EQ(tile.type, "application/vnd.mapbox-vector-tile");
+  EXPECT_FALSE(tile.body.empty());
+  const auto view = engine->Read();
+  auto direct = RenderTile(*view, {12, 3322, 1790});
+  ASSERT_TRUE(direct.ok());
+  EXPECT_TRUE(tile.body == direct.value());  // the live View's tile, byte for byte
+  EXPECT_EQ(tile.etag, TileETag(*view));
+  // Revalidation: unchanged -> 304 with no body; after an update the tag moves.
+  HttpReply again = get(path, tile.etag);
+  EXPECT_EQ(again.status, 304u);
+  EXPECT_TRUE(again.body.empty());
+  UpdateBatch batch;
+  batch.updates.push_back({"g2_3", "population", MetricUpdate::Op::kAdd, 7});  // a leaf in the tile
+  ASSERT_TRUE(engine->Apply(batch).ok());
+  HttpReply changed = get(path, tile.etag);
+  EXPECT_EQ(changed.status, 200u);
+  EXPECT_NE(changed.etag, tile.etag);
+  EXPECT_TRUE(changed.body != tile.body);  // the new population is in it (no dump of binary bodies)
+  // TileJSON names the host the client used.
+  HttpReply json = get("/tiles.json");
+  EXPECT_EQ(json.status, 200u);
+  EXPECT_NE(json.body.find("\"tiles\":[\"http://127.0.0.1:" + std::to_string(server.http_port()) + "/tiles/{z}/{x}/{y}.mvt\"]"),
+            std::string::npos) << json.body;
+  // Bad coordinates: 400 naming what is wrong.
+  for (const auto& [bad, says] : std::vector<std::pair<std::string, std::string>>{
+           {"/tiles/17/0/0.mvt", "zoom 17"},
+           {"/tiles/3/8/0.mvt", "tile x 8"},
+           {"/tiles/a/0/0.mvt", "whole numbers"},
+           {"/tiles/3/0/0.png", "{y}.mvt"},
+           {"/tiles/3/0/0/1.mvt", "{y}.mvt"},
+           {"/tiles/99999999999999999999/0/0.mvt", "whole numbers"}}) {
+    HttpReply r = get(bad);
+    EXPECT_EQ(r.status, 400u) << bad;
+    EXPECT_NE(r.body.find(says), std::string::npos) << bad << ": " << r.body;
+  }
 }
 
 TEST(BatchJson, ParsesAndNamesErrors) {
