@@ -7,7 +7,7 @@
 #include <array>
 #include <cinttypes>
 #include <cstdio>
-#include <map>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -21,36 +21,53 @@ namespace {
 
 constexpr std::array<int, kLevelCount> kMinZoom = {0, 6, 9, 11, 12, 13};
 
-// One layer's key and value tables (specification 4.4: tags index them).
-class LayerTables {
+// One layer's value table (specification 4.4: a feature's tags are pairs
+// of key and value numbers). Every feature has the same keys in the same
+// order (LayerKeys), so keys need no lookup; repeated values (levels, kinds,
+// counts) are stored once, the others (ids, names, areas) as they come.
+// Strings are views into the View's dataset, which outlives the tile.
+class LayerValues {
  public:
-  using Value = std::variant<std::string, int64_t, double>;
-  uint32_t Key(const std::string& k) {
-    auto [it, added] = key_index_.try_emplace(k, static_cast<uint32_t>(keys_.size()));
-    if (added) keys_.push_back(k);
+  using Value = std::variant<std::string_view, int64_t, double>;
+  uint32_t Unique(Value v) {
+    values_.push_back(v);
+    return static_cast<uint32_t>(values_.size() - 1);
+  }
+  uint32_t Shared(std::string_view v) {
+    auto [it, added] = strings_.try_emplace(v, static_cast<uint32_t>(values_.size()));
+    if (added) values_.push_back(v);
     return it->second;
   }
-  uint32_t Val(const Value& v) {
-    auto [it, added] = value_index_.try_emplace(v, static_cast<uint32_t>(values_.size()));
+  uint32_t Shared(int64_t v) {
+    auto [it, added] = ints_.try_emplace(v, static_cast<uint32_t>(values_.size()));
     if (added) values_.push_back(v);
     return it->second;
   }
   void Write(protozero::pbf_writer& layer) const {
-    for (const std::string& k : keys_) layer.add_string(3, k);
     for (const Value& v : values_) {
       protozero::pbf_writer value(layer, 4);
-      if (const auto* s = std::get_if<std::string>(&v)) value.add_string(1, *s);
+      if (const auto* s = std::get_if<std::string_view>(&v)) value.add_string(1, s->data(), s->size());
       else if (const auto* d = std::get_if<double>(&v)) value.add_double(3, *d);
       else value.add_int64(4, std::get<int64_t>(v));
     }
   }
 
  private:
-  std::vector<std::string> keys_;
-  std::map<std::string, uint32_t, std::less<>> key_index_;
   std::vector<Value> values_;
-  std::map<Value, uint32_t> value_index_;
+  std::unordered_map<std::string_view, uint32_t> strings_;
+  std::unordered_map<int64_t, uint32_t> ints_;
 };
+
+// The keys of every feature, in tag order: id, name, level, kind, area_km2,
+// then each metric and its density.
+std::vector<std::string> LayerKeys(const Dataset& ds) {
+  std::vector<std::string> keys = {"id", "name", "level", "kind", "area_km2"};
+  for (const std::string& name : ds.metric_names) {
+    keys.push_back(name);
+    keys.push_back(name + "_per_km2");
+  }
+  return keys;
+}
 
 struct Feature {
   int32_t node;
@@ -108,30 +125,31 @@ Result<std::string> RenderTile(const View& view, const TileId& tile, const TileO
   std::string out;
   protozero::pbf_writer tile_writer(out);
   const size_t m = ds.metric_count();
+  const std::vector<std::string> keys = LayerKeys(ds);
+  std::vector<uint32_t> tags;
   for (int level = 0; level < kLevelCount; ++level) {
     if (layers[level].empty()) continue;
-    LayerTables tables;
+    LayerValues values;
     protozero::pbf_writer layer(tile_writer, 3);
     layer.add_uint32(15, 2);  // version
     layer.add_string(1, std::string(LevelName(static_cast<Level>(level))));
-    std::vector<uint32_t> tags;
     for (const Feature& f : layers[level]) {
       const NodeId node(f.node);
       const double area = view.AreaKm2(node);
       tags.clear();
-      auto tag = [&](const std::string& key, const LayerTables::Value& v) {
-        tags.push_back(tables.Key(key));
-        tags.push_back(tables.Val(v));
+      auto tag = [&](uint32_t value) {
+        tags.push_back(static_cast<uint32_t>(tags.size() / 2));  // key number: the tag's position
+        tags.push_back(value);
       };
-      tag("id", std::string(view.id(node)));
-      tag("name", std::string(view.name(node)));
-      tag("level", std::string(LevelName(view.level(node))));
-      tag("kind", std::string(view.kind(node)));
-      tag("area_km2", area);
+      tag(values.Unique(view.id(node)));
+      tag(values.Unique(view.name(node)));
+      tag(values.Shared(LevelName(view.level(node))));
+      tag(values.Shared(view.kind(node)));
+      tag(values.Unique(area));
       for (size_t j = 0; j < m; ++j) {
         const int64_t v = view.Metric(node, static_cast<int>(j));
-        tag(ds.metric_names[j], v);
-        tag(ds.metric_names[j] + "_per_km2", area > 0 ? static_cast<double>(v) / area : 0.0);
+        tag(values.Shared(v));
+        tag(values.Unique(area > 0 ? static_cast<double>(v) / area : 0.0));
       }
       protozero::pbf_writer feature(layer, 2);
       feature.add_uint64(1, static_cast<uint64_t>(f.node) + 1);  // ids start at 1: 0 reads as "no id" in some clients
@@ -139,7 +157,8 @@ Result<std::string> RenderTile(const View& view, const TileId& tile, const TileO
       feature.add_enum(3, 3);  // POLYGON
       feature.add_packed_uint32(4, f.geometry.begin(), f.geometry.end());
     }
-    tables.Write(layer);
+    for (const std::string& k : keys) layer.add_string(3, k);
+    values.Write(layer);
     layer.add_uint32(5, options.extent);
   }
   return out;
