@@ -32,6 +32,7 @@ http=127.0.0.1:7480
 cat <<EOF
 
 == serving $dataset: Cap'n Proto RPC on $rpc, HTTP on $http (Ctrl-C stops)
+The map: open http://$http/ in a browser (docs/map.md).
 Try, from another terminal:
   $bin call --connect $rpc locate 113.0760 22.5850
   $bin call --connect $rpc aggregate --circle 113.08,22.58,2000 --mode area_weighted --group-by town

@@ -9,12 +9,18 @@ packages=(cmake ninja-build g++ pkg-config ccache libssl-dev
 # --peers: also GEOS, Google S2 and Abseil, for the optional side-by-side
 # benchmark (GRIDTREE_BENCH_PEERS, bench/README.md). --postgis: PostgreSQL and
 # PostGIS, for bench/postgis.sh. --ladder: the tools of bench/scale_ladder.sh
-# and docs/scale.gp.
+# and docs/scale.gp. --browser: headless Chromium, CJK fonts and Node.js for
+# the map page's browser test (tests/browser; then `npm ci --prefix tests/browser`).
 for arg in "$@"; do
   case "$arg" in
     --peers) packages+=(libgeos-dev libs2-dev libabsl-dev) ;;
     --postgis) packages+=(postgresql postgresql-15-postgis-3) ;;
     --ladder) packages+=(time bc bsdextrautils gnuplot-nox) ;;
+    --browser)
+      packages+=(chromium fonts-noto-cjk)
+      # Node.js from Debian only where there is none (a NodeSource nodejs
+      # already brings npm, and Debian's npm would conflict with it).
+      command -v npm >/dev/null || packages+=(nodejs npm) ;;
   esac
 done
 missing=()

@@ -21,6 +21,7 @@
 #include "gridtree/engine/tiles.h"
 #include "http_header_limit.h"
 #include "service.h"
+#include "web_assets.h"
 #include "state.h"
 
 namespace gridtree::rpc {
@@ -144,6 +145,15 @@ class HttpApi final : public kj::HttpService {
     if (path == "/metrics")
       return Send(response, 200, "OK", "text/plain; version=0.0.4", kj::str(MetricsText()));
     if (path == "/tiles.json") return SendTileJson(headers, response);
+    if (path == "/search") return SendSearch(q, response);
+    if (auto asset = FindWebAsset(path.empty() ? "/" : path)) {
+      kj::HttpHeaders h(table_);
+      h.set(kj::HttpHeaderId::CONTENT_TYPE, kj::heapString(asset->content_type.data(), asset->content_type.size()));
+      h.add("Cache-Control", "no-cache");
+      auto out = response.send(200, "OK", h, asset->bytes.size());
+      auto p = out->write(asset->bytes.data(), asset->bytes.size());
+      return p.attach(kj::mv(out));
+    }
     if (path.starts_with("/tiles/")) return SendTile(path, headers, response);
     const char* name = Route(path);
     if (!name) return SendError(response, 404, "Not Found", "unknown path " + Quoted(path));
@@ -304,7 +314,11 @@ class HttpApi final : public kj::HttpService {
       response.send(304, "Not Modified", h, uint64_t{0});
       return kj::READY_NOW;
     }
-    auto send = [this, &response, etag](Result<std::string> rendered) -> kj::Promise<void> {
+    // Once the reply has started, a failure (the client went away mid-write)
+    // must not start a second one.
+    auto sent = std::make_shared<bool>(false);
+    auto send = [this, &response, etag, sent](Result<std::string> rendered) -> kj::Promise<void> {
+          *sent = true;
           if (!rendered.ok()) return SendError(response, 400, "Bad Request", rendered.status().message());
           kj::HttpHeaders h(table_);
           h.set(kj::HttpHeaderId::CONTENT_TYPE, "application/vnd.mapbox-vector-tile");
@@ -323,7 +337,8 @@ class HttpApi final : public kj::HttpService {
                 // kj::mv: then() keeps an lvalue function by reference, and this lambda ends first.
                 return state_.Offload([view, tile]() { return RenderTile(*view, tile); }).then(kj::mv(send));
               })
-        .catch_([this, &response](kj::Exception&& e) {
+        .catch_([this, &response, sent](kj::Exception&& e) -> kj::Promise<void> {
+          if (*sent) return kj::READY_NOW;
           const unsigned code = e.getType() == kj::Exception::Type::OVERLOADED ? 503 : 500;
           return SendError(response, code, code == 503 ? "Service Unavailable" : "Internal Server Error",
                            e.getDescription().cStr());
@@ -340,6 +355,39 @@ class HttpApi final : public kj::HttpService {
     std::shared_ptr<const View> view = state_.engine.Read();
     return Send(response, 200, "OK", "application/json",
                 kj::str(TileJson(*view, "http://" + host + "/tiles/{z}/{x}/{y}.mvt")));
+  }
+
+  // GET /search?q=TEXT: nodes whose id is TEXT, then those whose name
+  // starts with it (View::FindByNamePrefix), at most 20, with their boxes.
+  kj::Promise<void> SendSearch(const Params& q, Response& response) {
+    auto it = q.find("q");
+    if (it == q.end() || it->second.empty()) return SendError(response, 400, "Bad Request", "q: missing query parameter");
+    if (it->second.size() > 256) return SendError(response, 400, "Bad Request", "q: longer than 256 bytes");
+    std::shared_ptr<const View> view = state_.engine.Read();
+    std::vector<NodeId> found;
+    if (auto exact = view->Find(it->second)) found.push_back(*exact);
+    for (NodeId n : view->FindByNamePrefix(it->second, 20))
+      if (found.size() < 20 && (found.empty() || found[0] != n)) found.push_back(n);
+    std::string body = "{\"results\":[";
+    for (size_t i = 0; i < found.size(); ++i) {
+      const NodeId n = found[i];
+      const index::Box& b = view->dataset().node_bounds[n.value];
+      body += i ? ",{\"id\":" : "{\"id\":";
+      AppendJsonString(body, view->id(n));
+      body += ",\"name\":";
+      AppendJsonString(body, view->name(n));
+      body += ",\"level\":";
+      AppendJsonString(body, LevelName(view->level(n)));
+      body += ",\"bounds\":[";
+      const double v[4] = {b.min_x, b.min_y, b.max_x, b.max_y};
+      for (int k = 0; k < 4; ++k) {
+        if (k) body += ',';
+        AppendJsonNumber(body, v[k]);
+      }
+      body += "]}";
+    }
+    body += "]}\n";
+    return Send(response, 200, "OK", "application/json", kj::str(body));
   }
 
   // "/tiles/Z/X/Y.mvt" into tile; an error message when it is not that.
