@@ -31,6 +31,8 @@ Options:
   --seconds S        duration of each pgbench run (default 10)
   --repeat R         runs of each set-based measurement; the best is kept (default 3)
   --seed S           seed of the points (default 1)
+  --tile-zoom Z      zoom of the 64 vector tiles compared (default 14)
+  --tile-centre L,L  centre of those tiles (default 113.0819,22.5787)
   -h, --help         this text
 Environment: GRIDTREE_BIN (default build/release/rpc/gridtree), TMPDIR.
 EOF
@@ -44,6 +46,8 @@ http_points=2000
 seconds=10
 repeat=3
 seed=1
+tile_zoom=14
+tile_centre=113.0819,22.5787
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
@@ -54,6 +58,8 @@ while [ $# -gt 0 ]; do
     --seconds) seconds=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
+    --tile-zoom) tile_zoom=$2; shift 2 ;;
+    --tile-centre) tile_centre=$2; shift 2 ;;
     -*) echo "unknown option $1" >&2; usage >&2; exit 2 ;;
     *) dataset=$1; shift ;;
   esac
@@ -488,6 +494,46 @@ read -r aw_pg_sum aw_gt_sum aw_total_rel aw_max_rel < <(sql -F ' ' -c "
 aw_total_rel=$(printf '%.1e' "$aw_total_rel")
 aw_max_rel=$(printf '%.1e' "$aw_max_rel")
 
+# --- vector tiles ---------------------------------------------------------
+# The 8 x 8 tiles at zoom $tile_zoom around a point (default: Jiangmen's city
+# hall): PostGIS builds each with ST_AsMVT of the leaves alone (id, level,
+# population; ST_AsMVTGeom with gridtree's extent 4096 and buffer 64),
+# gridtree serves /tiles/Z/X/Y.mvt with every layer of the zoom and every
+# metric, area and density. One connection each, tiles in turn.
+read -r tile_cx tile_cy < <(awk -v lon="${tile_centre%,*}" -v lat="${tile_centre#*,}" -v z="$tile_zoom" 'BEGIN{
+  n = 2 ^ z; r = lat * 3.141592653589793 / 180;
+  printf "%d %d\n", (lon + 180) / 360 * n, (1 - log(sin(r) / cos(r) + 1 / cos(r)) / 3.141592653589793) / 2 * n}')
+: >"$tmp/tiles.sql"; : >"$tmp/tiles.curl"; : >"$tmp/tiles.list"
+for dy in 0 1 2 3 4 5 6 7; do
+  for dx in 0 1 2 3 4 5 6 7; do
+    tx=$((tile_cx - 4 + dx)); ty=$((tile_cy - 4 + dy))
+    echo "$tile_zoom $tx $ty" >>"$tmp/tiles.list"
+    echo "SELECT length(ST_AsMVT(t, 'leaf', 4096, 'g')), count(*) FILTER (WHERE level = 'micro_grid') FROM (SELECT id, level, population, ST_AsMVTGeom(ST_Transform(geom, 3857), ST_TileEnvelope($tile_zoom, $tx, $ty), 4096, 64, true) AS g FROM leaves WHERE geom && ST_Transform(ST_TileEnvelope($tile_zoom, $tx, $ty, margin => 64.0 / 4096), 4326)) t WHERE g IS NOT NULL;" >>"$tmp/tiles.sql"
+    echo "url = \"$base/tiles/$tile_zoom/$tx/$ty.mvt\"" >>"$tmp/tiles.curl"
+    echo "output = \"$tmp/tiles/$tile_zoom/$tx/$ty.mvt\"" >>"$tmp/tiles.curl"
+  done
+done
+progress "PostGIS: ST_AsMVT of 64 tiles at zoom $tile_zoom around $tile_centre, best of $repeat"
+pg_tiles=()
+for _ in $(seq "$repeat"); do
+  t=$(now_ns); sql -F ' ' -f "$tmp/tiles.sql" >"$tmp/pg_tiles.out"; pg_tiles+=("$(ms_since "$t")")
+done
+pg_tiles_ms=$(printf '%s\n' "${pg_tiles[@]}" | best)
+pg_tile_micro=$(awk '{s += $2} END {print s + 0}' "$tmp/pg_tiles.out")
+progress "gridtree: the same 64 tiles over HTTP, best of $repeat"
+mkdir -p "$tmp/tiles"
+while read -r z x y; do mkdir -p "$tmp/tiles/$z/$x"; done <"$tmp/tiles.list"
+gt_tiles=()
+for _ in $(seq "$repeat"); do gt_tiles+=("$(curl_many "$tmp/tiles.curl" /dev/null)"); done
+gt_tiles_ms=$(printf '%s\n' "${gt_tiles[@]}" | best)
+gt_tile_micro=0
+if command -v ogrinfo >/dev/null; then
+  while read -r z x y; do
+    c=$(ogrinfo -ro -so "$tmp/tiles/$z/$x/$y.mvt" micro_grid 2>/dev/null | awk -F': ' '/Feature Count/ {print $2}')
+    gt_tile_micro=$((gt_tile_micro + ${c:-0}))
+  done <"$tmp/tiles.list"
+fi
+
 # --- report ---------------------------------------------------------------
 fmt_rate() { awk -v n="$1" -v ms="$2" 'BEGIN{r = n / (ms / 1000); if (r >= 1e6) printf "%.2f M/s", r / 1e6; else if (r >= 1e3) printf "%.1f k/s", r / 1e3; else printf "%.1f /s", r}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{x = a / b; if (x >= 10) printf "%.0f×", x; else if (x >= 1) printf "%.1f×", x; else printf "%.2f×", x}'; }
@@ -522,6 +568,7 @@ if [ -n "$gt_rpc_circle_us" ]; then
 fi
 echo "| $n_centres circles, area-weighted: one set-based query / $n_centres HTTP requests | $(ms "$pg_aw_ms") ($(per "$pg_aw_ms" "$n_centres") each) | $(ms "$gt_http_aw_ms") ($(per "$gt_http_aw_ms" "$n_centres") each) | $(ratio "$pg_aw_ms" "$gt_http_aw_ms") |"
 echo "| one circle, \`gridtree aggregate --circle\` (new process, opens the dataset) | — | $(ms "$gt_cli_ms") | — |"
+echo "| 64 vector tiles at zoom $tile_zoom around $tile_centre: ST_AsMVT of the leaves (3 fields) / HTTP /tiles (every layer, every field), per tile | $(per "$pg_tiles_ms" 64) | $(per "$gt_tiles_ms" 64) | $(ratio "$pg_tiles_ms" "$gt_tiles_ms") |"
 echo
 echo "Agreement:"
 echo "- points in a leaf: PostGIS $pg_found, gridtree $gt_found of $n_points; found by both $both_found, only PostGIS $only_pg, only gridtree $only_gt;"
@@ -532,3 +579,4 @@ echo "- circles, intersecting: leaves and population equal for $circ_same of $ci
 echo "  population summed over the centres: PostGIS $pg_pop_sum, gridtree $gt_pop_sum; \`gridtree aggregate\` CLI equal on $cli_same of $cli_n2"
 echo "- circles, area-weighted population summed over the centres: PostGIS $aw_pg_sum, gridtree $aw_gt_sum (relative difference $aw_total_rel, largest per centre $aw_max_rel)"
 echo "- leaves not valid for GEOS: $pg_invalid"
+echo "- vector tiles: micro-grid features over the 64 tiles: PostGIS $pg_tile_micro, gridtree $gt_tile_micro (GDAL's ogrinfo; 0 when it is missing)"

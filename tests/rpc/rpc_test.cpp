@@ -801,6 +801,15 @@ TEST(RpcHttp, VectorTilesWithTagsThatFollowUpdates) {
   EXPECT_EQ(json.status, 200u);
   EXPECT_NE(json.body.find("\"tiles\":[\"http://127.0.0.1:" + std::to_string(server.http_port()) + "/tiles/{z}/{x}/{y}.mvt\"]"),
             std::string::npos) << json.body;
+  // The page and its search.
+  HttpReply page = get("/");
+  EXPECT_EQ(page.status, 200u);
+  EXPECT_EQ(page.type, "text/html; charset=utf-8");
+  EXPECT_NE(page.body.find("/app.js"), std::string::npos);
+  HttpReply search = get("/search?q=g2_3");
+  EXPECT_EQ(search.status, 200u);
+  EXPECT_NE(search.body.find("\"id\":\"g2_3\""), std::string::npos) << search.body;
+  EXPECT_EQ(get("/search").status, 400u);
   // Bad coordinates: 400 naming what is wrong.
   for (const auto& [bad, says] : std::vector<std::pair<std::string, std::string>>{
            {"/tiles/17/0/0.mvt", "zoom 17"},
