@@ -508,7 +508,7 @@ for dy in 0 1 2 3 4 5 6 7; do
   for dx in 0 1 2 3 4 5 6 7; do
     tx=$((tile_cx - 4 + dx)); ty=$((tile_cy - 4 + dy))
     echo "$tile_zoom $tx $ty" >>"$tmp/tiles.list"
-    echo "SELECT length(ST_AsMVT(t, 'leaf', 4096, 'g')), count(*) FILTER (WHERE level = 'micro_grid') FROM (SELECT id, level, population, ST_AsMVTGeom(ST_Transform(geom, 3857), ST_TileEnvelope($tile_zoom, $tx, $ty), 4096, 64, true) AS g FROM leaves WHERE geom && ST_Transform(ST_TileEnvelope($tile_zoom, $tx, $ty, margin => 64.0 / 4096), 4326)) t WHERE g IS NOT NULL;" >>"$tmp/tiles.sql"
+    echo "SELECT length(ST_AsMVT(t, 'leaf', 4096, 'g')), count(*) FILTER (WHERE level = 'micro_grid'), coalesce(string_agg(id, ',' ORDER BY id) FILTER (WHERE level = 'micro_grid'), '-') FROM (SELECT id, level, population, ST_AsMVTGeom(ST_Transform(geom, 3857), ST_TileEnvelope($tile_zoom, $tx, $ty), 4096, 64, true) AS g FROM leaves WHERE geom && ST_Transform(ST_TileEnvelope($tile_zoom, $tx, $ty, margin => 64.0 / 4096), 4326)) t WHERE g IS NOT NULL;" >>"$tmp/tiles.sql"
     echo "url = \"$base/tiles/$tile_zoom/$tx/$ty.mvt\"" >>"$tmp/tiles.curl"
     echo "output = \"$tmp/tiles/$tile_zoom/$tx/$ty.mvt\"" >>"$tmp/tiles.curl"
   done
@@ -526,11 +526,24 @@ while read -r z x y; do mkdir -p "$tmp/tiles/$z/$x"; done <"$tmp/tiles.list"
 gt_tiles=()
 for _ in $(seq "$repeat"); do gt_tiles+=("$(curl_many "$tmp/tiles.curl" /dev/null)"); done
 gt_tiles_ms=$(printf '%s\n' "${gt_tiles[@]}" | best)
-gt_tile_micro=0
+# The micro-grid ids of each tile on both sides (gridtree's read back by
+# GDAL), tile by tile; the ids in one and not the other are listed.
+gt_tile_micro=0; tiles_same=0; tile_diff=""
 if command -v ogrinfo >/dev/null; then
+  k=0
   while read -r z x y; do
-    c=$(ogrinfo -ro -so "$tmp/tiles/$z/$x/$y.mvt" micro_grid 2>/dev/null | awk -F': ' '/Feature Count/ {print $2}')
-    gt_tile_micro=$((gt_tile_micro + ${c:-0}))
+    k=$((k + 1))
+    gt_ids=$(ogrinfo -ro -al -q "$tmp/tiles/$z/$x/$y.mvt" micro_grid 2>/dev/null | sed -n 's/^  id (String) = //p' | sort | paste -sd, -)
+    [ -n "$gt_ids" ] || gt_ids=-
+    pg_ids=$(sed -n "${k}p" "$tmp/pg_tiles.out" | cut -d' ' -f3)
+    [ "$gt_ids" = - ] || gt_tile_micro=$((gt_tile_micro + $(echo "$gt_ids" | tr ',' '\n' | wc -l)))
+    if [ "$gt_ids" = "$pg_ids" ]; then
+      tiles_same=$((tiles_same + 1))
+    else
+      only_gt=$(comm -23 <(echo "$gt_ids" | tr ',' '\n' | sort) <(echo "$pg_ids" | tr ',' '\n' | sort) | paste -sd' ' -)
+      only_pg=$(comm -13 <(echo "$gt_ids" | tr ',' '\n' | sort) <(echo "$pg_ids" | tr ',' '\n' | sort) | paste -sd' ' -)
+      tile_diff="$tile_diff $z/$x/$y: only gridtree [${only_gt}], only PostGIS [${only_pg}];"
+    fi
   done <"$tmp/tiles.list"
 fi
 
@@ -579,4 +592,5 @@ echo "- circles, intersecting: leaves and population equal for $circ_same of $ci
 echo "  population summed over the centres: PostGIS $pg_pop_sum, gridtree $gt_pop_sum; \`gridtree aggregate\` CLI equal on $cli_same of $cli_n2"
 echo "- circles, area-weighted population summed over the centres: PostGIS $aw_pg_sum, gridtree $aw_gt_sum (relative difference $aw_total_rel, largest per centre $aw_max_rel)"
 echo "- leaves not valid for GEOS: $pg_invalid"
-echo "- vector tiles: micro-grid features over the 64 tiles: PostGIS $pg_tile_micro, gridtree $gt_tile_micro (GDAL's ogrinfo; 0 when it is missing)"
+echo "- vector tiles: micro-grid features over the 64 tiles: PostGIS $pg_tile_micro, gridtree $gt_tile_micro (GDAL's ogrinfo; 0 when it is missing);"
+echo "  the same micro-grid ids in $tiles_same of 64 tiles;${tile_diff:- no difference}"
