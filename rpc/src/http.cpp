@@ -318,18 +318,18 @@ class HttpApi final : public kj::HttpService {
     // must not start a second one.
     auto sent = std::make_shared<bool>(false);
     auto send = [this, &response, etag, sent](Result<std::string> rendered) -> kj::Promise<void> {
-          *sent = true;
-          if (!rendered.ok()) return SendError(response, 400, "Bad Request", rendered.status().message());
-          kj::HttpHeaders h(table_);
-          h.set(kj::HttpHeaderId::CONTENT_TYPE, "application/vnd.mapbox-vector-tile");
-          h.add("ETag", kj::str(etag));
-          h.add("Cache-Control", "no-cache");
-          h.add("Access-Control-Allow-Origin", "*");
-          auto body = kj::heapArray<kj::byte>(rendered.value().size());
-          std::memcpy(body.begin(), rendered.value().data(), body.size());
-          auto out = response.send(200, "OK", h, body.size());
-          auto p = out->write(body.begin(), body.size());
-          return p.attach(kj::mv(out), kj::mv(body));
+      *sent = true;
+      if (!rendered.ok()) return SendError(response, 400, "Bad Request", rendered.status().message());
+      kj::HttpHeaders h(table_);
+      h.set(kj::HttpHeaderId::CONTENT_TYPE, "application/vnd.mapbox-vector-tile");
+      h.add("ETag", kj::str(etag));
+      h.add("Cache-Control", "no-cache");
+      h.add("Access-Control-Allow-Origin", "*");
+      auto body = kj::heapArray<kj::byte>(rendered.value().size());
+      std::memcpy(body.begin(), rendered.value().data(), body.size());
+      auto out = response.send(200, "OK", h, body.size());
+      auto p = out->write(body.begin(), body.size());
+      return p.attach(kj::mv(out), kj::mv(body));
     };
     return state_
         .Call(nullptr, "http_tile",
@@ -350,7 +350,9 @@ class HttpApi final : public kj::HttpService {
   kj::Promise<void> SendTileJson(const kj::HttpHeaders& headers, Response& response) {
     std::string host = "127.0.0.1";
     KJ_IF_MAYBE(h, headers.get(kj::HttpHeaderId::HOST)) { host = std::string(h->cStr()); }
-    if (!BadText(kj::ArrayPtr<const char>(host.data(), host.size())).empty() || host.find_first_of("\"<> ") != std::string::npos)
+    // The host goes into a URL in JSON: valid UTF-8, no quote, space or angle bracket.
+    if (!BadText(kj::ArrayPtr<const char>(host.data(), host.size())).empty() ||
+        host.find_first_of("\"<> ") != std::string::npos)
       return SendError(response, 400, "Bad Request", "Host header: not a host name");
     std::shared_ptr<const View> view = state_.engine.Read();
     return Send(response, 200, "OK", "application/json",
