@@ -676,13 +676,32 @@ TEST(RpcWatch, SubscriptionsReceivePushesUntilReleased) {
   EXPECT_EQ(got.size(), 2u);
 }
 
+// GET with optional If-None-Match; the status, the body and the ETag.
+struct HttpReply {
+  unsigned status = 0;
+  std::string body, etag, type;
+};
+HttpReply HttpGetTagged(kj::HttpClient& client, kj::WaitScope& ws, kj::HttpHeaderTable& table, unsigned port,
+                        const std::string& path, const std::string& if_none_match = "") {
+  kj::HttpHeaders headers(table);
+  if (!if_none_match.empty()) headers.add("If-None-Match", if_none_match);
+  auto resp = client.request(kj::HttpMethod::GET, kj::str("http://127.0.0.1:", port, path), headers).response.wait(ws);
+  HttpReply r;
+  r.status = resp.statusCode;
+  resp.headers->forEach([&](kj::StringPtr name, kj::StringPtr value) {
+    if (name == "ETag") r.etag = value.cStr();
+    if (name == "Content-Type") r.type = value.cStr();
+  });
+  auto bytes = resp.body->readAllBytes().wait(ws);  // a tile holds NUL bytes
+  r.body.assign(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+  return r;
+}
+
 kj::String HttpGet(kj::HttpClient& client, kj::WaitScope& ws, kj::HttpHeaderTable& table, unsigned port,
                    const std::string& path, unsigned* status) {
-  kj::HttpHeaders headers(table);
-  auto url = kj::str("http://127.0.0.1:", port, path);
-  auto resp = client.request(kj::HttpMethod::GET, url, headers).response.wait(ws);
-  *status = resp.statusCode;
-  return resp.body->readAllText().wait(ws);
+  HttpReply r = HttpGetTagged(client, ws, table, port, path);
+  *status = r.status;
+  return kj::str(r.body);
 }
 
 TEST(RpcHttp, HealthMetricsAndJsonQueries) {
@@ -741,27 +760,6 @@ TEST(RpcHttp, HealthMetricsAndJsonQueries) {
   EXPECT_NE(body.find("gridtree_call_seconds_bucket{method=\"http_locate\",le=\"+Inf\"} 2"), std::string::npos);
   EXPECT_NE(body.find("gridtree_leaves " + std::to_string(view->dataset().leaf_count())), std::string::npos);
   EXPECT_NE(body.find("gridtree_points_located_total 1"), std::string::npos);
-}
-
-// GET with optional If-None-Match; the status, the body and the ETag.
-struct HttpReply {
-  unsigned status = 0;
-  std::string body, etag, type;
-};
-HttpReply HttpGetTagged(kj::HttpClient& client, kj::WaitScope& ws, kj::HttpHeaderTable& table, unsigned port,
-                        const std::string& path, const std::string& if_none_match = "") {
-  kj::HttpHeaders headers(table);
-  if (!if_none_match.empty()) headers.add("If-None-Match", if_none_match);
-  auto resp = client.request(kj::HttpMethod::GET, kj::str("http://127.0.0.1:", port, path), headers).response.wait(ws);
-  HttpReply r;
-  r.status = resp.statusCode;
-  resp.headers->forEach([&](kj::StringPtr name, kj::StringPtr value) {
-    if (name == "ETag") r.etag = value.cStr();
-    if (name == "Content-Type") r.type = value.cStr();
-  });
-  auto bytes = resp.body->readAllBytes().wait(ws);  // a tile holds NUL bytes
-  r.body.assign(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
-  return r;
 }
 
 TEST(RpcHttp, VectorTilesWithTagsThatFollowUpdates) {
