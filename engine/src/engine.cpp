@@ -17,35 +17,47 @@ using internal::Topology;
 
 namespace internal {
 
+size_t PaddedNodeCount(size_t n) {
+  return (n + MetricState::kChunkNodes - 1) / MetricState::kChunkNodes * MetricState::kChunkNodes;
+}
+
+std::shared_ptr<MetricState> MetricsOver(std::span<const int64_t> node_values, size_t node_count,
+                                         size_t metric_count, uint64_t version, std::shared_ptr<const void> owner) {
+  auto state = std::make_shared<MetricState>();
+  state->version = version;
+  state->metric_count = metric_count;
+  const size_t per_chunk = static_cast<size_t>(MetricState::kChunkNodes) * metric_count;
+  const size_t chunk_count = std::max<size_t>(1, (node_count + MetricState::kChunkNodes - 1) / MetricState::kChunkNodes);
+  std::shared_ptr<MetricPage> page;
+  for (size_t c = 0; c < chunk_count; ++c) {
+    const size_t slot = c & ((1 << MetricPage::kShift) - 1);
+    if (slot == 0) {
+      page = std::make_shared<MetricPage>();
+      state->pages.push_back(page);
+    }
+    // Aliasing: the chunk shares owner's lifetime and points into its
+    // values. Updates copy a chunk before changing it (engine_update.cpp),
+    // so these values are never written (a mapped image's are read-only).
+    page->chunks[slot] = MetricChunk(owner, const_cast<int64_t*>(node_values.data()) + c * per_chunk);
+  }
+  return state;
+}
+
 std::shared_ptr<MetricState> RollUp(const Dataset& ds, std::span<const int64_t> leaf_metrics, uint64_t version) {
   const size_t m = ds.metric_count(), n = ds.node_count();
   // Children follow their parent in pre-order, so one backward pass sums
-  // every subtree.
-  std::vector<int64_t> values(n * m, 0);
+  // every subtree. One allocation, padded to whole chunks, that the first
+  // state's chunks point into.
+  auto values = std::make_shared<std::vector<int64_t>>(PaddedNodeCount(n) * m, 0);
+  int64_t* v = values->data();
   for (size_t k = n; k-- > 0;) {
     if (const int32_t l = ds.leaf_of_node[k]; l >= 0)
-      for (size_t j = 0; j < m; ++j) values[k * m + j] = leaf_metrics[l * m + j];
+      for (size_t j = 0; j < m; ++j) v[k * m + j] = leaf_metrics[l * m + j];
     if (const int32_t p = ds.parents[k]; p >= 0)
-      for (size_t j = 0; j < m; ++j) values[p * m + j] += values[k * m + j];
+      for (size_t j = 0; j < m; ++j) v[p * m + j] += v[k * m + j];
   }
-  auto state = std::make_shared<MetricState>();
-  state->version = version;
-  state->metric_count = m;
-  const size_t per_chunk = static_cast<size_t>(MetricState::kChunkNodes) * m;
-  const size_t chunk_count = std::max<size_t>(1, (n + MetricState::kChunkNodes - 1) / MetricState::kChunkNodes);
-  std::shared_ptr<internal::MetricPage> page;
-  for (size_t c = 0; c < chunk_count; ++c) {
-    const size_t slot = c & ((1 << internal::MetricPage::kShift) - 1);
-    if (slot == 0) {
-      page = std::make_shared<internal::MetricPage>();
-      state->pages.push_back(page);
-    }
-    MetricChunk chunk = std::make_shared<int64_t[]>(per_chunk);  // zeroed
-    const size_t begin = c * per_chunk, end = std::min(n * m, begin + per_chunk);
-    if (end > begin) std::copy(values.begin() + begin, values.begin() + end, chunk.get());
-    page->chunks[slot] = std::move(chunk);
-  }
-  return state;
+  const std::span<const int64_t> all(*values);
+  return MetricsOver(all, n, m, version, std::move(values));
 }
 
 void FinishTopology(Topology& topology) {
@@ -59,32 +71,6 @@ void FinishTopology(Topology& topology) {
   topology.first_leaf = std::move(first_leaf);
 }
 
-std::shared_ptr<MetricState> MetricsFromImage(std::span<const int64_t> node_values, size_t node_count,
-                                              size_t metric_count, std::shared_ptr<const void> owner) {
-  auto state = std::make_shared<MetricState>();
-  state->version = 0;
-  state->metric_count = metric_count;
-  const size_t per_chunk = static_cast<size_t>(MetricState::kChunkNodes) * metric_count;
-  const size_t chunk_count = std::max<size_t>(1, (node_count + MetricState::kChunkNodes - 1) / MetricState::kChunkNodes);
-  std::shared_ptr<MetricPage> page;
-  for (size_t c = 0; c < chunk_count; ++c) {
-    const size_t slot = c & ((1 << MetricPage::kShift) - 1);
-    if (slot == 0) {
-      page = std::make_shared<MetricPage>();
-      state->pages.push_back(page);
-    }
-    // Aliasing: the chunk shares owner's lifetime and points into the
-    // mapping. Updates copy a chunk before changing it (engine_update.cpp),
-    // so the read-only pages are never written.
-    if (per_chunk == 0 || (c + 1) * per_chunk > node_values.size()) {
-      page->chunks[slot] = std::make_shared<int64_t[]>(per_chunk);
-      continue;
-    }
-    page->chunks[slot] = MetricChunk(owner, const_cast<int64_t*>(node_values.data() + c * per_chunk));
-  }
-  return state;
-}
-
 Result<ImageTopology> OpenImageTopology(const std::string& path, std::shared_ptr<const Executor> executor) {
   auto read = ReadEngineImage(path);
   if (!read.ok()) return read.status();
@@ -96,7 +82,7 @@ Result<ImageTopology> OpenImageTopology(const std::string& path, std::shared_ptr
   t.names_sorted = std::move(c.names_sorted);
   t.first_leaf = std::move(c.first_leaf);
   t.executor = std::move(executor);
-  out.metrics = MetricsFromImage(c.node_values, c.dataset.node_count(), c.dataset.metric_count(), c.dataset.storage);
+  out.metrics = MetricsOver(c.node_values, c.dataset.node_count(), c.dataset.metric_count(), 0, c.dataset.storage);
   t.dataset = std::move(c.dataset);
   return out;
 }

@@ -26,14 +26,6 @@ std::span<const T> One(const T& v) {
   return std::span<const T>(&v, 1);
 }
 
-size_t PaddedNodes(size_t n) {
-  return (n + MetricState::kChunkNodes - 1) / MetricState::kChunkNodes * MetricState::kChunkNodes;
-}
-
-// One string table for the metric names (small; joined with '\n' would
-// forbid that character, so offsets as for every string column).
-StringColumn MetricNames(const Dataset& ds) { return StringColumn::From(ds.metric_names); }
-
 }  // namespace
 
 bool IsEngineImage(const std::string& path) {
@@ -111,7 +103,7 @@ Result<ImageContents> ReadEngineImage(const std::string& path) {
                           sized(leaf_metrics.size(), leaves * m, "dataset.leaf_metrics"),
                           sized(names_sorted.size(), n, "dataset.names_sorted"),
                           sized(first_leaf.size(), n + 1, "dataset.first_leaf"),
-                          sized(node_values.size(), PaddedNodes(n) * m, "metrics.node_values")})
+                          sized(node_values.size(), PaddedNodeCount(n) * m, "metrics.node_values")})
     if (!s.ok()) return s;
   const auto count = static_cast<int64_t>(n);
   for (size_t k = 0; k < n; ++k) {
@@ -177,7 +169,7 @@ Status WriteEngineImage(const View& view, const std::string& path) {
   const ImageMeta meta{ds.fingerprint, n, leaves, m};
   // The string columns share one text section: their offsets move by the
   // length of the text before them.
-  const StringColumn metric_names = MetricNames(ds);
+  const StringColumn metric_names = StringColumn::From(ds.metric_names);  // offsets, as every string column
   std::vector<char> text;
   auto append = [&](const StringColumn& c) {
     // A borrowed column's offsets may start past 0 (its own image's text).
@@ -199,7 +191,7 @@ Status WriteEngineImage(const View& view, const std::string& path) {
     return InvalidArgument(path + ": " + e.what());
   }
     const Topology* topology = &view.topology();
-  std::vector<int64_t> values(PaddedNodes(n) * m, 0);
+  std::vector<int64_t> values(PaddedNodeCount(n) * m, 0);
   for (size_t k = 0; k < n; ++k)
     for (size_t j = 0; j < m; ++j) values[k * m + j] = view.Metric(NodeId(static_cast<int32_t>(k)), static_cast<int>(j));
   std::vector<int64_t> leaf_values(leaves * m);

@@ -102,17 +102,21 @@ struct EngineState {
   int next_listener = 1;
 };
 
+// The number of nodes rounded up to whole metric chunks: node values are
+// held padded to it (in memory and in an engine image).
+size_t PaddedNodeCount(size_t node_count);
+
+// A metric state whose chunks point into node_values (node * metric_count
+// + metric, padded to PaddedNodeCount), kept alive by owner: nothing is
+// copied until an update copies the chunks it changes.
+std::shared_ptr<MetricState> MetricsOver(std::span<const int64_t> node_values, size_t node_count,
+                                         size_t metric_count, uint64_t version, std::shared_ptr<const void> owner);
+
 // Sums leaf values up the tree into a fresh MetricState.
 std::shared_ptr<MetricState> RollUp(const Dataset& ds, std::span<const int64_t> leaf_metrics, uint64_t version);
 
 // Builds the parts of a Topology that derive from the dataset.
 void FinishTopology(Topology& topology);
-
-// The metric state of an engine image's node values (padded to whole
-// chunks), its chunks pointing into the mapping that owner keeps alive:
-// nothing is copied until an update copies the chunks it changes.
-std::shared_ptr<MetricState> MetricsFromImage(std::span<const int64_t> node_values, size_t node_count,
-                                              size_t metric_count, std::shared_ptr<const void> owner);
 
 // Opens an engine image as a Topology and its initial metric state.
 struct ImageTopology {

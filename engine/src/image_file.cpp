@@ -65,12 +65,19 @@ ImageWriter::~ImageWriter() {
 
 Status ImageWriter::Fail(const std::string& what) { return Internal(tmp_ + ": " + what + ": " + Errno()); }
 
-Status ImageWriter::Add(std::string_view name, std::span<const std::byte> bytes) {
-  if (name.size() >= kNameBytes) return InvalidArgument("image section name too long: " + std::string(name));
+// Zeros up to the next 64-byte boundary: sections and the table of
+// contents start on one.
+Status ImageWriter::PadToAlignment() {
   static const char zeros[kAlign] = {};
   const size_t pad = (kAlign - pos_ % kAlign) % kAlign;
   if (pad && std::fwrite(zeros, 1, pad, file_) != pad) return Fail("write failed");
   pos_ += pad;
+  return Status::Ok();
+}
+
+Status ImageWriter::Add(std::string_view name, std::span<const std::byte> bytes) {
+  if (name.size() >= kNameBytes) return InvalidArgument("image section name too long: " + std::string(name));
+  if (Status s = PadToAlignment(); !s.ok()) return s;
   if (!bytes.empty() && std::fwrite(bytes.data(), 1, bytes.size(), file_) != bytes.size()) return Fail("write failed");
   entries_.push_back({std::string(name), pos_, bytes.size(), Crc32c(bytes.data(), bytes.size())});
   pos_ += bytes.size();
@@ -85,10 +92,7 @@ Status ImageWriter::Finish() {
     toc[i].size = entries_[i].size;
     toc[i].crc = entries_[i].crc;
   }
-  static const char zeros[kAlign] = {};
-  const size_t pad = (kAlign - pos_ % kAlign) % kAlign;
-  if (pad && std::fwrite(zeros, 1, pad, file_) != pad) return Fail("write failed");
-  pos_ += pad;
+  if (Status s = PadToAlignment(); !s.ok()) return s;
   Header h{};
   std::memcpy(h.magic, kImageMagic, 8);
   h.version = kImageVersion;

@@ -45,6 +45,7 @@ class ImageWriter {
   };
   ImageWriter() = default;
   Status Fail(const std::string& what);
+  Status PadToAlignment();
   std::string path_, tmp_;
   std::FILE* file_ = nullptr;
   uint64_t pos_ = 0;

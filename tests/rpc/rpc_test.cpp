@@ -697,23 +697,27 @@ HttpReply HttpGetTagged(kj::HttpClient& client, kj::WaitScope& ws, kj::HttpHeade
   return r;
 }
 
-kj::String HttpGet(kj::HttpClient& client, kj::WaitScope& ws, kj::HttpHeaderTable& table, unsigned port,
-                   const std::string& path, unsigned* status) {
-  HttpReply r = HttpGetTagged(client, ws, table, port, path);
-  *status = r.status;
-  return kj::str(r.body);
-}
+// A small engine served with its HTTP port, and a client of it.
+struct HttpServed {
+  std::unique_ptr<Engine> engine = NewEngine();
+  ServerThread server{*engine, QuietOptions(), /*http=*/true};
+  kj::AsyncIoContext io = kj::setupAsyncIo();
+  kj::HttpHeaderTable table;
+  kj::Own<kj::HttpClient> client =
+      kj::newHttpClient(io.provider->getTimer(), table, io.provider->getNetwork(), nullptr);
+  HttpReply Get(const std::string& path, const std::string& if_none_match = "") {
+    return HttpGetTagged(*client, io.waitScope, table, server.http_port(), path, if_none_match);
+  }
+};
 
 TEST(RpcHttp, HealthMetricsAndJsonQueries) {
-  auto engine = NewEngine();
-  ServerThread server(*engine, QuietOptions(), /*http=*/true);
-  auto io = kj::setupAsyncIo();
-  kj::HttpHeaderTable table;
-  auto client = kj::newHttpClient(io.provider->getTimer(), table, io.provider->getNetwork(), nullptr);
-  auto& ws = io.waitScope;
+  HttpServed http;
+  auto& engine = http.engine;
   unsigned status = 0;
   auto get = [&](const std::string& path) {
-    return std::string(HttpGet(*client, ws, table, server.http_port(), path, &status).cStr());
+    HttpReply r = http.Get(path);
+    status = r.status;
+    return r.body;
   };
   EXPECT_EQ(get("/healthz"), "ok\n");
   EXPECT_EQ(status, 200u);
@@ -763,15 +767,10 @@ TEST(RpcHttp, HealthMetricsAndJsonQueries) {
 }
 
 TEST(RpcHttp, VectorTilesWithTagsThatFollowUpdates) {
-  auto engine = NewEngine();
-  ServerThread server(*engine, QuietOptions(), /*http=*/true);
-  auto io = kj::setupAsyncIo();
-  kj::HttpHeaderTable table;
-  auto client = kj::newHttpClient(io.provider->getTimer(), table, io.provider->getNetwork(), nullptr);
-  auto& ws = io.waitScope;
-  auto get = [&](const std::string& path, const std::string& tag = "") {
-    return HttpGetTagged(*client, ws, table, server.http_port(), path, tag);
-  };
+  HttpServed http;
+  auto& engine = http.engine;
+  auto& server = http.server;
+  auto get = [&](const std::string& path, const std::string& tag = "") { return http.Get(path, tag); };
   // The small dataset lies around (112.05, 22.05): zoom 12 tile 3322/1790.
   const std::string path = "/tiles/12/3322/1790.mvt";
   HttpReply tile = get(path);
