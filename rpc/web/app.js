@@ -54,6 +54,12 @@ function addLayers() {
     map.addLayer({ id: 'line-' + level, type: 'line', source: 'grid', 'source-layer': level, minzoom: MIN_ZOOM[level],
                    layout: { visibility: 'none' }, paint: { 'line-color': '#444', 'line-width': 0.5 } });
   }
+  // The clicked place, outlined at the chosen level.
+  for (const level of LEVELS) {
+    map.addLayer({ id: 'selected-' + level, type: 'line', source: 'grid', 'source-layer': level, minzoom: MIN_ZOOM[level],
+                   layout: { visibility: 'none' }, filter: ['==', ['get', 'id'], ''],
+                   paint: { 'line-color': '#2a6ad4', 'line-width': 3 } });
+  }
   map.addSource('drawn', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
   map.addLayer({ id: 'drawn-fill', type: 'fill', source: 'drawn', paint: { 'fill-color': '#2a6ad4', 'fill-opacity': 0.15 } });
   map.addLayer({ id: 'drawn-line', type: 'line', source: 'drawn', paint: { 'line-color': '#2a6ad4', 'line-width': 2 } });
@@ -67,6 +73,7 @@ function styleLayers() {
     map.setLayoutProperty('line-' + level, 'visibility', k === i || k === i - 1 ? 'visible' : 'none');
     map.setPaintProperty('line-' + level, 'line-width', k === i - 1 ? 2.2 : 0.5);
     map.setPaintProperty('line-' + level, 'line-color', k === i - 1 ? '#222' : '#777');
+    map.setLayoutProperty('selected-' + level, 'visibility', k === i ? 'visible' : 'none');
   }
   map.setPaintProperty('fill-' + state.level, 'fill-color',
                        ['interpolate', ['linear'], ['to-number', ['get', property()], 0], ...stops]);
@@ -107,6 +114,7 @@ async function showPlace(lon, lat) {
     el('card').innerHTML = '<span class="muted">No grid here.</span>';
     return;
   }
+  for (const n of hit.chain) map.setFilter('selected-' + levelKey(n.level), ['==', ['get', 'id'], n.id]);
   const ids = hit.chain.map((n) => n.id).join(',');
   const agg = await api('/aggregate?id=' + encodeURIComponent(ids));
   const names = info.metricNames;
