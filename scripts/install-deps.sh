@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages gridtree needs, when any is missing
 # (gdal-bin: the tests check that GDAL reads `gridtree export --flat` and the
-# vector tiles; libprotozero-dev encodes the tiles).
+# vector tiles; libprotozero-dev encodes the tiles; libgeos-dev fits the
+# generated shapes to the published county borders).
 set -euo pipefail
 packages=(cmake ninja-build g++ pkg-config ccache libssl-dev
   libboost-dev libtbb-dev capnproto libcapnp-dev libsimdjson-dev libcli11-dev
-  libbenchmark-dev libgtest-dev curl gdal-bin libprotozero-dev)
-# --peers: also GEOS, Google S2 and Abseil, for the optional side-by-side
+  libbenchmark-dev libgtest-dev curl gdal-bin libprotozero-dev libgeos-dev)
+# --peers: also Google S2 and Abseil, for the optional side-by-side
 # benchmark (GRIDTREE_BENCH_PEERS, bench/README.md). --postgis: PostgreSQL and
 # PostGIS, for bench/postgis.sh. --ladder: the tools of bench/scale_ladder.sh
 # and docs/scale.gp. --browser: headless Chromium, CJK fonts and Node.js for
 # the map page's browser test (tests/browser; then `npm ci --prefix tests/browser`).
 for arg in "$@"; do
   case "$arg" in
-    --peers) packages+=(libgeos-dev libs2-dev libabsl-dev) ;;
+    --peers) packages+=(libs2-dev libabsl-dev) ;;
     --postgis) packages+=(postgresql postgresql-15-postgis-3) ;;
     --ladder) packages+=(time bc bsdextrautils gnuplot-nox) ;;
     --browser)

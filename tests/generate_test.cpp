@@ -1,11 +1,12 @@
 // Tests of the dataset generator (engine/src/generate): calibration counts and
-// totals, determinism, and that the leaves tile the city without gaps or
-// overlaps (brute-force even-odd point tests).
+// totals, determinism, and that the leaves tile the published city without
+// gaps or overlaps (brute-force even-odd point tests, and GEOS areas).
 #include "gridtree/engine/generate.h"
 
 #include "gridtree/engine/dataset.h"
 #include "gridtree/engine/engine.h"
 
+#include <geos_c.h>
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -253,7 +254,9 @@ TEST_F(GenerateTest, MetricTotals) {
 }
 
 TEST_F(GenerateTest, GeometryIsExactAndOriented) {
-  const double R2 = 2.0 * 2048;
+  // Traced vertices lie on the half-pixel lattice, those made by fitting the
+  // county borders on the 2^-30 degree lattice; both are exact in a double.
+  const double R2 = 0x1.0p30;
   for (const Feature& f : *features_) {
     if (f.level == "city") {
       EXPECT_TRUE(f.polygons.empty());
@@ -268,7 +271,7 @@ TEST_F(GenerateTest, GeometryIsExactAndOriented) {
         if (f.level == "county") continue;  // published geometry, copied as is
         EXPECT_EQ(SignedArea(ring) > 0, r == 0) << f.id << " ring " << r << " has the wrong orientation";
         for (const auto& pt : ring) {
-          EXPECT_EQ(pt[0] * R2, std::round(pt[0] * R2)) << f.id << ": vertex not on the half-pixel lattice";
+          EXPECT_EQ(pt[0] * R2, std::round(pt[0] * R2)) << f.id << ": vertex not on the 2^-30 lattice";
           EXPECT_EQ(pt[1] * R2, std::round(pt[1] * R2)) << f.id;
         }
       }
@@ -288,17 +291,13 @@ TEST_F(GenerateTest, RandomPointsFallInExactlyOneLeaf) {
   };
   std::vector<Leaf> leaves;
   std::vector<std::array<double, 2>> vertices;
-  std::vector<std::pair<std::array<double, 2>, std::array<double, 2>>> county_edges;
   std::vector<std::vector<Ring>> counties;
   double minx = 1e9, miny = 1e9, maxx = -1e9, maxy = -1e9;
   for (const Feature& f : *features_) {
     if (f.level == "county") {
       std::vector<Ring> all;
       for (const auto& poly : f.polygons)
-        for (const Ring& r : poly) {
-          all.push_back(r);
-          for (size_t k = 0; k + 1 < r.size(); ++k) county_edges.push_back({r[k], r[k + 1]});
-        }
+        for (const Ring& r : poly) all.push_back(r);
       counties.push_back(std::move(all));
     }
     if (!f.has_metrics) continue;
@@ -335,9 +334,6 @@ TEST_F(GenerateTest, RandomPointsFallInExactlyOneLeaf) {
     bool in_county = false;
     for (const auto& c : counties) in_county |= EvenOdd(c, x, y);
     if (!in_county) continue;
-    double dist = 1e9;
-    for (const auto& [a, b] : county_edges) dist = std::min(dist, SegmentDistance(x, y, a, b));
-    if (dist < 1.5 / 2048) continue;  // leaves follow the border to within half a pixel
     ++checked_inside;
     EXPECT_EQ(hits, 1) << "gap at " << x << "," << y;
   }
@@ -348,6 +344,241 @@ TEST_F(GenerateTest, RandomPointsFallInExactlyOneLeaf) {
     double x = v[0] + (rng.Uniform() - 0.5) * 1e-5, y = v[1] + (rng.Uniform() - 0.5) * 1e-5;
     ASSERT_LE(count_hits(x, y), 1) << "overlapping leaves near " << v[0] << "," << v[1];
   }
+}
+
+// The published counties of a boundary file, in file order (the first that
+// holds a point owns it), as one even-odd point test fast enough for a
+// million points: edges bucketed by horizontal band.
+class PublishedCounties {
+ public:
+  explicit PublishedCounties(const std::string& path) {
+    simdjson::dom::parser parser;
+    for (simdjson::dom::element f : parser.load(path)["features"].get_array()) {
+      ids.emplace_back(std::string_view(f["id"]));
+      rings.emplace_back();
+      simdjson::dom::element g = f["geometry"];
+      std::vector<std::vector<Ring>> parts;
+      if (std::string_view(g["type"]) == "Polygon") {
+        parts.push_back(ReadPolygon(g["coordinates"]));
+      } else {
+        for (simdjson::dom::element p : g["coordinates"].get_array()) parts.push_back(ReadPolygon(p));
+      }
+      for (auto& poly : parts)
+        for (Ring& r : poly) rings.back().push_back(std::move(r));
+    }
+    for (const auto& county : rings)
+      for (const Ring& r : county)
+        for (const auto& pt : r) {
+          minx = std::min(minx, pt[0]);
+          maxx = std::max(maxx, pt[0]);
+          miny = std::min(miny, pt[1]);
+          maxy = std::max(maxy, pt[1]);
+        }
+    bands_.resize(kBands);
+    for (size_t c = 0; c < rings.size(); ++c)
+      for (const Ring& r : rings[c])
+        for (size_t k = 0, m = r.size() - 1; k < r.size(); m = k++) {
+          const double lo = std::min(r[k][1], r[m][1]), hi = std::max(r[k][1], r[m][1]);
+          for (int b = Band(lo); b <= Band(hi); ++b) bands_[b].push_back({r[m], r[k], static_cast<int>(c)});
+        }
+  }
+  // The index of the first county whose rings hold (x, y), -1 if none.
+  int Owner(double x, double y) const {
+    if (y < miny || y > maxy) return -1;
+    std::vector<bool> in(rings.size(), false);
+    for (const Edge& e : bands_[Band(y)])
+      if ((e.b[1] > y) != (e.a[1] > y) && x < e.b[0] + (y - e.b[1]) * (e.a[0] - e.b[0]) / (e.a[1] - e.b[1]))
+        in[e.county] = !in[e.county];
+    for (size_t c = 0; c < in.size(); ++c)
+      if (in[c]) return static_cast<int>(c);
+    return -1;
+  }
+
+  std::vector<std::string> ids;
+  std::vector<std::vector<Ring>> rings;  // all rings of all parts, per county
+  double minx = 1e300, miny = 1e300, maxx = -1e300, maxy = -1e300;
+
+ private:
+  static constexpr int kBands = 4096;
+  struct Edge {
+    std::array<double, 2> a, b;
+    int county;
+  };
+  int Band(double y) const {
+    return std::clamp(static_cast<int>((y - miny) / (maxy - miny) * kBands), 0, kBands - 1);
+  }
+  std::vector<std::vector<Edge>> bands_;
+};
+
+// Areas computed by GEOS, independently of the generator's own fitting.
+class GeosAreas {
+ public:
+  GeosAreas() : h_(GEOS_init_r()) {}
+  ~GeosAreas() {
+    for (GEOSGeometry* g : owned_) GEOSGeom_destroy_r(h_, g);
+    GEOS_finish_r(h_);
+  }
+  // One polygon: the first ring outer, the others holes.
+  GEOSGeometry* Polygon(const std::vector<Ring>& poly) {
+    std::vector<GEOSGeometry*> holes;
+    for (size_t r = 1; r < poly.size(); ++r) holes.push_back(LinearRing(poly[r]));
+    return GEOSGeom_createPolygon_r(h_, LinearRing(poly[0]), holes.data(), static_cast<unsigned>(holes.size()));
+  }
+  // The even-odd area of rings that may cross or touch themselves: the
+  // symmetric difference of every ring's own (made valid) interior.
+  GEOSGeometry* EvenOdd(const std::vector<Ring>& rings) {
+    GEOSGeometry* acc = nullptr;
+    for (const Ring& r : rings) {
+      GEOSGeometry* raw = Polygon({r});
+      GEOSGeometry* valid = GEOSMakeValid_r(h_, raw);
+      GEOSGeom_destroy_r(h_, raw);
+      GEOSGeometry* areal = Areal(valid);
+      if (!acc) {
+        acc = areal;
+        continue;
+      }
+      GEOSGeometry* x = GEOSSymDifference_r(h_, acc, areal);
+      GEOSGeom_destroy_r(h_, acc);
+      GEOSGeom_destroy_r(h_, areal);
+      acc = x;
+    }
+    return acc;
+  }
+  GEOSGeometry* Union(std::vector<GEOSGeometry*> parts) {
+    GEOSGeometry* coll = GEOSGeom_createCollection_r(h_, GEOS_GEOMETRYCOLLECTION, parts.data(),
+                                                     static_cast<unsigned>(parts.size()));
+    GEOSGeometry* u = GEOSUnaryUnion_r(h_, coll);
+    GEOSGeom_destroy_r(h_, coll);
+    return Own(u);
+  }
+  GEOSGeometry* Difference(const GEOSGeometry* a, const GEOSGeometry* b) { return Own(GEOSDifference_r(h_, a, b)); }
+  double Area(const GEOSGeometry* g) {
+    double a = 0;
+    GEOSArea_r(h_, g, &a);
+    return a;
+  }
+
+ private:
+  GEOSGeometry* LinearRing(const Ring& r) {
+    GEOSCoordSequence* seq = GEOSCoordSeq_create_r(h_, static_cast<unsigned>(r.size()), 2);
+    for (size_t k = 0; k < r.size(); ++k) GEOSCoordSeq_setXY_r(h_, seq, static_cast<unsigned>(k), r[k][0], r[k][1]);
+    return GEOSGeom_createLinearRing_r(h_, seq);
+  }
+  // The polygons of what MakeValid returned (it may add lines and points).
+  GEOSGeometry* Areal(GEOSGeometry* g) {
+    std::vector<GEOSGeometry*> polys;
+    for (int k = 0; k < GEOSGetNumGeometries_r(h_, g); ++k) {
+      const GEOSGeometry* part = GEOSGetGeometryN_r(h_, g, k);
+      const int type = GEOSGeomTypeId_r(h_, part);
+      if (type == GEOS_POLYGON || type == GEOS_MULTIPOLYGON) polys.push_back(GEOSGeom_clone_r(h_, part));
+    }
+    GEOSGeom_destroy_r(h_, g);
+    GEOSGeometry* coll = GEOSGeom_createCollection_r(h_, GEOS_GEOMETRYCOLLECTION, polys.data(),
+                                                     static_cast<unsigned>(polys.size()));
+    GEOSGeometry* u = GEOSUnaryUnion_r(h_, coll);
+    GEOSGeom_destroy_r(h_, coll);
+    return u;
+  }
+  GEOSGeometry* Own(GEOSGeometry* g) {
+    owned_.push_back(g);
+    return g;
+  }
+  GEOSContextHandle_t h_;
+  std::vector<GEOSGeometry*> owned_;
+};
+
+struct CoverageFigures {
+  double city = 0, uncovered = 0, overlap = 0, beyond = 0;  // square degrees
+};
+
+// The published city (the union of the counties' even-odd areas) against the
+// union of the leaves: the area no leaf covers, the area covered twice (sum of
+// the leaves' areas minus the area of their union), and the leaves' area
+// outside the city (the sea area).
+CoverageFigures MeasureCoverage(const std::vector<Feature>& features, const PublishedCounties& counties) {
+  GeosAreas geos;
+  std::vector<GEOSGeometry*> county_areas;
+  for (const auto& rings : counties.rings) county_areas.push_back(geos.EvenOdd(rings));
+  const GEOSGeometry* city = geos.Union(county_areas);
+  std::vector<GEOSGeometry*> leaves;
+  double leaf_sum = 0;
+  for (const Feature& f : features) {
+    if (!f.has_metrics) continue;
+    for (const auto& poly : f.polygons) {
+      leaves.push_back(geos.Polygon(poly));
+      leaf_sum += geos.Area(leaves.back());
+    }
+  }
+  const GEOSGeometry* covered = geos.Union(leaves);
+  CoverageFigures out;
+  out.city = geos.Area(city);
+  out.uncovered = geos.Area(geos.Difference(city, covered));
+  out.overlap = leaf_sum - geos.Area(covered);
+  out.beyond = geos.Area(geos.Difference(covered, city));
+  return out;
+}
+
+void PrintCoverage(const std::string& what, const CoverageFigures& c) {
+  const double km2 = 111.32 * 111.32 * std::cos(22.5 * M_PI / 180);  // per square degree, near Jiangmen
+  std::cout << what << ": city " << c.city * km2 << " km2, uncovered " << c.uncovered * km2 * 1e6 << " m2 ("
+            << c.uncovered / c.city << " of the city), overlap " << c.overlap * km2 * 1e6 << " m2, leaves outside "
+            << c.beyond * km2 << " km2\n";
+}
+
+TEST_F(GenerateTest, LeavesCoverThePublishedCityWithoutOverlap) {
+  const PublishedCounties counties(std::string(GRIDTREE_DATA_ROOT) + "/jiangmen/counties.geojson");
+  const CoverageFigures c = MeasureCoverage(*features_, counties);
+  PrintCoverage("Jiangmen", c);
+  EXPECT_LE(c.uncovered, 1e-5 * c.city);
+  EXPECT_LE(std::abs(c.overlap), 1e-12 * c.city);
+  // Only the sea area (100 km²) lies outside the published counties.
+  EXPECT_NEAR(c.beyond * 111.32 * 111.32 * std::cos(21.6 * M_PI / 180), 100.0, 2.0);
+}
+
+// A million uniform points inside the published city: each is answered by a
+// leaf (the engine's index), the leaf belongs to the county that owns the
+// point (brute-force even-odd on the published file), and the leaf's own
+// polygon holds it (brute-force even-odd on the written geometry).
+TEST_F(GenerateTest, AMillionPointsInTheCityAllFindALeafOfTheirCounty) {
+  const PublishedCounties counties(std::string(GRIDTREE_DATA_ROOT) + "/jiangmen/counties.geojson");
+  LoadResult loaded = LoadDataset(*path_);
+  ASSERT_TRUE(loaded.dataset.has_value()) << loaded.report.ErrorSummary();
+  auto engine = Engine::Create(std::move(*loaded.dataset));
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  auto view_ptr = (*engine)->Read();
+  const View& view = *view_ptr;
+  std::unordered_map<std::string, const Feature*> by_id;
+  for (const Feature& f : *features_) by_id[f.id] = &f;
+  SplitMix rng{2026};
+  int inside = 0, missed = 0, wrong_county = 0, not_in_polygon = 0;
+  std::string first_problem;
+  while (inside < 1000000) {
+    const double x = counties.minx + rng.Uniform() * (counties.maxx - counties.minx);
+    const double y = counties.miny + rng.Uniform() * (counties.maxy - counties.miny);
+    const int owner = counties.Owner(x, y);
+    if (owner < 0) continue;
+    ++inside;
+    const LocateResult r = view.Locate({x, y});
+    std::ostringstream where;
+    where.precision(17);
+    where << x << "," << y;
+    if (!r.hit()) {
+      if (!missed++) first_problem = "no leaf at " + where.str();
+      continue;
+    }
+    NodeId county = r.node;
+    while (view.Parent(county).valid() && view.level(county) != Level::kCounty) county = view.Parent(county);
+    if (view.id(county) != counties.ids[owner]) {
+      if (!wrong_county++) first_problem = "leaf of " + std::string(view.id(county)) + " at " + where.str();
+      continue;
+    }
+    bool in_polygon = false;
+    for (const auto& poly : by_id.at(std::string(view.id(r.node)))->polygons) in_polygon |= EvenOdd(poly, x, y);
+    if (!in_polygon && !not_in_polygon++) first_problem = "outside leaf " + std::string(view.id(r.node)) + " at " + where.str();
+  }
+  EXPECT_EQ(missed, 0) << first_problem;
+  EXPECT_EQ(wrong_county, 0) << first_problem;
+  EXPECT_EQ(not_in_polygon, 0) << first_problem;
 }
 
 TEST(Generate, SameSeedSameBytesOtherSeedOtherBytes) {

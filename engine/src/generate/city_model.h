@@ -51,6 +51,10 @@ struct Node {
   std::vector<int32_t> pixels;  // while the city is built: the node's raster pixels
   std::array<int64_t, kMetricCount> metrics{};
   std::vector<IntPolygon> geom;
+  // Nodes near a county border: the traced shape fitted to the published
+  // borders (fit_borders.cpp), in degrees, rings closed; written instead of
+  // `geom` when not empty.
+  MultiPolygon fitted;
 };
 
 // One city's generated tree: every node with its traced geometry, in raster

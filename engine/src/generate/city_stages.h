@@ -172,4 +172,11 @@ void AssignMetrics(const GenerateOptions& options, const Calibration& cal, const
 std::vector<IntPolygon> TraceBoundaries(const GenerateOptions& options, const RasterFrame& frame,
                                         const LeafRaster& raster, const SeaArea& sea, CityTree& tree);
 
+// Redraws every node near a county border as its traced shape cut to (and
+// extended up to) the published borders, so the leaves cover each county's
+// published area exactly, one owner per point (Node::fitted).
+Status FitCountyBorders(const GenerateOptions& options, const RasterFrame& frame, const LeafRaster& raster,
+                        const std::vector<CountyShape>& shapes, const SeaArea& sea,
+                        const std::vector<IntPolygon>& sea_polys, CityTree& tree);
+
 }  // namespace gridtree::generate

@@ -60,6 +60,8 @@ class FeatureWriter {
   void AppendFeature(const CityModel& city, const Node& nd, const Placement& at, const std::string& prefix,
                      const std::string& suffix);
   void AppendCountyGeometry(const CityModel& city, const Node& nd, const Placement& at);
+  void AppendFittedGeometry(const Node& nd, const Placement& at);
+  void AppendDegreePolygon(const Polygon& poly, const Placement& at);
   void AppendTracedGeometry(const Node& nd, const Placement& at);
   void AppendTracedPolygon(const IntPolygon& poly, const Placement& at);
 
@@ -131,6 +133,8 @@ void FeatureWriter::AppendFeature(const CityModel& city, const Node& nd, const P
   s_ += "},\"geometry\":";
   if (nd.level == Level::kCounty) {
     AppendCountyGeometry(city, nd, at);
+  } else if (!nd.fitted.empty() && (is_leaf || inner_geometry_)) {
+    AppendFittedGeometry(nd, at);
   } else if (!nd.geom.empty() && (is_leaf || inner_geometry_)) {
     AppendTracedGeometry(nd, at);
   } else {
@@ -151,23 +155,7 @@ void FeatureWriter::AppendCountyGeometry(const CityModel& city, const Node& nd, 
   if (multi) s_.push_back('[');
   for (size_t pi = 0; pi < cs.parts.size(); ++pi) {
     if (pi) s_.push_back(',');
-    s_.push_back('[');
-    for (size_t r = 0; r < cs.parts[pi].size(); ++r) {
-      if (r) s_.push_back(',');
-      s_.push_back('[');
-      const auto& ring = cs.parts[pi][r];
-      for (size_t v = 0; v < ring.size(); ++v) {
-        if (v) s_.push_back(',');
-        s_.push_back('[');
-        AppendJsonNumber(s_, ring[v][0] + at.dlon);
-        s_.push_back(',');
-        AppendJsonNumber(s_, ring[v][1] + at.dlat);
-        s_.push_back(']');
-      }
-      summary_.vertices += static_cast<int64_t>(ring.size());
-      s_.push_back(']');
-    }
-    s_.push_back(']');
+    AppendDegreePolygon(cs.parts[pi], at);
   }
   if (extra) {
     for (const IntPolygon& poly : city.sea_polys) {
@@ -177,6 +165,39 @@ void FeatureWriter::AppendCountyGeometry(const CityModel& city, const Node& nd, 
   }
   if (multi) s_.push_back(']');
   s_.push_back('}');
+}
+
+void FeatureWriter::AppendFittedGeometry(const Node& nd, const Placement& at) {
+  bool multi = nd.fitted.size() > 1;
+  s_ += multi ? "{\"type\":\"MultiPolygon\",\"coordinates\":" : "{\"type\":\"Polygon\",\"coordinates\":";
+  if (multi) s_.push_back('[');
+  for (size_t pi = 0; pi < nd.fitted.size(); ++pi) {
+    if (pi) s_.push_back(',');
+    AppendDegreePolygon(nd.fitted[pi], at);
+  }
+  if (multi) s_.push_back(']');
+  s_.push_back('}');
+}
+
+// Rings in degrees, written as they are (closed), shifted to the copy.
+void FeatureWriter::AppendDegreePolygon(const Polygon& poly, const Placement& at) {
+  s_.push_back('[');
+  for (size_t r = 0; r < poly.size(); ++r) {
+    if (r) s_.push_back(',');
+    s_.push_back('[');
+    const Ring& ring = poly[r];
+    for (size_t v = 0; v < ring.size(); ++v) {
+      if (v) s_.push_back(',');
+      s_.push_back('[');
+      AppendJsonNumber(s_, ring[v][0] + at.dlon);
+      s_.push_back(',');
+      AppendJsonNumber(s_, ring[v][1] + at.dlat);
+      s_.push_back(']');
+    }
+    summary_.vertices += static_cast<int64_t>(ring.size());
+    s_.push_back(']');
+  }
+  s_.push_back(']');
 }
 
 void FeatureWriter::AppendTracedGeometry(const Node& nd, const Placement& at) {

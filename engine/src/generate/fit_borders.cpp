@@ -1,0 +1,431 @@
+// Fitting the generated shapes to the published county borders
+// (city_stages.h: FitCountyBorders; docs/generator.md, step 7).
+//
+// The traced leaves are unions of pixels whose centre lies in a county, so
+// along a county border they fall up to half a pixel short of the published
+// line or reach past it. Here every node near a border is redrawn as
+// (its traced shape on the county's *extended* raster) ∩ (its county's
+// published area): the extended raster gives the county's leaves the pixels
+// that the published border crosses but whose centre lies elsewhere, so the
+// traced shapes reach past the border everywhere, and the cut brings them
+// back onto it. The cut is one overlay of the whole city's linework (GEOS,
+// snap-rounded to 2^-30 degrees), so two neighbours that share a boundary get
+// the same vertices, bit for bit, and nodes away from the borders keep their
+// traced geometry unchanged.
+#include <geos_c.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "city_stages.h"
+#include "report.h"
+
+namespace gridtree::generate {
+namespace {
+
+// Vertices made by the cut are rounded to this lattice (degrees, about
+// 0.1 mm); pixel corners and published vertices already lie on it.
+constexpr double kLattice = 0x1.0p-30;
+// Nodes with a pixel this close (pixels, Chebyshev) to a pixel a published
+// border crosses are redrawn; the others cannot change (their traced rings
+// depend only on pixels within one pixel of them).
+constexpr int kBand = 4;
+
+void CollectGeosMessage(const char* message, void* sink) { *static_cast<std::string*>(sink) = message; }
+
+// One GEOS context for the whole fit, with its last error message.
+class Geos {
+ public:
+  Geos() : h_(GEOS_init_r()) {
+    GEOSContext_setErrorMessageHandler_r(h_, &CollectGeosMessage, &error_);
+  }
+  ~Geos() { GEOS_finish_r(h_); }
+  Geos(const Geos&) = delete;
+  Geos& operator=(const Geos&) = delete;
+  GEOSContextHandle_t h() const { return h_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  GEOSContextHandle_t h_;
+  std::string error_;
+};
+
+struct GeomDeleter {
+  GEOSContextHandle_t h;
+  void operator()(GEOSGeometry* g) const { GEOSGeom_destroy_r(h, g); }
+};
+using GeomPtr = std::unique_ptr<GEOSGeometry, GeomDeleter>;
+
+bool EvenOdd(const std::vector<const Ring*>& rings, double x, double y) {
+  bool in = false;
+  for (const Ring* ring : rings) {
+    const Ring& r = *ring;
+    for (size_t k = 0, m = r.size() - 1; k < r.size(); m = k++) {
+      if ((r[k][1] > y) != (r[m][1] > y) &&
+          x < r[k][0] + (y - r[k][1]) * (r[m][0] - r[k][0]) / (r[m][1] - r[k][1]))
+        in = !in;
+    }
+  }
+  return in;
+}
+
+// One county's leaves on a window of the raster, extended to every pixel
+// the county's published border crosses (each such pixel takes the nearest
+// leaf of the county), so the county's traced shapes cover its published area.
+struct CountyWindow {
+  int32_t county = -1;
+  int ox = 0, oy = 0, w = 0, h = 0;  // the window, in raster pixels
+  std::vector<int32_t> leaf;         // per window pixel: a leaf of the county, -1
+  // The published area (all rings of all parts, even-odd) and its box.
+  std::vector<const Ring*> rings;
+  double minx = 0, miny = 0, maxx = 0, maxy = 0;
+
+  bool Contains(double x, double y) const {
+    return x >= minx && x <= maxx && y >= miny && y <= maxy && EvenOdd(rings, x, y);
+  }
+};
+
+// Marks every pixel a segment passes through (sampled at a quarter pixel,
+// then grown by one pixel by the caller).
+template <typename Mark>
+void MarkSegmentPixels(const RasterFrame& f, const std::array<double, 2>& a, const std::array<double, 2>& b,
+                       Mark&& mark) {
+  const double ax = (a[0] - f.x0) * f.R, ay = (a[1] - f.y0) * f.R;
+  const double bx = (b[0] - f.x0) * f.R, by = (b[1] - f.y0) * f.R;
+  const int steps = static_cast<int>(std::ceil(std::max(std::abs(bx - ax), std::abs(by - ay)) * 4)) + 1;
+  for (int s = 0; s <= steps; ++s) {
+    const double t = static_cast<double>(s) / steps;
+    mark(static_cast<int>(std::floor(ax + t * (bx - ax))), static_cast<int>(std::floor(ay + t * (by - ay))));
+  }
+}
+
+// Grows the set bits of a w x h byte raster by r pixels (Chebyshev).
+void Grow(std::vector<uint8_t>& m, int w, int h, int r) {
+  std::vector<uint8_t> t(m.size(), 0);
+  for (int j = 0; j < h; ++j) {
+    int last = -1000000;  // the last set pixel to the left, then sweep right to left
+    for (int i = 0; i < w; ++i) {
+      if (m[static_cast<size_t>(j) * w + i]) last = i;
+      if (i - last <= r) t[static_cast<size_t>(j) * w + i] = 1;
+    }
+    last = 1000000;
+    for (int i = w - 1; i >= 0; --i) {
+      if (m[static_cast<size_t>(j) * w + i]) last = i;
+      if (last - i <= r) t[static_cast<size_t>(j) * w + i] = 1;
+    }
+  }
+  for (int i = 0; i < w; ++i) {
+    int last = -1000000;
+    for (int j = 0; j < h; ++j) {
+      if (t[static_cast<size_t>(j) * w + i]) last = j;
+      m[static_cast<size_t>(j) * w + i] = j - last <= r;
+    }
+    last = 1000000;
+    for (int j = h - 1; j >= 0; --j) {
+      if (t[static_cast<size_t>(j) * w + i]) last = j;
+      if (last - j <= r) m[static_cast<size_t>(j) * w + i] = 1;
+    }
+  }
+}
+
+// Gives every unlabelled pixel of `mask` the label of the nearest labelled
+// pixel (4-connected breadth-first search from all labelled pixels).
+void ExtendToNearest(std::vector<int32_t>& label, const std::vector<uint8_t>& mask, int w, int h) {
+  std::vector<int32_t> nearest = label;
+  std::vector<int32_t> queue;
+  for (int32_t p = 0; p < static_cast<int32_t>(label.size()); ++p)
+    if (label[p] >= 0) queue.push_back(p);
+  for (size_t q = 0; q < queue.size(); ++q) {
+    const int32_t p = queue[q];
+    const int i = p % w, j = p / w;
+    const int32_t nb[4] = {i > 0 ? p - 1 : -1, i + 1 < w ? p + 1 : -1, j > 0 ? p - w : -1, j + 1 < h ? p + w : -1};
+    for (int32_t n : nb)
+      if (n >= 0 && nearest[n] < 0) {
+        nearest[n] = nearest[p];
+        queue.push_back(n);
+      }
+  }
+  for (size_t p = 0; p < label.size(); ++p)
+    if (mask[p] && label[p] < 0) label[p] = nearest[p];
+}
+
+Ring ClosedRing(const std::vector<int32_t>& xy, int64_t ox2, int64_t oy2, double inv2r) {
+  Ring ring;
+  const size_t n = xy.size() / 2;
+  ring.reserve(n + 1);
+  // The same arithmetic as the GeoJSON writer, so a vertex kept from the
+  // trace is bit-identical to the one written for an unfitted neighbour.
+  for (size_t v = 0; v <= n; ++v)
+    ring.push_back({static_cast<double>(ox2 + xy[2 * (v % n)]) * inv2r,
+                    static_cast<double>(oy2 + xy[2 * (v % n) + 1]) * inv2r});
+  return ring;
+}
+
+GEOSGeometry* LineOf(GEOSContextHandle_t h, const Ring& ring) {
+  GEOSCoordSequence* seq = GEOSCoordSeq_create_r(h, static_cast<unsigned>(ring.size()), 2);
+  for (size_t k = 0; k < ring.size(); ++k) GEOSCoordSeq_setXY_r(h, seq, static_cast<unsigned>(k), ring[k][0], ring[k][1]);
+  return GEOSGeom_createLineString_r(h, seq);
+}
+
+Ring RingOf(GEOSContextHandle_t h, const GEOSGeometry* ring) {
+  const GEOSCoordSequence* seq = GEOSGeom_getCoordSeq_r(h, ring);
+  unsigned n = 0;
+  GEOSCoordSeq_getSize_r(h, seq, &n);
+  Ring out(n);
+  for (unsigned k = 0; k < n; ++k) GEOSCoordSeq_getXY_r(h, seq, k, &out[k][0], &out[k][1]);
+  return out;
+}
+
+double SignedArea(const Ring& r) {
+  double a = 0;
+  for (size_t k = 0; k + 1 < r.size(); ++k) a += r[k][0] * r[k + 1][1] - r[k + 1][0] * r[k][1];
+  return a / 2;
+}
+
+// GEOS polygons as RFC 7946 polygons: outer rings counter-clockwise, holes clockwise.
+MultiPolygon PolygonsOf(GEOSContextHandle_t h, const GEOSGeometry* g) {
+  MultiPolygon out;
+  const int parts = GEOSGetNumGeometries_r(h, g);
+  for (int p = 0; p < parts; ++p) {
+    const GEOSGeometry* poly = GEOSGetGeometryN_r(h, g, p);
+    if (GEOSGeomTypeId_r(h, poly) != GEOS_POLYGON || GEOSisEmpty_r(h, poly)) continue;
+    Polygon out_poly;
+    out_poly.push_back(RingOf(h, GEOSGetExteriorRing_r(h, poly)));
+    const int holes = GEOSGetNumInteriorRings_r(h, poly);
+    for (int k = 0; k < holes; ++k) out_poly.push_back(RingOf(h, GEOSGetInteriorRingN_r(h, poly, k)));
+    for (size_t r = 0; r < out_poly.size(); ++r)
+      if ((SignedArea(out_poly[r]) > 0) != (r == 0)) std::reverse(out_poly[r].begin(), out_poly[r].end());
+    out.push_back(std::move(out_poly));
+  }
+  return out;
+}
+
+}  // namespace
+
+Status FitCountyBorders(const GenerateOptions& options, const RasterFrame& frame, const LeafRaster& raster,
+                        const std::vector<CountyShape>& shapes, const SeaArea& sea,
+                        const std::vector<IntPolygon>& sea_polys, CityTree& tree) {
+  std::vector<Node>& nodes = tree.nodes;
+  const int32_t N = static_cast<int32_t>(nodes.size());
+  const int W = frame.W, H = frame.H;
+  const std::vector<int32_t>& county_of_leaf = raster.AncestorsAt(Level::kCounty);
+  const double inv2r = 1.0 / (2.0 * frame.R);
+  ReportProgress(options, "fit", 0);
+
+  // ---- one window per county, in the order of the shapes (the first
+  // county whose published area holds a point owns it, as when rasterising)
+  std::vector<CountyWindow> windows;
+  for (int32_t n = 0; n < N; ++n) {
+    if (nodes[n].level != Level::kCounty || nodes[n].county_shape < 0) continue;
+    CountyWindow cw;
+    cw.county = n;
+    windows.push_back(std::move(cw));
+  }
+  std::sort(windows.begin(), windows.end(), [&](const CountyWindow& a, const CountyWindow& b) {
+    return nodes[a.county].county_shape < nodes[b.county].county_shape;
+  });
+  std::vector<int32_t> window_of_county(N, -1);
+  for (size_t k = 0; k < windows.size(); ++k) window_of_county[windows[k].county] = static_cast<int32_t>(k);
+  // Window boxes: the published shape and the county's own pixels (the sea
+  // area lies outside the published shape), plus a margin.
+  std::vector<std::array<int, 4>> box(windows.size(), {INT32_MAX, INT32_MAX, INT32_MIN, INT32_MIN});
+  auto grow_box = [](std::array<int, 4>& b, int i, int j) {
+    b = {std::min(b[0], i), std::min(b[1], j), std::max(b[2], i), std::max(b[3], j)};
+  };
+  for (size_t k = 0; k < windows.size(); ++k) {
+    CountyWindow& cw = windows[k];
+    cw.minx = cw.miny = 1e300;
+    cw.maxx = cw.maxy = -1e300;
+    for (const Polygon& poly : shapes[nodes[cw.county].county_shape].parts)
+      for (const Ring& ring : poly) {
+        cw.rings.push_back(&ring);
+        for (const auto& pt : ring) {
+          cw.minx = std::min(cw.minx, pt[0]);
+          cw.miny = std::min(cw.miny, pt[1]);
+          cw.maxx = std::max(cw.maxx, pt[0]);
+          cw.maxy = std::max(cw.maxy, pt[1]);
+          grow_box(box[k], static_cast<int>(std::floor((pt[0] - frame.x0) * frame.R)),
+                   static_cast<int>(std::floor((pt[1] - frame.y0) * frame.R)));
+        }
+      }
+  }
+  for (int j = 0; j < H; ++j)
+    for (int i = 0; i < W; ++i) {
+      const int32_t l = raster.leaf[static_cast<size_t>(j) * W + i];
+      if (l < 0) continue;
+      const int32_t k = window_of_county[county_of_leaf[l]];
+      if (k >= 0) grow_box(box[k], i, j);
+    }
+  std::vector<uint8_t> band(frame.PixelCount(), 0);  // pixels a published border crosses, grown below
+  for (size_t k = 0; k < windows.size(); ++k) {
+    CountyWindow& cw = windows[k];
+    cw.ox = std::max(0, box[k][0] - 3);
+    cw.oy = std::max(0, box[k][1] - 3);
+    cw.w = std::min(W - 1, box[k][2] + 3) - cw.ox + 1;
+    cw.h = std::min(H - 1, box[k][3] + 3) - cw.oy + 1;
+    if (cw.w <= 0 || cw.h <= 0) continue;
+    cw.leaf.assign(static_cast<size_t>(cw.w) * cw.h, -1);
+    for (int j = 0; j < cw.h; ++j)
+      for (int i = 0; i < cw.w; ++i) {
+        const int32_t l = raster.leaf[static_cast<size_t>(cw.oy + j) * W + cw.ox + i];
+        if (l >= 0 && county_of_leaf[l] == cw.county) cw.leaf[static_cast<size_t>(j) * cw.w + i] = l;
+      }
+    std::vector<uint8_t> crossed(cw.leaf.size(), 0);
+    for (const Ring* ring : cw.rings)
+      for (size_t v = 0; v + 1 < ring->size(); ++v)
+        MarkSegmentPixels(frame, (*ring)[v], (*ring)[v + 1], [&](int i, int j) {
+          if (i < 0 || j < 0 || i >= W || j >= H) return;
+          band[static_cast<size_t>(j) * W + i] = 1;
+          if (i >= cw.ox && j >= cw.oy && i < cw.ox + cw.w && j < cw.oy + cw.h)
+            crossed[static_cast<size_t>(j - cw.oy) * cw.w + (i - cw.ox)] = 1;
+        });
+    // One more pixel all round, so that no corner cut of the trace falls
+    // inside the published area; never into the sea area (its own leaves).
+    Grow(crossed, cw.w, cw.h, 1);
+    for (int j = 0; j < cw.h; ++j)
+      for (int i = 0; i < cw.w; ++i) {
+        const int32_t l = raster.leaf[static_cast<size_t>(cw.oy + j) * W + cw.ox + i];
+        if (l >= 0 && nodes[l].kind == kSea) crossed[static_cast<size_t>(j) * cw.w + i] = 0;
+      }
+    ExtendToNearest(cw.leaf, crossed, cw.w, cw.h);
+  }
+  Grow(band, W, H, kBand);
+
+  // ---- which nodes are redrawn: leaves with a pixel in the band (in any
+  // window), and their ancestors; never the sea area's own leaves.
+  std::vector<uint8_t> redrawn(N, 0);
+  for (const CountyWindow& cw : windows)
+    for (int j = 0; j < cw.h; ++j)
+      for (int i = 0; i < cw.w; ++i) {
+        const int32_t l = cw.leaf[static_cast<size_t>(j) * cw.w + i];
+        if (l >= 0 && nodes[l].kind != kSea && band[static_cast<size_t>(cw.oy + j) * W + cw.ox + i]) redrawn[l] = 1;
+      }
+  for (int32_t n = 0; n < N; ++n)
+    if (redrawn[n] && nodes[n].children.empty())
+      for (int L = 2; L < kLevelCount; ++L) redrawn[raster.ancestors[L - 1][n]] = 1;
+
+  // The sea area counts as its county's published area.
+  std::vector<Ring> sea_rings;
+  const int64_t ox2 = 2 * frame.x0i, oy2 = 2 * frame.y0i;
+  for (const IntPolygon& poly : sea_polys)
+    for (const IntRing& r : poly) sea_rings.push_back(ClosedRing(r, ox2, oy2, inv2r));
+  std::vector<const Ring*> sea_ring_ptrs;
+  for (const Ring& r : sea_rings) sea_ring_ptrs.push_back(&r);
+  const int32_t sea_county = sea.kunpeng >= 0 && !sea.pixels.empty() ? county_of_leaf[sea.kunpeng] : -1;
+  auto owner_of = [&](double x, double y) -> int32_t {
+    for (size_t k = 0; k < windows.size(); ++k)
+      if (windows[k].Contains(x, y)) return static_cast<int32_t>(k);
+    if (sea_county >= 0 && EvenOdd(sea_ring_ptrs, x, y)) return window_of_county[sea_county];
+    return -1;
+  };
+
+  Geos geos;
+  const GEOSContextHandle_t h = geos.h();
+  auto failed = [&](const std::string& what) {
+    return Status(StatusCode::kInternal, "generate: fitting the county borders: " + what + ": " + geos.error());
+  };
+  std::vector<Level> levels = {Level::kMicroGrid};  // the leaves, whatever their level
+  if (options.inner_geometry) levels.insert(levels.end(), {Level::kGrid, Level::kCommunity, Level::kTown});
+  int64_t lost_faces = 0;
+  for (size_t li = 0; li < levels.size(); ++li) {
+    const Level level = levels[li];
+    const bool leaves = level == Level::kMicroGrid;
+    const std::vector<int32_t>& ancestor = raster.AncestorsAt(level);
+    auto wanted = [&](int32_t n) { return n >= 0 && redrawn[n] && nodes[n].children.empty() == leaves; };
+    // The redrawn nodes' traced rings on their county's extended window.
+    std::vector<std::vector<Ring>> rings(N);
+    for (const CountyWindow& cw : windows) {
+      if (cw.leaf.empty()) continue;
+      std::vector<int32_t> lab(cw.leaf.size());
+      for (size_t p = 0; p < lab.size(); ++p) lab[p] = cw.leaf[p] < 0 ? -1 : ancestor[cw.leaf[p]];
+      const int64_t wx2 = 2 * (frame.x0i + cw.ox), wy2 = 2 * (frame.y0i + cw.oy);
+      TraceRings(cw.w, cw.h, lab, cw.leaf, [&](TracedRing&& r) {
+        if (wanted(r.label)) rings[r.label].push_back(ClosedRing(r.xy, wx2, wy2, inv2r));
+      });
+    }
+    // All lines together: those rings, every published ring, the sea area.
+    std::vector<GEOSGeometry*> lines;
+    auto add_line = [&](const Ring& r) {
+      if (r.size() < 2) return;
+      if (r.front() == r.back()) {
+        lines.push_back(LineOf(h, r));
+      } else {  // a published ring written open
+        Ring closed = r;
+        closed.push_back(r.front());
+        lines.push_back(LineOf(h, closed));
+      }
+    };
+    for (int32_t n = 0; n < N; ++n)
+      for (const Ring& r : rings[n]) add_line(r);
+    for (const CountyWindow& cw : windows)
+      for (const Ring* r : cw.rings) add_line(*r);
+    for (const Ring& r : sea_rings) add_line(r);
+    GeomPtr all(GEOSGeom_createCollection_r(h, GEOS_MULTILINESTRING, lines.data(), static_cast<unsigned>(lines.size())),
+                GeomDeleter{h});
+    if (!all) return failed("collecting the lines");
+    GeomPtr noded(GEOSUnaryUnionPrec_r(h, all.get(), kLattice), GeomDeleter{h});
+    if (!noded) return failed("noding");
+    const GEOSGeometry* noded_ptr = noded.get();
+    GeomPtr faces(GEOSPolygonize_r(h, &noded_ptr, 1), GeomDeleter{h});
+    if (!faces) return failed("polygonizing");
+    // Each face: its owner county, then the redrawn node whose traced shape
+    // on that county's window holds it.
+    std::vector<std::vector<GEOSGeometry*>> faces_of(N);
+    const int face_count = GEOSGetNumGeometries_r(h, faces.get());
+    for (int f = 0; f < face_count; ++f) {
+      const GEOSGeometry* face = GEOSGetGeometryN_r(h, faces.get(), f);
+      double area = 0;
+      if (!GEOSArea_r(h, face, &area) || area <= 0) continue;
+      GeomPtr inside(GEOSPointOnSurface_r(h, face), GeomDeleter{h});
+      double x = 0, y = 0;
+      if (!inside || !GEOSGeomGetX_r(h, inside.get(), &x) || !GEOSGeomGetY_r(h, inside.get(), &y)) continue;
+      const int32_t owner = owner_of(x, y);
+      if (owner < 0) continue;  // outside the city
+      const CountyWindow& cw = windows[owner];
+      const int pi = static_cast<int>(std::floor((x - frame.x0) * frame.R)) - cw.ox;
+      const int pj = static_cast<int>(std::floor((y - frame.y0) * frame.R)) - cw.oy;
+      int32_t node = -1;
+      bool any_label = false;
+      for (int dj = -1; dj <= 1 && node < 0; ++dj)
+        for (int di = -1; di <= 1 && node < 0; ++di) {
+          const int i = pi + di, j = pj + dj;
+          if (i < 0 || j < 0 || i >= cw.w || j >= cw.h) continue;
+          const int32_t l = cw.leaf[static_cast<size_t>(j) * cw.w + i];
+          if (l < 0) continue;
+          any_label = true;
+          const int32_t cand = ancestor[l];
+          if (!wanted(cand)) continue;
+          std::vector<const Ring*> ptrs;
+          for (const Ring& r : rings[cand]) ptrs.push_back(&r);
+          if (EvenOdd(ptrs, x, y)) node = cand;
+        }
+      if (node >= 0) {
+        faces_of[node].push_back(GEOSGeom_clone_r(h, face));
+      } else if (!any_label) {
+        ++lost_faces;  // published area no leaf reaches
+      }
+    }
+    for (int32_t n = 0; n < N; ++n) {
+      if (faces_of[n].empty()) continue;
+      GeomPtr group(GEOSGeom_createCollection_r(h, GEOS_GEOMETRYCOLLECTION, faces_of[n].data(),
+                                                static_cast<unsigned>(faces_of[n].size())),
+                    GeomDeleter{h});
+      if (!group) return failed("grouping the faces of " + nodes[n].code);
+      GeomPtr merged(GEOSUnaryUnionPrec_r(h, group.get(), kLattice), GeomDeleter{h});
+      if (!merged) return failed("merging the faces of " + nodes[n].code);
+      nodes[n].fitted = PolygonsOf(h, merged.get());
+    }
+    for (int32_t n = 0; n < N; ++n)
+      if (wanted(n) && nodes[n].fitted.empty() && !nodes[n].geom.empty())
+        ReportNotice(options, "node " + nodes[n].code + " lies outside its county's published border; kept as traced");
+    ReportProgress(options, "fit", static_cast<double>(li + 1) / levels.size());
+  }
+  if (lost_faces)
+    ReportNotice(options, std::to_string(lost_faces) + " pieces of published county area are in no leaf");
+  return Status::Ok();
+}
+
+}  // namespace gridtree::generate
