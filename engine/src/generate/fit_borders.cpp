@@ -203,6 +203,26 @@ MultiPolygon PolygonsOf(GEOSContextHandle_t h, const GEOSGeometry* g) {
   return out;
 }
 
+Polygon DegreesOf(const IntPolygon& poly, int64_t ox2, int64_t oy2, double inv2r) {
+  Polygon out;
+  for (const IntRing& r : poly) out.push_back(ClosedRing(r, ox2, oy2, inv2r));
+  return out;
+}
+
+// Appends one GEOS polygon per part.
+void AddPolygons(GEOSContextHandle_t h, const MultiPolygon& parts, std::vector<GEOSGeometry*>& out) {
+  for (const Polygon& poly : parts) {
+    std::vector<GEOSGeometry*> holes;
+    auto ring_of = [&](const Ring& r) {
+      GEOSCoordSequence* seq = GEOSCoordSeq_create_r(h, static_cast<unsigned>(r.size()), 2);
+      for (size_t k = 0; k < r.size(); ++k) GEOSCoordSeq_setXY_r(h, seq, static_cast<unsigned>(k), r[k][0], r[k][1]);
+      return GEOSGeom_createLinearRing_r(h, seq);
+    };
+    for (size_t r = 1; r < poly.size(); ++r) holes.push_back(ring_of(poly[r]));
+    out.push_back(GEOSGeom_createPolygon_r(h, ring_of(poly[0]), holes.data(), static_cast<unsigned>(holes.size())));
+  }
+}
+
 }  // namespace
 
 Status FitCountyBorders(const GenerateOptions& options, const RasterFrame& frame, const LeafRaster& raster,
@@ -327,102 +347,131 @@ Status FitCountyBorders(const GenerateOptions& options, const RasterFrame& frame
   auto failed = [&](const std::string& what) {
     return Status(StatusCode::kInternal, "generate: fitting the county borders: " + what + ": " + geos.error());
   };
-  std::vector<Level> levels = {Level::kMicroGrid};  // the leaves, whatever their level
-  if (options.inner_geometry) levels.insert(levels.end(), {Level::kGrid, Level::kCommunity, Level::kTown});
-  int64_t lost_faces = 0;
-  for (size_t li = 0; li < levels.size(); ++li) {
-    const Level level = levels[li];
-    const bool leaves = level == Level::kMicroGrid;
-    const std::vector<int32_t>& ancestor = raster.AncestorsAt(level);
-    auto wanted = [&](int32_t n) { return n >= 0 && redrawn[n] && nodes[n].children.empty() == leaves; };
-    // The redrawn nodes' traced rings on their county's extended window.
-    std::vector<std::vector<Ring>> rings(N);
-    for (const CountyWindow& cw : windows) {
-      if (cw.leaf.empty()) continue;
-      std::vector<int32_t> lab(cw.leaf.size());
-      for (size_t p = 0; p < lab.size(); ++p) lab[p] = cw.leaf[p] < 0 ? -1 : ancestor[cw.leaf[p]];
-      const int64_t wx2 = 2 * (frame.x0i + cw.ox), wy2 = 2 * (frame.y0i + cw.oy);
-      TraceRings(cw.w, cw.h, lab, cw.leaf, [&](TracedRing&& r) {
-        if (wanted(r.label)) rings[r.label].push_back(ClosedRing(r.xy, wx2, wy2, inv2r));
-      });
-    }
-    // All lines together: those rings, every published ring, the sea area.
-    std::vector<GEOSGeometry*> lines;
-    auto add_line = [&](const Ring& r) {
-      if (r.size() < 2) return;
-      if (r.front() == r.back()) {
-        lines.push_back(LineOf(h, r));
-      } else {  // a published ring written open
-        Ring closed = r;
-        closed.push_back(r.front());
-        lines.push_back(LineOf(h, closed));
-      }
-    };
-    for (int32_t n = 0; n < N; ++n)
-      for (const Ring& r : rings[n]) add_line(r);
-    for (const CountyWindow& cw : windows)
-      for (const Ring* r : cw.rings) add_line(*r);
-    for (const Ring& r : sea_rings) add_line(r);
-    GeomPtr all(GEOSGeom_createCollection_r(h, GEOS_MULTILINESTRING, lines.data(), static_cast<unsigned>(lines.size())),
-                GeomDeleter{h});
-    if (!all) return failed("collecting the lines");
-    GeomPtr noded(GEOSUnaryUnionPrec_r(h, all.get(), kLattice), GeomDeleter{h});
-    if (!noded) return failed("noding");
-    const GEOSGeometry* noded_ptr = noded.get();
-    GeomPtr faces(GEOSPolygonize_r(h, &noded_ptr, 1), GeomDeleter{h});
-    if (!faces) return failed("polygonizing");
-    // Each face: its owner county, then the redrawn node whose traced shape
-    // on that county's window holds it.
-    std::vector<std::vector<GEOSGeometry*>> faces_of(N);
-    const int face_count = GEOSGetNumGeometries_r(h, faces.get());
-    for (int f = 0; f < face_count; ++f) {
-      const GEOSGeometry* face = GEOSGetGeometryN_r(h, faces.get(), f);
-      double area = 0;
-      if (!GEOSArea_r(h, face, &area) || area <= 0) continue;
-      GeomPtr inside(GEOSPointOnSurface_r(h, face), GeomDeleter{h});
-      double x = 0, y = 0;
-      if (!inside || !GEOSGeomGetX_r(h, inside.get(), &x) || !GEOSGeomGetY_r(h, inside.get(), &y)) continue;
-      const int32_t owner = owner_of(x, y);
-      if (owner < 0) continue;  // outside the city
-      const CountyWindow& cw = windows[owner];
-      const int pi = static_cast<int>(std::floor((x - frame.x0) * frame.R)) - cw.ox;
-      const int pj = static_cast<int>(std::floor((y - frame.y0) * frame.R)) - cw.oy;
-      int32_t node = -1;
-      bool any_label = false;
-      for (int dj = -1; dj <= 1 && node < 0; ++dj)
-        for (int di = -1; di <= 1 && node < 0; ++di) {
-          const int i = pi + di, j = pj + dj;
-          if (i < 0 || j < 0 || i >= cw.w || j >= cw.h) continue;
-          const int32_t l = cw.leaf[static_cast<size_t>(j) * cw.w + i];
-          if (l < 0) continue;
-          any_label = true;
-          const int32_t cand = ancestor[l];
-          if (!wanted(cand)) continue;
-          std::vector<const Ring*> ptrs;
-          for (const Ring& r : rings[cand]) ptrs.push_back(&r);
-          if (EvenOdd(ptrs, x, y)) node = cand;
-        }
-      if (node >= 0) {
-        faces_of[node].push_back(GEOSGeom_clone_r(h, face));
-      } else if (!any_label) {
-        ++lost_faces;  // published area no leaf reaches
-      }
-    }
-    for (int32_t n = 0; n < N; ++n) {
-      if (faces_of[n].empty()) continue;
-      GeomPtr group(GEOSGeom_createCollection_r(h, GEOS_GEOMETRYCOLLECTION, faces_of[n].data(),
-                                                static_cast<unsigned>(faces_of[n].size())),
-                    GeomDeleter{h});
-      if (!group) return failed("grouping the faces of " + nodes[n].code);
-      GeomPtr merged(GEOSUnaryUnionPrec_r(h, group.get(), kLattice), GeomDeleter{h});
-      if (!merged) return failed("merging the faces of " + nodes[n].code);
-      nodes[n].fitted = PolygonsOf(h, merged.get());
-    }
-    for (int32_t n = 0; n < N; ++n)
-      if (wanted(n) && nodes[n].fitted.empty() && !nodes[n].geom.empty())
-        ReportNotice(options, "node " + nodes[n].code + " lies outside its county's published border; kept as traced");
-    ReportProgress(options, "fit", static_cast<double>(li + 1) / levels.size());
+  // ---- the leaves: their traced rings on their county's extended window,
+  // cut by every published ring in one noding.
+  const std::vector<int32_t>& leaf_of = raster.AncestorsAt(Level::kMicroGrid);  // a leaf is its own
+  auto wanted = [&](int32_t n) { return n >= 0 && redrawn[n] && nodes[n].children.empty(); };
+  std::vector<std::vector<Ring>> rings(N);
+  for (const CountyWindow& cw : windows) {
+    if (cw.leaf.empty()) continue;
+    // Only the redrawn leaves are traced: a leaf's rings depend on its own
+    // pixels and the junctions of the window, not on its neighbours' labels.
+    std::vector<int32_t> lab(cw.leaf.size());
+    for (size_t p = 0; p < lab.size(); ++p) lab[p] = wanted(cw.leaf[p]) ? cw.leaf[p] : -1;
+    const int64_t wx2 = 2 * (frame.x0i + cw.ox), wy2 = 2 * (frame.y0i + cw.oy);
+    TraceRings(cw.w, cw.h, lab, cw.leaf, [&](TracedRing&& r) {
+      rings[r.label].push_back(ClosedRing(r.xy, wx2, wy2, inv2r));
+    });
   }
+  ReportProgress(options, "fit", 0.2);
+  std::vector<GEOSGeometry*> lines;
+  auto add_line = [&](const Ring& r) {
+    if (r.size() < 2) return;
+    if (r.front() == r.back()) {
+      lines.push_back(LineOf(h, r));
+    } else {  // a published ring written open
+      Ring closed = r;
+      closed.push_back(r.front());
+      lines.push_back(LineOf(h, closed));
+    }
+  };
+  for (int32_t n = 0; n < N; ++n)
+    for (const Ring& r : rings[n]) add_line(r);
+  for (const CountyWindow& cw : windows)
+    for (const Ring* r : cw.rings) add_line(*r);
+  for (const Ring& r : sea_rings) add_line(r);
+  GeomPtr all(GEOSGeom_createCollection_r(h, GEOS_MULTILINESTRING, lines.data(), static_cast<unsigned>(lines.size())),
+              GeomDeleter{h});
+  if (!all) return failed("collecting the lines");
+  GeomPtr noded(GEOSUnaryUnionPrec_r(h, all.get(), kLattice), GeomDeleter{h});
+  if (!noded) return failed("noding");
+  const GEOSGeometry* noded_ptr = noded.get();
+  GeomPtr faces(GEOSPolygonize_r(h, &noded_ptr, 1), GeomDeleter{h});
+  if (!faces) return failed("polygonizing");
+  ReportProgress(options, "fit", 0.5);
+
+  // ---- each face: its owner county, then the redrawn leaf whose traced
+  // shape on that county's window holds it.
+  std::vector<std::vector<GEOSGeometry*>> faces_of(N);
+  int64_t lost_faces = 0;
+  const int face_count = GEOSGetNumGeometries_r(h, faces.get());
+  std::vector<const Ring*> candidate_rings;
+  for (int f = 0; f < face_count; ++f) {
+    const GEOSGeometry* face = GEOSGetGeometryN_r(h, faces.get(), f);
+    double area = 0;
+    if (!GEOSArea_r(h, face, &area) || area <= 0) continue;
+    GeomPtr inside(GEOSPointOnSurface_r(h, face), GeomDeleter{h});
+    double x = 0, y = 0;
+    if (!inside || !GEOSGeomGetX_r(h, inside.get(), &x) || !GEOSGeomGetY_r(h, inside.get(), &y)) continue;
+    const int32_t owner = owner_of(x, y);
+    if (owner < 0) continue;  // outside the city
+    const CountyWindow& cw = windows[owner];
+    const int pi = static_cast<int>(std::floor((x - frame.x0) * frame.R)) - cw.ox;
+    const int pj = static_cast<int>(std::floor((y - frame.y0) * frame.R)) - cw.oy;
+    int32_t leaf = -1;
+    bool any_label = false;
+    // A corner cut moves a boundary by at most half a pixel: the leaf holding
+    // the point has a pixel among the nine around it.
+    for (int dj = -1; dj <= 1 && leaf < 0; ++dj)
+      for (int di = -1; di <= 1 && leaf < 0; ++di) {
+        const int i = pi + di, j = pj + dj;
+        if (i < 0 || j < 0 || i >= cw.w || j >= cw.h) continue;
+        const int32_t l = cw.leaf[static_cast<size_t>(j) * cw.w + i];
+        if (l < 0) continue;
+        any_label = true;
+        if (!wanted(leaf_of[l])) continue;
+        candidate_rings.clear();
+        for (const Ring& r : rings[l]) candidate_rings.push_back(&r);
+        if (EvenOdd(candidate_rings, x, y)) leaf = l;
+      }
+    if (leaf >= 0) {
+      faces_of[leaf].push_back(GEOSGeom_clone_r(h, face));
+    } else if (!any_label) {
+      ++lost_faces;  // published area no leaf reaches
+    }
+  }
+  for (int32_t n = 0; n < N; ++n) {
+    if (faces_of[n].empty()) continue;
+    GeomPtr group(GEOSGeom_createCollection_r(h, GEOS_GEOMETRYCOLLECTION, faces_of[n].data(),
+                                              static_cast<unsigned>(faces_of[n].size())),
+                  GeomDeleter{h});
+    if (!group) return failed("grouping the faces of " + nodes[n].code);
+    // A full union (not a coverage union): where snap rounding folds a
+    // face, faces of one leaf may overlap by a hair.
+    GeomPtr merged(GEOSUnaryUnionPrec_r(h, group.get(), kLattice), GeomDeleter{h});
+    if (!merged) return failed("merging the faces of " + nodes[n].code);
+    nodes[n].fitted = PolygonsOf(h, merged.get());
+  }
+  for (int32_t n = 0; n < N; ++n)
+    if (wanted(n) && nodes[n].fitted.empty())
+      return Status(StatusCode::kInternal, "generate: leaf " + nodes[n].code + " lies outside its county's published border");
+  ReportProgress(options, "fit", 0.8);
+
+  // ---- inner nodes: the union of their children, deepest level first, so
+  // a node's shape is exactly what its children cover.
+  if (options.inner_geometry) {
+    for (Level level : {Level::kGrid, Level::kCommunity, Level::kTown}) {
+      for (int32_t n = 0; n < N; ++n) {
+        if (!redrawn[n] || nodes[n].children.empty() || nodes[n].level != level) continue;
+        std::vector<GEOSGeometry*> parts;
+        for (int32_t c : nodes[n].children) {
+          if (!nodes[c].fitted.empty()) {
+            AddPolygons(h, nodes[c].fitted, parts);
+          } else {
+            for (const IntPolygon& poly : nodes[c].geom) AddPolygons(h, {DegreesOf(poly, ox2, oy2, inv2r)}, parts);
+          }
+        }
+        GeomPtr group(GEOSGeom_createCollection_r(h, GEOS_GEOMETRYCOLLECTION, parts.data(),
+                                                  static_cast<unsigned>(parts.size())),
+                      GeomDeleter{h});
+        if (!group) return failed("grouping the children of " + nodes[n].code);
+        GeomPtr merged(GEOSUnaryUnionPrec_r(h, group.get(), kLattice), GeomDeleter{h});
+        if (!merged) return failed("merging the children of " + nodes[n].code);
+        nodes[n].fitted = PolygonsOf(h, merged.get());
+      }
+    }
+  }
+  ReportProgress(options, "fit", 1);
   if (lost_faces)
     ReportNotice(options, std::to_string(lost_faces) + " pieces of published county area are in no leaf");
   return Status::Ok();
