@@ -437,8 +437,10 @@ Status FitCountyBorders(const GenerateOptions& options, const RasterFrame& frame
                   GeomDeleter{h});
     if (!group) return failed("grouping the faces of " + nodes[n].code);
     // A full union (not a coverage union): where snap rounding folds a
-    // face, faces of one leaf may overlap by a hair.
-    GeomPtr merged(GEOSUnaryUnionPrec_r(h, group.get(), kLattice), GeomDeleter{h});
+    // face, faces of one leaf may overlap by a hair. The faces are noded
+    // already, so a floating-point union makes no new vertex (the lattice
+    // test in tests/generate_test.cpp checks).
+    GeomPtr merged(GEOSUnaryUnion_r(h, group.get()), GeomDeleter{h});
     if (!merged) return failed("merging the faces of " + nodes[n].code);
     nodes[n].fitted = PolygonsOf(h, merged.get());
   }
@@ -465,7 +467,7 @@ Status FitCountyBorders(const GenerateOptions& options, const RasterFrame& frame
                                                   static_cast<unsigned>(parts.size())),
                       GeomDeleter{h});
         if (!group) return failed("grouping the children of " + nodes[n].code);
-        GeomPtr merged(GEOSUnaryUnionPrec_r(h, group.get(), kLattice), GeomDeleter{h});
+        GeomPtr merged(GEOSUnaryUnion_r(h, group.get()), GeomDeleter{h});
         if (!merged) return failed("merging the children of " + nodes[n].code);
         nodes[n].fitted = PolygonsOf(h, merged.get());
       }
