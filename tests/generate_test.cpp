@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -249,7 +250,7 @@ TEST_F(GenerateTest, MetricTotals) {
 TEST_F(GenerateTest, GeometryIsExactAndOriented) {
   // Traced vertices lie on the half-pixel lattice, those made by fitting the
   // county borders on the 2^-30 degree lattice; both are exact in a double.
-  const double R2 = 0x1.0p30;
+  const double kLatticeScale = 0x1.0p30;
   for (const Feature& f : *features_) {
     if (f.level == "city") {
       EXPECT_TRUE(f.polygons.empty());
@@ -264,8 +265,8 @@ TEST_F(GenerateTest, GeometryIsExactAndOriented) {
         if (f.level == "county") continue;  // published geometry, copied as is
         EXPECT_EQ(SignedArea(ring) > 0, r == 0) << f.id << " ring " << r << " has the wrong orientation";
         for (const auto& pt : ring) {
-          EXPECT_EQ(pt[0] * R2, std::round(pt[0] * R2)) << f.id << ": vertex not on the 2^-30 lattice";
-          EXPECT_EQ(pt[1] * R2, std::round(pt[1] * R2)) << f.id;
+          EXPECT_EQ(pt[0] * kLatticeScale, std::round(pt[0] * kLatticeScale)) << f.id << ": vertex not on the 2^-30 lattice";
+          EXPECT_EQ(pt[1] * kLatticeScale, std::round(pt[1] * kLatticeScale)) << f.id;
         }
       }
     }
@@ -415,6 +416,8 @@ class PublishedCounties {
 class GeosAreas {
  public:
   GeosAreas() : h_(GEOS_init_r()) {}
+  GeosAreas(const GeosAreas&) = delete;
+  GeosAreas& operator=(const GeosAreas&) = delete;
   ~GeosAreas() {
     for (GEOSGeometry* g : owned_) GEOSGeom_destroy_r(h_, g);
     GEOS_finish_r(h_);
@@ -455,7 +458,7 @@ class GeosAreas {
   GEOSGeometry* Difference(const GEOSGeometry* a, const GEOSGeometry* b) { return Own(GEOSDifference_r(h_, a, b)); }
   double Area(const GEOSGeometry* g) {
     double a = 0;
-    GEOSArea_r(h_, g, &a);
+    EXPECT_TRUE(g != nullptr && GEOSArea_r(h_, g, &a)) << "GEOS failed to measure an area";
     return a;
   }
 
@@ -520,8 +523,12 @@ CoverageFigures MeasureCoverage(const std::vector<Feature>& features, const Publ
   return out;
 }
 
+// Square kilometres in a square degree near Jiangmen (22.3° N): enough for
+// printing figures; the assertions compare square degrees.
+double KmSquaredPerDegreeSquared() { return 111.32 * 111.32 * std::cos(22.3 * M_PI / 180); }
+
 void PrintCoverage(const std::string& what, const CoverageFigures& c) {
-  const double km2 = 111.32 * 111.32 * std::cos(22.5 * M_PI / 180);  // per square degree, near Jiangmen
+  const double km2 = KmSquaredPerDegreeSquared();
   std::cout << what << ": city " << c.city * km2 << " km2, uncovered " << c.uncovered * km2 * 1e6 << " m2 ("
             << c.uncovered / c.city << " of the city), overlap " << c.overlap * km2 * 1e6 << " m2, leaves outside "
             << c.beyond * km2 << " km2\n";
@@ -534,7 +541,7 @@ TEST_F(GenerateTest, LeavesCoverThePublishedCityWithoutOverlap) {
   EXPECT_LE(c.uncovered, 1e-5 * c.city);
   EXPECT_LE(std::abs(c.overlap), 1e-12 * c.city);
   // Only the sea area (100 km²) lies outside the published counties.
-  EXPECT_NEAR(c.beyond * 111.32 * 111.32 * std::cos(21.6 * M_PI / 180), 100.0, 2.0);
+  EXPECT_NEAR(c.beyond * KmSquaredPerDegreeSquared(), 100.0, 3.0);
 }
 
 // A million uniform points inside the published city: each is answered by a
@@ -649,6 +656,12 @@ TEST(Generate, RejectsBadOptions) {
   EXPECT_FALSE(Generate(o).ok());
   o = JiangmenOptions("");
   EXPECT_FALSE(Generate(o).ok());
+  // Not a power of two: pixel corners would not be exact in a double.
+  o = JiangmenOptions(TempPath("bad.geojson"));
+  o.pixels_per_degree = 3000;
+  auto r = Generate(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("power of two"), std::string::npos) << r.status().message();
 }
 
 }  // namespace
@@ -666,7 +679,8 @@ TEST(Generate, GuangdongProvince) {
   o.city = "guangdong";
   // GRIDTREE_TEST_PROVINCE_PPD=2048 measures the province at the default
   // resolution (docs/generator.md); 512 keeps the test quick.
-  o.pixels_per_degree = std::getenv("GRIDTREE_TEST_PROVINCE_PPD") ? std::atoi(std::getenv("GRIDTREE_TEST_PROVINCE_PPD")) : 512;
+  const char* ppd = std::getenv("GRIDTREE_TEST_PROVINCE_PPD");
+  o.pixels_per_degree = ppd ? std::atoi(ppd) : 512;
   auto summary = Generate(o);
   ASSERT_TRUE(summary.ok()) << summary.status().ToString();
 

@@ -135,7 +135,7 @@ void RegisterGenerate(CLI::App& app) {
       ->required();
   cmd->add_option("--data-root", opts->data_root, "Folder with jiangmen/ and guangdong/ (docs/generator.md)")
       ->capture_default_str();
-  cmd->add_option("--pixels-per-degree", opts->pixels_per_degree, "Raster resolution of the tessellation")
+  cmd->add_option("--pixels-per-degree", opts->pixels_per_degree, "Raster resolution of the tessellation (a power of two, 64 to 16384)")
       ->capture_default_str();
   cmd->add_flag("!--no-inner-geometry", opts->inner_geometry, "Leave geometry off towns, communities and grids");
   cmd->callback([opts] {

@@ -41,7 +41,7 @@ Result<CityModel> BuildCity(const GenerateOptions& options, const std::string& w
   for (int32_t l : leaves)
     if (tree.nodes[l].geom.empty())
       return Status(StatusCode::kInternal, "generate: leaf " + tree.nodes[l].code + " lost all its pixels");
-  if (Status fit = FitCountyBorders(options, frame, raster, shapes, sea, sea_polys, tree); !fit.ok()) return fit;
+  if (Status fit = FitCountyBorders(options, frame, raster, shapes, tree); !fit.ok()) return fit;
 
   CityModel model;
   // Kunpeng's county (Taishan) carries the sea area as one more polygon.

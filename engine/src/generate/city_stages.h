@@ -176,7 +176,6 @@ std::vector<IntPolygon> TraceBoundaries(const GenerateOptions& options, const Ra
 // extended up to) the published borders, so the leaves cover each county's
 // published area exactly, one owner per point (Node::fitted).
 Status FitCountyBorders(const GenerateOptions& options, const RasterFrame& frame, const LeafRaster& raster,
-                        const std::vector<CountyShape>& shapes, const SeaArea& sea,
-                        const std::vector<IntPolygon>& sea_polys, CityTree& tree);
+                        const std::vector<CountyShape>& shapes, CityTree& tree);
 
 }  // namespace gridtree::generate

@@ -3,15 +3,16 @@
 //
 // The traced leaves are unions of pixels whose centre lies in a county, so
 // along a county border they fall up to half a pixel short of the published
-// line or reach past it. Here every node near a border is redrawn as
+// line or reach past it. Here every leaf near a border is redrawn as
 // (its traced shape on the county's *extended* raster) ∩ (its county's
 // published area): the extended raster gives the county's leaves the pixels
 // that the published border crosses but whose centre lies elsewhere, so the
 // traced shapes reach past the border everywhere, and the cut brings them
 // back onto it. The cut is one overlay of the whole city's linework (GEOS,
 // snap-rounded to 2^-30 degrees), so two neighbours that share a boundary get
-// the same vertices, bit for bit, and nodes away from the borders keep their
-// traced geometry unchanged.
+// the same vertices, bit for bit, and leaves away from the borders keep their
+// traced geometry unchanged. Redrawn inner nodes are the union of their
+// children.
 #include <geos_c.h>
 
 #include <algorithm>
@@ -164,10 +165,14 @@ Ring ClosedRing(const std::vector<int32_t>& xy, int64_t ox2, int64_t oy2, double
   return ring;
 }
 
-GEOSGeometry* LineOf(GEOSContextHandle_t h, const Ring& ring) {
+GEOSCoordSequence* SequenceOf(GEOSContextHandle_t h, const Ring& ring) {
   GEOSCoordSequence* seq = GEOSCoordSeq_create_r(h, static_cast<unsigned>(ring.size()), 2);
   for (size_t k = 0; k < ring.size(); ++k) GEOSCoordSeq_setXY_r(h, seq, static_cast<unsigned>(k), ring[k][0], ring[k][1]);
-  return GEOSGeom_createLineString_r(h, seq);
+  return seq;
+}
+
+GEOSGeometry* LineOf(GEOSContextHandle_t h, const Ring& ring) {
+  return GEOSGeom_createLineString_r(h, SequenceOf(h, ring));
 }
 
 Ring RingOf(GEOSContextHandle_t h, const GEOSGeometry* ring) {
@@ -209,25 +214,28 @@ Polygon DegreesOf(const IntPolygon& poly, int64_t ox2, int64_t oy2, double inv2r
   return out;
 }
 
-// Appends one GEOS polygon per part.
-void AddPolygons(GEOSContextHandle_t h, const MultiPolygon& parts, std::vector<GEOSGeometry*>& out) {
-  for (const Polygon& poly : parts) {
-    std::vector<GEOSGeometry*> holes;
-    auto ring_of = [&](const Ring& r) {
-      GEOSCoordSequence* seq = GEOSCoordSeq_create_r(h, static_cast<unsigned>(r.size()), 2);
-      for (size_t k = 0; k < r.size(); ++k) GEOSCoordSeq_setXY_r(h, seq, static_cast<unsigned>(k), r[k][0], r[k][1]);
-      return GEOSGeom_createLinearRing_r(h, seq);
-    };
-    for (size_t r = 1; r < poly.size(); ++r) holes.push_back(ring_of(poly[r]));
-    out.push_back(GEOSGeom_createPolygon_r(h, ring_of(poly[0]), holes.data(), static_cast<unsigned>(holes.size())));
+// Appends the GEOS polygon of `poly`; false if GEOS refused it.
+bool AddPolygon(GEOSContextHandle_t h, const Polygon& poly, std::vector<GEOSGeometry*>& out) {
+  std::vector<GEOSGeometry*> holes;
+  for (size_t r = 1; r < poly.size(); ++r) holes.push_back(GEOSGeom_createLinearRing_r(h, SequenceOf(h, poly[r])));
+  GEOSGeometry* shell = GEOSGeom_createLinearRing_r(h, SequenceOf(h, poly[0]));
+  const bool rings_ok = shell && std::find(holes.begin(), holes.end(), nullptr) == holes.end();
+  if (!rings_ok) {
+    for (GEOSGeometry* g : holes)
+      if (g) GEOSGeom_destroy_r(h, g);
+    if (shell) GEOSGeom_destroy_r(h, shell);
+    return false;
   }
+  GEOSGeometry* polygon = GEOSGeom_createPolygon_r(h, shell, holes.data(), static_cast<unsigned>(holes.size()));
+  if (!polygon) return false;
+  out.push_back(polygon);
+  return true;
 }
 
 }  // namespace
 
 Status FitCountyBorders(const GenerateOptions& options, const RasterFrame& frame, const LeafRaster& raster,
-                        const std::vector<CountyShape>& shapes, const SeaArea& sea,
-                        const std::vector<IntPolygon>& sea_polys, CityTree& tree) {
+                        const std::vector<CountyShape>& shapes, CityTree& tree) {
   std::vector<Node>& nodes = tree.nodes;
   const int32_t N = static_cast<int32_t>(nodes.size());
   const int W = frame.W, H = frame.H;
@@ -282,6 +290,7 @@ Status FitCountyBorders(const GenerateOptions& options, const RasterFrame& frame
   std::vector<uint8_t> band(frame.PixelCount(), 0);  // pixels a published border crosses, grown below
   for (size_t k = 0; k < windows.size(); ++k) {
     CountyWindow& cw = windows[k];
+    if (box[k][0] > box[k][2]) continue;  // no vertex and no pixel: nothing to fit
     cw.ox = std::max(0, box[k][0] - 3);
     cw.oy = std::max(0, box[k][1] - 3);
     cw.w = std::min(W - 1, box[k][2] + 3) - cw.ox + 1;
@@ -295,8 +304,8 @@ Status FitCountyBorders(const GenerateOptions& options, const RasterFrame& frame
       }
     std::vector<uint8_t> crossed(cw.leaf.size(), 0);
     for (const Ring* ring : cw.rings)
-      for (size_t v = 0; v + 1 < ring->size(); ++v)
-        MarkSegmentPixels(frame, (*ring)[v], (*ring)[v + 1], [&](int i, int j) {
+      for (size_t v = 0, u = ring->size() - 1; v < ring->size(); u = v++)  // rings closed or not
+        MarkSegmentPixels(frame, (*ring)[u], (*ring)[v], [&](int i, int j) {
           if (i < 0 || j < 0 || i >= W || j >= H) return;
           band[static_cast<size_t>(j) * W + i] = 1;
           if (i >= cw.ox && j >= cw.oy && i < cw.ox + cw.w && j < cw.oy + cw.h)
@@ -327,18 +336,12 @@ Status FitCountyBorders(const GenerateOptions& options, const RasterFrame& frame
     if (redrawn[n] && nodes[n].children.empty())
       for (int L = 2; L < kLevelCount; ++L) redrawn[raster.ancestors[L - 1][n]] = 1;
 
-  // The sea area counts as its county's published area.
-  std::vector<Ring> sea_rings;
+  // The first county whose published area holds a point owns it. (The sea
+  // area's leaves are never redrawn: they lie 3 pixels clear of any land.)
   const int64_t ox2 = 2 * frame.x0i, oy2 = 2 * frame.y0i;
-  for (const IntPolygon& poly : sea_polys)
-    for (const IntRing& r : poly) sea_rings.push_back(ClosedRing(r, ox2, oy2, inv2r));
-  std::vector<const Ring*> sea_ring_ptrs;
-  for (const Ring& r : sea_rings) sea_ring_ptrs.push_back(&r);
-  const int32_t sea_county = sea.kunpeng >= 0 && !sea.pixels.empty() ? county_of_leaf[sea.kunpeng] : -1;
   auto owner_of = [&](double x, double y) -> int32_t {
     for (size_t k = 0; k < windows.size(); ++k)
       if (windows[k].Contains(x, y)) return static_cast<int32_t>(k);
-    if (sea_county >= 0 && EvenOdd(sea_ring_ptrs, x, y)) return window_of_county[sea_county];
     return -1;
   };
 
@@ -349,7 +352,6 @@ Status FitCountyBorders(const GenerateOptions& options, const RasterFrame& frame
   };
   // ---- the leaves: their traced rings on their county's extended window,
   // cut by every published ring in one noding.
-  const std::vector<int32_t>& leaf_of = raster.AncestorsAt(Level::kMicroGrid);  // a leaf is its own
   auto wanted = [&](int32_t n) { return n >= 0 && redrawn[n] && nodes[n].children.empty(); };
   std::vector<std::vector<Ring>> rings(N);
   for (const CountyWindow& cw : windows) {
@@ -367,19 +369,20 @@ Status FitCountyBorders(const GenerateOptions& options, const RasterFrame& frame
   std::vector<GEOSGeometry*> lines;
   auto add_line = [&](const Ring& r) {
     if (r.size() < 2) return;
+    GEOSGeometry* line = nullptr;
     if (r.front() == r.back()) {
-      lines.push_back(LineOf(h, r));
+      line = LineOf(h, r);
     } else {  // a published ring written open
       Ring closed = r;
       closed.push_back(r.front());
-      lines.push_back(LineOf(h, closed));
+      line = LineOf(h, closed);
     }
+    if (line) lines.push_back(line);
   };
   for (int32_t n = 0; n < N; ++n)
     for (const Ring& r : rings[n]) add_line(r);
   for (const CountyWindow& cw : windows)
     for (const Ring* r : cw.rings) add_line(*r);
-  for (const Ring& r : sea_rings) add_line(r);
   GeomPtr all(GEOSGeom_createCollection_r(h, GEOS_MULTILINESTRING, lines.data(), static_cast<unsigned>(lines.size())),
               GeomDeleter{h});
   if (!all) return failed("collecting the lines");
@@ -392,7 +395,7 @@ Status FitCountyBorders(const GenerateOptions& options, const RasterFrame& frame
 
   // ---- each face: its owner county, then the redrawn leaf whose traced
   // shape on that county's window holds it.
-  std::vector<std::vector<GEOSGeometry*>> faces_of(N);
+  std::vector<std::vector<GeomPtr>> faces_of(N);
   int64_t lost_faces = 0;
   const int face_count = GEOSGetNumGeometries_r(h, faces.get());
   std::vector<const Ring*> candidate_rings;
@@ -419,27 +422,30 @@ Status FitCountyBorders(const GenerateOptions& options, const RasterFrame& frame
         const int32_t l = cw.leaf[static_cast<size_t>(j) * cw.w + i];
         if (l < 0) continue;
         any_label = true;
-        if (!wanted(leaf_of[l])) continue;
+        if (!wanted(l)) continue;
         candidate_rings.clear();
         for (const Ring& r : rings[l]) candidate_rings.push_back(&r);
         if (EvenOdd(candidate_rings, x, y)) leaf = l;
       }
     if (leaf >= 0) {
-      faces_of[leaf].push_back(GEOSGeom_clone_r(h, face));
+      faces_of[leaf].emplace_back(GEOSGeom_clone_r(h, face), GeomDeleter{h});
+      if (!faces_of[leaf].back()) return failed("copying a face");
     } else if (!any_label) {
       ++lost_faces;  // published area no leaf reaches
     }
   }
   for (int32_t n = 0; n < N; ++n) {
     if (faces_of[n].empty()) continue;
-    GeomPtr group(GEOSGeom_createCollection_r(h, GEOS_GEOMETRYCOLLECTION, faces_of[n].data(),
-                                              static_cast<unsigned>(faces_of[n].size())),
+    std::vector<GEOSGeometry*> owned_faces;
+    for (GeomPtr& f : faces_of[n]) owned_faces.push_back(f.release());
+    GeomPtr group(GEOSGeom_createCollection_r(h, GEOS_GEOMETRYCOLLECTION, owned_faces.data(),
+                                              static_cast<unsigned>(owned_faces.size())),
                   GeomDeleter{h});
     if (!group) return failed("grouping the faces of " + nodes[n].code);
-    // A full union (not a coverage union): where snap rounding folds a
-    // face, faces of one leaf may overlap by a hair. The faces are noded
-    // already, so a floating-point union makes no new vertex (the lattice
-    // test in tests/generate_test.cpp checks).
+    // The faces are noded already, so a floating-point union makes no new
+    // vertex (the lattice test in tests/generate_test.cpp checks). Not a
+    // coverage union: GEOS refused one province leaf's faces as overlapping
+    // (a face folded by snap rounding), which a full union tolerates.
     GeomPtr merged(GEOSUnaryUnion_r(h, group.get()), GeomDeleter{h});
     if (!merged) return failed("merging the faces of " + nodes[n].code);
     nodes[n].fitted = PolygonsOf(h, merged.get());
@@ -457,10 +463,15 @@ Status FitCountyBorders(const GenerateOptions& options, const RasterFrame& frame
         if (!redrawn[n] || nodes[n].children.empty() || nodes[n].level != level) continue;
         std::vector<GEOSGeometry*> parts;
         for (int32_t c : nodes[n].children) {
+          bool ok = true;
           if (!nodes[c].fitted.empty()) {
-            AddPolygons(h, nodes[c].fitted, parts);
+            for (const Polygon& poly : nodes[c].fitted) ok = ok && AddPolygon(h, poly, parts);
           } else {
-            for (const IntPolygon& poly : nodes[c].geom) AddPolygons(h, {DegreesOf(poly, ox2, oy2, inv2r)}, parts);
+            for (const IntPolygon& poly : nodes[c].geom) ok = ok && AddPolygon(h, DegreesOf(poly, ox2, oy2, inv2r), parts);
+          }
+          if (!ok) {
+            for (GEOSGeometry* g : parts) GEOSGeom_destroy_r(h, g);
+            return failed("the shape of " + nodes[c].code);
           }
         }
         GeomPtr group(GEOSGeom_createCollection_r(h, GEOS_GEOMETRYCOLLECTION, parts.data(),

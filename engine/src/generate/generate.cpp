@@ -54,8 +54,11 @@ Result<GenerateSummary> Generate(const GenerateOptions& options) {
   if (options.city != "jiangmen" && options.city != "guangdong")
     return InvalidArgument("generate: unknown city \"" + options.city + "\" (embedded: jiangmen, guangdong)");
   if (options.cities < 1) return InvalidArgument("generate: cities must be >= 1");
-  if (options.pixels_per_degree < 64 || options.pixels_per_degree > 16384)
-    return InvalidArgument("generate: pixels_per_degree must be in [64, 16384]");
+  // A power of two keeps every vertex exact in a double (docs/generator.md,
+  // "Why a raster with corner cutting").
+  if (options.pixels_per_degree < 64 || options.pixels_per_degree > 16384 ||
+      (options.pixels_per_degree & (options.pixels_per_degree - 1)) != 0)
+    return InvalidArgument("generate: pixels_per_degree must be a power of two in [64, 16384]");
   if (options.out_path.empty()) return InvalidArgument("generate: out_path is empty");
   const std::string dir = options.data_root + "/" + options.city + "/";
   auto models = options.city == "jiangmen" ? BuildJiangmen(options, dir) : BuildProvince(options, dir);

@@ -62,6 +62,8 @@ class FeatureWriter {
   void AppendCountyGeometry(const CityModel& city, const Node& nd, const Placement& at);
   void AppendFittedGeometry(const Node& nd, const Placement& at);
   void AppendDegreePolygon(const Polygon& poly, const Placement& at);
+  template <typename AppendOne>
+  void AppendPolygons(size_t count, AppendOne&& append_one);
   void AppendTracedGeometry(const Node& nd, const Placement& at);
   void AppendTracedPolygon(const IntPolygon& poly, const Placement& at);
 
@@ -168,15 +170,7 @@ void FeatureWriter::AppendCountyGeometry(const CityModel& city, const Node& nd, 
 }
 
 void FeatureWriter::AppendFittedGeometry(const Node& nd, const Placement& at) {
-  bool multi = nd.fitted.size() > 1;
-  s_ += multi ? "{\"type\":\"MultiPolygon\",\"coordinates\":" : "{\"type\":\"Polygon\",\"coordinates\":";
-  if (multi) s_.push_back('[');
-  for (size_t pi = 0; pi < nd.fitted.size(); ++pi) {
-    if (pi) s_.push_back(',');
-    AppendDegreePolygon(nd.fitted[pi], at);
-  }
-  if (multi) s_.push_back(']');
-  s_.push_back('}');
+  AppendPolygons(nd.fitted.size(), [&](size_t pi) { AppendDegreePolygon(nd.fitted[pi], at); });
 }
 
 // Rings in degrees, written as they are (closed), shifted to the copy.
@@ -201,12 +195,19 @@ void FeatureWriter::AppendDegreePolygon(const Polygon& poly, const Placement& at
 }
 
 void FeatureWriter::AppendTracedGeometry(const Node& nd, const Placement& at) {
-  bool multi = nd.geom.size() > 1;
+  AppendPolygons(nd.geom.size(), [&](size_t pi) { AppendTracedPolygon(nd.geom[pi], at); });
+}
+
+// A Polygon, or a MultiPolygon when there are several; append_one(i)
+// writes polygon i's rings.
+template <typename AppendOne>
+void FeatureWriter::AppendPolygons(size_t count, AppendOne&& append_one) {
+  const bool multi = count > 1;
   s_ += multi ? "{\"type\":\"MultiPolygon\",\"coordinates\":" : "{\"type\":\"Polygon\",\"coordinates\":";
   if (multi) s_.push_back('[');
-  for (size_t pi = 0; pi < nd.geom.size(); ++pi) {
+  for (size_t pi = 0; pi < count; ++pi) {
     if (pi) s_.push_back(',');
-    AppendTracedPolygon(nd.geom[pi], at);
+    append_one(pi);
   }
   if (multi) s_.push_back(']');
   s_.push_back('}');

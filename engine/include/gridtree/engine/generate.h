@@ -33,7 +33,8 @@ struct GenerateOptions {
   // Write geometry on generated inner nodes (town, community, grid) too.
   // DEFAULT: true
   bool inner_geometry = true;
-  // Raster resolution of the generated tessellation, pixels per degree.
+  // Raster resolution of the generated tessellation, pixels per degree: a
+  // power of two in [64, 16384], so every vertex is exact in a double.
   // DEFAULT: 2048 (about 50 m)
   int pixels_per_degree = 2048;
   // Called now and then with a stage name and the fraction done (0..1).
