@@ -168,6 +168,7 @@ struct Info {
   bounds @8 :Bounds;
   limits @9 :Limits;
   writable @10 :Bool;           # a writer token is configured
+  objectsVersion @11 :UInt64;   # batches of position reports (and expiries) since the server started
 }
 
 struct MetricUpdate {
@@ -179,6 +180,65 @@ struct MetricUpdate {
     set @0;
     add @1;
   }
+}
+
+# ---- Tracked objects (docs/objects.md) ----
+
+struct ObjectReport {
+  id @0 :Text;             # non-empty, at most 128 bytes
+  kind @1 :Text;           # "boat", "staff", ...: non-empty, at most 32 bytes
+  lon @2 :Float64;
+  lat @3 :Float64;
+  time @4 :Int64;          # unix seconds; 0: when the batch arrives
+}
+
+struct TrackedObject {
+  id @0 :Text;
+  kind @1 :Text;
+  lon @2 :Float64;
+  lat @3 :Float64;
+  time @4 :Int64;
+  leaf @5 :Text;           # the leaf's id, "" when outside every leaf
+  distanceM @6 :Float64;   # nearest: metres from the query point
+}
+
+struct ObjectQuery {
+  where :union {
+    all @0 :Void;
+    node @1 :Text;         # a node id: its whole subtree
+    box @2 :Bounds;
+    circle @3 :Circle;
+  }
+  kind @4 :Text;           # "" for every kind
+  offset @5 :UInt32;
+  limit @6 :UInt32 = 1000;
+}
+
+struct ObjectEvent {
+  type @0 :Type;
+  enum Type {
+    enter @0;
+    exit @1;
+  }
+  objectId @1 :Text;
+  kind @2 :Text;
+  node @3 :Text;           # the node entered or left
+  level @4 :Level;
+  expired @5 :Bool;        # an exit because the object was not heard from in time
+  time @6 :Int64;
+  lon @7 :Float64;
+  lat @8 :Float64;
+}
+
+struct KindCount {
+  kind @0 :Text;
+  total @1 :Int64;         # tracked objects of the kind
+  outside @2 :Int64;       # of them, in no leaf
+}
+
+# Receives enter/exit events (implemented by the client).
+interface EventSink {
+  push @0 (events :List(ObjectEvent)) -> ();
 }
 
 # Receives pushes for a subscription (implemented by the client).
@@ -197,6 +257,8 @@ interface Writer {
   apply @0 (updates :List(MetricUpdate)) -> (version :UInt64);
   checkpoint @1 () -> ();
   reload @2 (path :Text) -> (datasetVersion :UInt64, nodes :Int64, leaves :Int64);
+  # Position reports: refused whole, naming the first bad one, or applied whole.
+  track @3 (reports :List(ObjectReport)) -> (reports :UInt64, outside :UInt64, moved :UInt64, objectsVersion :UInt64);
 }
 
 # The bootstrap capability: every read query, plus the doors to writes and
@@ -213,4 +275,10 @@ interface GridTree {
   topK @8 (query :TopKQuery) -> (entries :List(TopEntry), version :UInt64, datasetVersion :UInt64);
   writer @9 (token :Text) -> (writer :Writer);
   watch @10 (ids :List(Text), callback :Watcher) -> (handle :WatchHandle);
+  objects @11 (query :ObjectQuery) -> (objects :List(TrackedObject), total :UInt64, objectsVersion :UInt64);
+  nearest @12 (lon :Float64, lat :Float64, k :UInt32, kind :Text) -> (objects :List(TrackedObject));
+  objectKinds @13 () -> (kinds :List(KindCount), objectsVersion :UInt64);
+  # Enter/exit events of the chosen nodes (any when empty), levels and
+  # kinds; dropping the handle unsubscribes.
+  events @14 (nodes :List(Text), levels :List(Level), kinds :List(Text), sink :EventSink) -> (handle :WatchHandle);
 }

@@ -3,11 +3,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <new>
 #include <stdexcept>
 
 #include "engine_image.h"
 #include "engine_state.h"
+#include "object_store.h"
 #include "wal.h"
 
 namespace gridtree {
@@ -116,9 +118,33 @@ Result<std::shared_ptr<Topology>> BuildTopology(Dataset dataset, const EngineOpt
 
 }  // namespace internal
 
-View::View(std::shared_ptr<const Topology> topology, std::shared_ptr<const MetricState> metrics)
-    : topology_(std::move(topology)), metrics_(std::move(metrics)) {}
+View::View(std::shared_ptr<const Topology> topology, std::shared_ptr<const MetricState> metrics,
+           std::shared_ptr<const internal::ObjectCounts> objects)
+    : topology_(std::move(topology)), metrics_(std::move(metrics)), objects_(std::move(objects)) {
+  // Counts of another dataset's nodes mean nothing here.
+  if (objects_ && objects_->dataset_version != topology_->dataset_version) objects_.reset();
+}
 View::~View() = default;
+
+uint64_t View::objects_version() const { return objects_ ? objects_->version : 0; }
+
+size_t View::metric_count() const {
+  return topology_->dataset.metric_count() + (objects_ ? objects_->kinds.size() : 0);
+}
+
+std::string_view View::metric_name(int metric) const {
+  const size_t m = topology_->dataset.metric_count();
+  if (static_cast<size_t>(metric) < m) return topology_->dataset.metric_names[metric];
+  return objects_->metric_names[metric - m];
+}
+
+std::optional<int> View::MetricIndex(std::string_view name) const {
+  if (auto m = topology_->dataset.MetricIndex(name)) return m;
+  if (objects_)
+    for (size_t k = 0; k < objects_->metric_names.size(); ++k)
+      if (objects_->metric_names[k] == name) return static_cast<int>(topology_->dataset.metric_count() + k);
+  return std::nullopt;
+}
 
 const Dataset& View::dataset() const { return topology_->dataset; }
 const index::PolygonIndex& View::spatial_index() const { return *topology_->index; }
@@ -161,7 +187,12 @@ std::optional<NodeId> View::Find(std::string_view id) const {
 }
 NodeId View::NodeOf(LeafId leaf) const { return NodeId(topology_->dataset.leaf_nodes[leaf.value]); }
 LeafId View::LeafOf(NodeId node) const { return LeafId(topology_->dataset.leaf_of_node[node.value]); }
-int64_t View::Metric(NodeId node, int metric) const { return metrics_->Get(node.value, metric); }
+int64_t View::Metric(NodeId node, int metric) const {
+  const int m = static_cast<int>(metrics_->metric_count);
+  return metric < m ? metrics_->Get(node.value, metric) : objects_->counts->Get(node.value, metric - m);
+}
+
+internal::EngineState::~EngineState() = default;  // here, where the log, the lock and the store are complete
 
 Engine::Engine() : state_(std::make_unique<internal::EngineState>()) {}
 Engine::~Engine() = default;
@@ -189,6 +220,8 @@ Status Engine::Start(std::shared_ptr<Topology> topology, std::shared_ptr<MetricS
   const Dataset& ds = topology->dataset;
   std::optional<std::vector<int64_t>> recovered;  // leaf values, when recovery changed them
   uint64_t version = 0;
+  std::error_code no_log;
+  const bool had_log = !options.data_dir.empty() && std::filesystem::exists(options.data_dir + "/wal.log", no_log);
   if (!options.data_dir.empty()) {
     auto snap = internal::ReadSnapshot(options.data_dir, ds.fingerprint, ds.leaf_count(), ds.metric_count());
     if (!snap.ok()) return snap.status();
@@ -220,7 +253,7 @@ Status Engine::Start(std::shared_ptr<Topology> topology, std::shared_ptr<MetricS
   st.pending = view;
   st.synced_version = version;
   st.Publish(std::move(view));
-  return Status::Ok();
+  return StartObjects(had_log);
 }
 
 Result<std::unique_ptr<Engine>> Engine::Create(Dataset dataset, const EngineOptions& options) {

@@ -15,6 +15,8 @@ namespace gridtree::internal {
 
 class WriteAheadLog;
 class DataDirLock;
+class ObjectStore;
+struct ObjectCounts;
 
 // What does not change between metric updates: the hierarchy and the
 // spatial index. Replaced whole by Reload.
@@ -78,8 +80,40 @@ struct EngineState {
   }
   void Publish(std::shared_ptr<const View> view) {
     std::lock_guard lock(current_mu);
+    view = WithObjectsLocked(std::move(view));
     current.swap(view);
   }  // the old view, if this held the last reference, is freed after the unlock
+  // The view with the newest object counts attached (what Publish makes of it).
+  std::shared_ptr<const View> WithObjects(std::shared_ptr<const View> view) {
+    std::lock_guard lock(current_mu);
+    return WithObjectsLocked(std::move(view));
+  }
+  std::shared_ptr<const View> WithObjectsLocked(std::shared_ptr<const View> view) const {
+    if (!object_counts || view->objects_version() == ObjectCountsVersion()) return view;
+    return std::make_shared<const View>(view->topology_ptr(), view->metrics_ptr(), object_counts);
+  }
+  uint64_t ObjectCountsVersion() const;  // object_counts' version (engine_objects.cpp)
+
+  // Tracked objects (engine_objects.cpp). objects_mu serialises tracking,
+  // expiry and object queries; object_counts, the newest counts, is
+  // guarded by current_mu and attached to every View published.
+  mutable std::mutex objects_mu;
+  std::unique_ptr<ObjectStore> objects;
+  std::shared_ptr<const ObjectCounts> object_counts;
+  // After a start that did not find the objects of a clean shutdown, an
+  // object's first report makes no enter events until this unix time: it
+  // was most likely already there, and a restart must not look like a
+  // city-wide arrival.
+  int64_t quiet_until = 0;
+  struct ObjectSubscriber {
+    ObjectEventFilter filter;
+    std::vector<int32_t> nodes;  // filter.node_ids as node numbers of the current dataset
+    Engine::ObjectEventCallback callback;
+  };
+  std::mutex subscribers_mu;
+  std::map<int, ObjectSubscriber> subscribers;
+  int next_subscriber = 1;
+  ~EngineState();
 
   // Writers: write_mu serialises validation and log appends; sync_mu lets
   // one writer at a time fsync for everyone appended so far (group commit).
@@ -101,6 +135,11 @@ struct EngineState {
   std::map<int, Engine::Listener> listeners;
   int next_listener = 1;
 };
+
+// Tells every listener about a new state. The leaves are numbers of that
+// state's own dataset: a listener always gets the view they belong to,
+// never a newer one a reload may have published meanwhile.
+void NotifyListeners(EngineState& st, const std::shared_ptr<const View>& view, std::span<const LeafId> leaves);
 
 // The number of nodes rounded up to whole metric chunks: node values are
 // held padded to it (in memory and in an engine image).

@@ -21,11 +21,11 @@ std::string MetricList(const Dataset& ds) {
   return s;
 }
 
-// Tells every listener about a new state. The leaves are numbers of that
-// state's own dataset: a listener always gets the view they belong to,
-// never a newer one a reload may have published meanwhile.
-void NotifyListeners(internal::EngineState& st, const std::shared_ptr<const View>& view,
-                     std::span<const LeafId> leaves) {
+}  // namespace
+
+namespace internal {
+
+void NotifyListeners(EngineState& st, const std::shared_ptr<const View>& view, std::span<const LeafId> leaves) {
   std::vector<Engine::Listener> listeners;
   {
     std::lock_guard lock(st.listeners_mu);
@@ -34,7 +34,7 @@ void NotifyListeners(internal::EngineState& st, const std::shared_ptr<const View
   for (auto& l : listeners) l(view, leaves);
 }
 
-}  // namespace
+}  // namespace internal
 
 Result<uint64_t> Engine::Apply(const UpdateBatch& batch) {
   internal::EngineState& st = *state_;
@@ -166,7 +166,8 @@ Result<uint64_t> Engine::Apply(const UpdateBatch& batch) {
   }
   std::sort(changed.begin(), changed.end());
   changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
-  NotifyListeners(st, made, changed);
+  // With the newest object counts: a watcher comparing versions never sees them go back.
+  internal::NotifyListeners(st, st.WithObjects(made), changed);
   return version;
 }
 
@@ -218,7 +219,7 @@ Result<std::shared_ptr<const View>> Engine::SwapIn(std::shared_ptr<internal::Top
     st.Publish(view);
   }
   // No leaves: everything is new, a watcher re-reads whatever it watches.
-  NotifyListeners(st, view, {});
+  internal::NotifyListeners(st, view, {});
   return view;
 }
 

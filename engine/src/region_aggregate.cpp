@@ -432,7 +432,7 @@ Result<RegionResult> View::RegionAggregate(const RegionQuery& query) const {
   const PreparedRegion& region = *prepared.value();
   const Dataset& ds = dataset();
   const auto& idx = spatial_index();
-  const size_t m = ds.metric_count();
+  const size_t m = metric_count();
   // Without group-by any inside node counts whole; with it, only nodes at or
   // below the grouping level (so that each row gets its share).
   const int group_level = query.group_by ? static_cast<int>(*query.group_by) : -1;
@@ -483,7 +483,7 @@ Result<RegionResult> View::RegionAggregate(const RegionQuery& query) const {
   std::vector<int32_t> row_of(query.group_by ? ds.node_count() : 0, -1);
   auto add = [&](int32_t node, double w) {
     for (size_t j = 0; j < m; ++j) {
-      const int64_t v = metrics().Get(node, static_cast<int>(j));
+      const int64_t v = Metric(NodeId(node), static_cast<int>(j));
       if (exact) result.counts[j] += v;
       else result.total[j] += w * static_cast<double>(v);
     }
@@ -497,7 +497,7 @@ Result<RegionResult> View::RegionAggregate(const RegionQuery& query) const {
     }
     RegionRow& row = result.rows[row_of[g]];
     for (size_t j = 0; j < m; ++j) {
-      const int64_t v = metrics().Get(node, static_cast<int>(j));
+      const int64_t v = Metric(NodeId(node), static_cast<int>(j));
       if (exact) row.counts[j] += v;
       else row.values[j] += w * static_cast<double>(v);
     }

@@ -60,9 +60,10 @@ class LayerValues {
 
 // The keys of every feature, in tag order: id, name, level, kind, area_km2,
 // then each metric and its density.
-std::vector<std::string> LayerKeys(const Dataset& ds) {
+std::vector<std::string> LayerKeys(const View& view) {
   std::vector<std::string> keys = {"id", "name", "level", "kind", "area_km2"};
-  for (const std::string& name : ds.metric_names) {
+  for (size_t j = 0; j < view.metric_count(); ++j) {
+    const std::string name(view.metric_name(static_cast<int>(j)));
     keys.push_back(name);
     keys.push_back(name + "_per_km2");
   }
@@ -124,8 +125,8 @@ Result<std::string> RenderTile(const View& view, const TileId& tile, const TileO
   }
   std::string out;
   protozero::pbf_writer tile_writer(out);
-  const size_t m = ds.metric_count();
-  const std::vector<std::string> keys = LayerKeys(ds);
+  const size_t m = view.metric_count();
+  const std::vector<std::string> keys = LayerKeys(view);
   std::vector<uint32_t> tags;
   for (int level = 0; level < kLevelCount; ++level) {
     if (layers[level].empty()) continue;
@@ -191,7 +192,8 @@ std::string TileJson(const View& view, std::string_view tiles_url, const TileOpt
     j += "{\"id\":\"" + std::string(LevelName(static_cast<Level>(level))) + "\",\"minzoom\":" +
          std::to_string(kMinZoom[level]) + ",\"maxzoom\":" + std::to_string(options.max_zoom) +
          ",\"fields\":{\"id\":\"String\",\"name\":\"String\",\"level\":\"String\",\"kind\":\"String\",\"area_km2\":\"Number\"";
-    for (const std::string& name : ds.metric_names) {
+    for (size_t k = 0; k < view.metric_count(); ++k) {
+      const std::string name(view.metric_name(static_cast<int>(k)));
       j += ',';
       AppendJsonString(j, name);
       j += ":\"Number\",";
@@ -205,9 +207,9 @@ std::string TileJson(const View& view, std::string_view tiles_url, const TileOpt
 }
 
 std::string TileETag(const View& view) {
-  char buf[80];
-  std::snprintf(buf, sizeof buf, "\"%016" PRIx64 "-%" PRIu64 "-%" PRIu64 "\"", view.dataset().fingerprint,
-                view.dataset_version(), view.version());
+  char buf[100];
+  std::snprintf(buf, sizeof buf, "\"%016" PRIx64 "-%" PRIu64 "-%" PRIu64 "-%" PRIu64 "\"", view.dataset().fingerprint,
+                view.dataset_version(), view.version(), view.objects_version());
   return buf;
 }
 

@@ -7,8 +7,8 @@
 namespace gridtree {
 
 std::vector<int64_t> View::Aggregate(NodeId node) const {
-  std::vector<int64_t> out(metrics().metric_count);
-  for (size_t j = 0; j < out.size(); ++j) out[j] = metrics().Get(node.value, static_cast<int>(j));
+  std::vector<int64_t> out(metric_count());
+  for (size_t j = 0; j < out.size(); ++j) out[j] = Metric(node, static_cast<int>(j));
   return out;
 }
 
@@ -36,9 +36,9 @@ std::vector<NodeId> View::FindByNamePrefix(std::string_view prefix, size_t limit
 
 Result<TopKResult> View::TopK(const TopKQuery& q) const {
   const Dataset& ds = dataset();
-  if (q.metric < 0 || static_cast<size_t>(q.metric) >= ds.metric_count())
-    return InvalidArgument("top-k: metric number " + std::to_string(q.metric) + " is not one of the dataset's " +
-                           std::to_string(ds.metric_count()) + " metrics");
+  if (q.metric < 0 || static_cast<size_t>(q.metric) >= metric_count())
+    return InvalidArgument("top-k: metric number " + std::to_string(q.metric) + " is not one of the view's " +
+                           std::to_string(metric_count()) + " metrics");
   if (q.within.valid() && static_cast<size_t>(q.within.value) >= ds.node_count())
     return InvalidArgument("top-k: within node " + std::to_string(q.within.value) + " is not in this dataset");
   TopKResult result;
@@ -58,7 +58,7 @@ Result<TopKResult> View::TopK(const TopKQuery& q) const {
   std::priority_queue<TopEntry, std::vector<TopEntry>, decltype(better)> heap(better);
   for (int32_t v = begin; v < end; ++v) {
     if (ds.levels[v] != q.level) continue;
-    TopEntry entry{NodeId(v), metrics().Get(v, q.metric), 0};
+    TopEntry entry{NodeId(v), Metric(NodeId(v), q.metric), 0};
     if (q.density) {
       const double area = ds.node_area_km2[v];
       if (area <= 0) continue;

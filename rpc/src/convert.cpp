@@ -89,8 +89,12 @@ void FillInfo(proto::Info::Builder out, const View& view, const ServerOptions& o
   for (int i = 0; i < kLevelCount; ++i) c.set(i, counts[i]);
   out.setNodes(static_cast<int64_t>(ds.node_count()));
   out.setLeaves(static_cast<int64_t>(ds.leaf_count()));
-  auto names = out.initMetricNames(static_cast<unsigned>(ds.metric_count()));
-  for (size_t i = 0; i < ds.metric_count(); ++i) names.set(static_cast<unsigned>(i), Text(ds.metric_names[i]));
+  auto names = out.initMetricNames(static_cast<unsigned>(view.metric_count()));
+  for (size_t i = 0; i < view.metric_count(); ++i) {
+    const std::string_view name = view.metric_name(static_cast<int>(i));
+    names.set(static_cast<unsigned>(i), capnp::Text::Reader(name.data(), name.size()));
+  }
+  out.setObjectsVersion(view.objects_version());
   FillBounds(out.initBounds(), view.spatial_index().extent());
   auto lim = out.initLimits();
   lim.setMaxMessageBytes(options.max_message_bytes);
@@ -115,8 +119,8 @@ void FillNodeInfo(proto::NodeInfo::Builder out, const View& view, NodeId node) {
   out.setLeaf(view.LeafOf(node).value);
   out.setAreaKm2(view.AreaKm2(node));
   FillBounds(out.initBounds(), ds.node_bounds[node.value]);
-  auto m = out.initMetrics(static_cast<unsigned>(ds.metric_count()));
-  for (size_t i = 0; i < ds.metric_count(); ++i) m.set(static_cast<unsigned>(i), view.Metric(node, static_cast<int>(i)));
+  auto m = out.initMetrics(static_cast<unsigned>(view.metric_count()));
+  for (size_t i = 0; i < view.metric_count(); ++i) m.set(static_cast<unsigned>(i), view.Metric(node, static_cast<int>(i)));
   out.setVersion(view.version());
   out.setDatasetVersion(view.dataset_version());
 }
@@ -133,7 +137,7 @@ void FillTopK(capnp::List<proto::TopEntry>::Builder out, const View& view, const
 
 void FillAggregate(proto::Aggregate::Builder out, const View& view, NodeId node) {
   FillNodeRef(out.initNode(), view, node);
-  const size_t n = view.dataset().metric_count();
+  const size_t n = view.metric_count();
   auto m = out.initValues(static_cast<unsigned>(n));
   for (size_t i = 0; i < n; ++i) m.set(static_cast<unsigned>(i), view.Metric(node, static_cast<int>(i)));
 }
@@ -271,6 +275,68 @@ UpdateBatch UpdatesFromProto(capnp::List<proto::MetricUpdate>::Reader updates) {
     batch.updates.push_back(std::move(m));
   }
   return batch;
+}
+
+std::vector<ObjectReport> ReportsFromProto(capnp::List<proto::ObjectReport>::Reader reports) {
+  std::vector<ObjectReport> out(reports.size());
+  for (unsigned i = 0; i < reports.size(); ++i) {
+    auto r = reports[i];
+    out[i].id.assign(r.getId().begin(), r.getId().size());
+    out[i].kind.assign(r.getKind().begin(), r.getKind().size());
+    out[i].lon = r.getLon();
+    out[i].lat = r.getLat();
+    out[i].time = r.getTime();
+  }
+  return out;
+}
+
+ObjectQuery ObjectQueryFromProto(proto::ObjectQuery::Reader q) {
+  ObjectQuery out;
+  auto where = q.getWhere();
+  switch (where.which()) {
+    case proto::ObjectQuery::Where::ALL: break;
+    case proto::ObjectQuery::Where::NODE: out.node_id = std::string(where.getNode().cStr()); break;
+    case proto::ObjectQuery::Where::BOX: {
+      auto b = where.getBox();
+      if (!(b.getWest() <= b.getEast() && b.getSouth() <= b.getNorth()))
+        ThrowFailed("query.where.box: west <= east and south <= north are required");
+      out.box = index::Box{b.getWest(), b.getSouth(), b.getEast(), b.getNorth()};
+      break;
+    }
+    case proto::ObjectQuery::Where::CIRCLE: {
+      auto c = where.getCircle();
+      out.center = index::Point{c.getLon(), c.getLat()};
+      out.radius_m = c.getRadiusM();
+      break;
+    }
+    default: ThrowFailed("query.where: unknown choice");
+  }
+  out.kind.assign(q.getKind().begin(), q.getKind().size());
+  out.offset = q.getOffset();
+  out.limit = q.getLimit();
+  return out;
+}
+
+void FillTrackedObject(proto::TrackedObject::Builder out, const TrackedObject& o) {
+  out.setId(o.id);
+  out.setKind(o.kind);
+  out.setLon(o.lon);
+  out.setLat(o.lat);
+  out.setTime(o.time);
+  out.setLeaf(o.leaf_id);
+  out.setDistanceM(o.distance_m);
+}
+
+void FillObjectEvent(proto::ObjectEvent::Builder out, const ObjectEvent& e) {
+  out.setType(e.type == ObjectEvent::Type::kEnter ? proto::ObjectEvent::Type::ENTER : proto::ObjectEvent::Type::EXIT);
+  out.setObjectId(e.object_id);
+  out.setKind(e.kind);
+  out.setNode(e.node_id);
+  out.setLevel(ToProto(e.level));
+  out.setExpired(e.expired);
+  out.setTime(e.time);
+  out.setLon(e.lon);
+  out.setLat(e.lat);
 }
 
 bool TokenEquals(std::string_view presented, std::string_view expected) {

@@ -32,6 +32,12 @@ void FillRegionResult(proto::RegionResult::Builder out, const View& view, const 
 // Request -> engine query; throws FAILED naming the bad field.
 RegionQuery RegionQueryFromProto(proto::RegionQuery::Reader query);
 UpdateBatch UpdatesFromProto(capnp::List<proto::MetricUpdate>::Reader updates);
+// Reports as they come; the engine checks them (Engine::Track).
+std::vector<ObjectReport> ReportsFromProto(capnp::List<proto::ObjectReport>::Reader reports);
+ObjectQuery ObjectQueryFromProto(proto::ObjectQuery::Reader query);
+
+void FillTrackedObject(proto::TrackedObject::Builder out, const TrackedObject& o);
+void FillObjectEvent(proto::ObjectEvent::Builder out, const ObjectEvent& e);
 
 // Constant-time comparison of a presented token with the configured one.
 bool TokenEquals(std::string_view presented, std::string_view expected);

@@ -63,6 +63,9 @@ ServerState::ServerState(Engine& e, ServerOptions o, kj::Timer& t)
   sweep_loop = Sweep().eagerlyEvaluate([this](kj::Exception&& e) {
     Log("error", "sweep_failed", {{"error", e.getDescription().cStr()}});
   });
+  events_loop = EventLoop().eagerlyEvaluate([this](kj::Exception&& e) {
+    Log("error", "events_loop_failed", {{"error", e.getDescription().cStr()}});
+  });
   batches_loop = BatchLoop().eagerlyEvaluate([this](kj::Exception&& e) {
     Log("error", "subscription_loop_failed", {{"error", e.getDescription().cStr()}});
   });
@@ -79,6 +82,14 @@ ServerState::~ServerState() {
     inbox->wakeup = nullptr;
   }
   engine.RemoveListener(listener_id);
+  {
+    std::lock_guard<std::mutex> lock(event_inbox->mu);
+    event_inbox->closed = true;
+    event_inbox->wakeup = nullptr;
+  }
+  for (auto& [id, sub] : event_subscriptions) engine.UnsubscribeObjectEvents(sub.engine_id);
+  events_loop = nullptr;
+  event_subscriptions.clear();
   sweep_loop = nullptr;
   FlushSuppressed(true);
   batches_loop = nullptr;
@@ -199,6 +210,15 @@ kj::Promise<void> ServerState::Sweep() {
                                 std::to_string(options.idle_timeout_seconds) + " s (idle_timeout_seconds)",
                         0 * kj::SECONDS);
     }
+    if (engine.object_count() > 0) {
+      // Objects not heard from in time leave, with exit events (on a
+      // worker: it scans every object).
+      running.fetch_add(1);
+      Enqueue([this]() {
+        engine.ExpireObjects();
+        running.fetch_sub(1);
+      });
+    }
     if (trim_wanted) {
       // Answers and queues of closed connections go back to the system, not
       // only to malloc's free lists.
@@ -276,8 +296,80 @@ kj::Promise<void> ServerState::BatchLoop() {
   });
 }
 
+kj::Promise<void> ServerState::EventLoop() {
+  auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
+  {
+    std::lock_guard<std::mutex> lock(event_inbox->mu);
+    if (event_inbox->batches.empty()) {
+      event_inbox->wakeup = kj::mv(paf.fulfiller);
+    } else {
+      paf.fulfiller->fulfill();
+    }
+  }
+  return paf.promise.then([this]() {
+    std::deque<std::pair<uint64_t, std::vector<ObjectEvent>>> ready;
+    {
+      std::lock_guard<std::mutex> lock(event_inbox->mu);
+      ready.swap(event_inbox->batches);
+    }
+    std::vector<uint64_t> touched;
+    for (auto& [id, events] : ready) {
+      auto it = event_subscriptions.find(id);
+      if (it == event_subscriptions.end()) continue;
+      EventSubscription& sub = it->second;
+      // A sink that does not keep up loses the oldest events past a bound,
+      // counted in its next push's log line; it never holds the server's memory.
+      constexpr size_t kMaxPending = 100000;
+      for (ObjectEvent& e : events) sub.pending.push_back(std::move(e));
+      if (sub.pending.size() > kMaxPending) {
+        const size_t drop = sub.pending.size() - kMaxPending;
+        sub.pending.erase(sub.pending.begin(), sub.pending.begin() + static_cast<std::ptrdiff_t>(drop));
+        sub.dropped += drop;
+      }
+      touched.push_back(id);
+    }
+    for (uint64_t id : touched) PushEvents(id);
+    return EventLoop();
+  });
+}
+
+void ServerState::PushEvents(uint64_t sub_id) {
+  auto it = event_subscriptions.find(sub_id);
+  if (it == event_subscriptions.end()) return;
+  EventSubscription& sub = it->second;
+  if (sub.sending || sub.pending.empty()) return;
+  if (sub.dropped) {
+    Log("warn", "events_dropped", {{"subscription", std::to_string(sub_id)}, {"events", std::to_string(sub.dropped)}});
+    sub.dropped = 0;
+  }
+  sub.sending = true;
+  auto req = sub.sink.pushRequest();
+  auto out = req.initEvents(static_cast<unsigned>(sub.pending.size()));
+  for (size_t i = 0; i < sub.pending.size(); ++i) FillObjectEvent(out[static_cast<unsigned>(i)], sub.pending[i]);
+  sub.pending.clear();
+  tasks.add(req.send().then(
+      [this, sub_id](auto&&) {
+        auto it = event_subscriptions.find(sub_id);
+        if (it == event_subscriptions.end()) return;
+        it->second.sending = false;
+        PushEvents(sub_id);
+      },
+      [this, sub_id](kj::Exception&& e) {
+        // The sink is gone or broken: the subscription ends.
+        Log("info", "events_sink_failed", {{"subscription", std::to_string(sub_id)}, {"error", e.getDescription().cStr()}});
+        CancelEvents(sub_id);
+      }));
+}
+
+void ServerState::CancelEvents(uint64_t sub_id) {
+  auto it = event_subscriptions.find(sub_id);
+  if (it == event_subscriptions.end()) return;
+  engine.UnsubscribeObjectEvents(it->second.engine_id);
+  event_subscriptions.erase(it);
+}
+
 void ServerState::Deliver(const Batch& batch) {
-  auto key = [](const View& v) { return std::make_pair(v.dataset_version(), v.version()); };
+  auto key = [](const View& v) { return std::make_tuple(v.dataset_version(), v.version(), v.objects_version()); };
   // A batch of an older dataset than the newest delivered changes nothing
   // a watcher can still see (its reload has been, or will be, pushed).
   if (newest_delivered && batch.view->dataset_version() < newest_delivered->dataset_version()) return;

@@ -41,6 +41,27 @@ class WatchHandleImpl final : public proto::WatchHandle::Server {
   std::shared_ptr<ConnState> conn_;  // a connection with a watch is never idle
 };
 
+class EventsHandleImpl final : public proto::WatchHandle::Server {
+ public:
+  EventsHandleImpl(ServerState& state, uint64_t id, std::shared_ptr<ConnState> conn)
+      : state_(state), id_(id), conn_(std::move(conn)) {
+    ++conn_->watches;
+  }
+  ~EventsHandleImpl() noexcept(false) {
+    state_.CancelEvents(id_);
+    --conn_->watches;
+  }
+  kj::Promise<void> cancel(CancelContext) override {
+    state_.CancelEvents(id_);
+    return kj::READY_NOW;
+  }
+
+ private:
+  ServerState& state_;
+  uint64_t id_;
+  std::shared_ptr<ConnState> conn_;  // a connection with a subscription is never idle
+};
+
 class WriterImpl final : public proto::Writer::Server {
  public:
   WriterImpl(ServerState& state, std::shared_ptr<ConnState> conn) : state_(state), conn_(std::move(conn)) {}
@@ -55,6 +76,23 @@ class WriterImpl final : public proto::Writer::Server {
           .then([ctx](Result<uint64_t> r) mutable {
             if (!r.ok()) ThrowStatus(r.status());
             ctx.getResults().setVersion(r.value());
+          });
+    });
+  }
+
+  kj::Promise<void> track(TrackContext ctx) override {
+    return state_.Call(conn_, "track", [this, ctx]() mutable {
+      auto reports = ctx.getParams().getReports();
+      CheckLimit("reports", "reports", reports.size(), state_.options.max_reports_per_batch, "max_reports_per_batch");
+      Engine* engine = &state_.engine;
+      return state_.Offload([engine, batch = ReportsFromProto(reports)]() { return engine->Track(batch); })
+          .then([ctx](Result<TrackResult> r) mutable {
+            if (!r.ok()) ThrowStatus(r.status());
+            auto res = ctx.getResults();
+            res.setReports(r->reports);
+            res.setOutside(r->outside);
+            res.setMoved(r->moved);
+            res.setObjectsVersion(r->objects_version);
           });
     });
   }
@@ -209,7 +247,7 @@ class GridTreeImpl final : public proto::GridTree::Server {
       auto view = state_.engine.Read();
       TopKQuery tq;
       tq.level = FromProto(q.getLevel());
-      auto metric = view->dataset().MetricIndex(std::string_view(q.getMetric().begin(), q.getMetric().size()));
+      auto metric = view->MetricIndex(std::string_view(q.getMetric().begin(), q.getMetric().size()));
       if (!metric) ThrowFailed("query.metric: unknown metric \"" + Str(q.getMetric()) + "\"");
       tq.metric = *metric;
       tq.k = q.getK();
@@ -263,6 +301,83 @@ class GridTreeImpl final : public proto::GridTree::Server {
       }
       state_.Log("info", "writer_granted", {{"conn", std::to_string(conn_->id)}});
       ctx.getResults().setWriter(kj::heap<WriterImpl>(state_, conn_));
+      return kj::READY_NOW;
+    });
+  }
+
+  kj::Promise<void> objects(ObjectsContext ctx) override {
+    return state_.Call(conn_, "objects", [this, ctx]() mutable {
+      ObjectQuery q = ObjectQueryFromProto(ctx.getParams().getQuery());
+      CheckLimit("query.limit", "objects", q.limit, state_.options.max_reports_per_batch, "max_reports_per_batch");
+      Engine* engine = &state_.engine;
+      return state_.Offload([engine, q = std::move(q)]() { return engine->Objects(q); })
+          .then([ctx](Result<ObjectPage> r) mutable {
+            if (!r.ok()) ThrowStatus(r.status());
+            auto res = ctx.getResults();
+            auto out = res.initObjects(static_cast<unsigned>(r->objects.size()));
+            for (size_t i = 0; i < r->objects.size(); ++i) FillTrackedObject(out[static_cast<unsigned>(i)], r->objects[i]);
+            res.setTotal(r->total);
+            res.setObjectsVersion(r->objects_version);
+          });
+    });
+  }
+
+  kj::Promise<void> nearest(NearestContext ctx) override {
+    return state_.Call(conn_, "nearest", [this, ctx]() mutable {
+      auto p = ctx.getParams();
+      const double lon = p.getLon(), lat = p.getLat();
+      if (!std::isfinite(lon) || !std::isfinite(lat)) ThrowFailed("lon, lat: must be finite numbers");
+      const size_t k = p.getK();
+      CheckLimit("k", "objects", k, state_.options.max_top_k, "max_top_k");
+      Engine* engine = &state_.engine;
+      return state_.Offload([engine, lon, lat, k, kind = Str(p.getKind())]() { return engine->Nearest({lon, lat}, k, kind); })
+          .then([ctx](Result<std::vector<TrackedObject>> r) mutable {
+            if (!r.ok()) ThrowStatus(r.status());
+            auto out = ctx.getResults().initObjects(static_cast<unsigned>(r->size()));
+            for (size_t i = 0; i < r->size(); ++i) FillTrackedObject(out[static_cast<unsigned>(i)], (*r)[i]);
+          });
+    });
+  }
+
+  kj::Promise<void> objectKinds(ObjectKindsContext ctx) override {
+    return state_.Call(conn_, "objectKinds", [this, ctx]() mutable {
+      const std::vector<ObjectKindCount> kinds = state_.engine.ObjectKinds();
+      auto res = ctx.getResults();
+      auto out = res.initKinds(static_cast<unsigned>(kinds.size()));
+      for (size_t i = 0; i < kinds.size(); ++i) {
+        out[static_cast<unsigned>(i)].setKind(kinds[i].kind);
+        out[static_cast<unsigned>(i)].setTotal(kinds[i].total);
+        out[static_cast<unsigned>(i)].setOutside(kinds[i].outside);
+      }
+      res.setObjectsVersion(state_.engine.Read()->objects_version());
+      return kj::READY_NOW;
+    });
+  }
+
+  kj::Promise<void> events(EventsContext ctx) override {
+    return state_.Call(conn_, "events", [this, ctx]() mutable {
+      auto p = ctx.getParams();
+      if (!p.hasSink()) ThrowFailed("sink: missing");
+      CheckLimit("nodes", "ids", p.getNodes().size(), state_.options.max_ids_per_watch, "max_ids_per_watch");
+      ObjectEventFilter filter;
+      for (auto id : p.getNodes()) filter.node_ids.push_back(Str(id));
+      for (auto level : p.getLevels()) filter.levels.push_back(FromProto(level));
+      for (auto kind : p.getKinds()) filter.kinds.push_back(Str(kind));
+      const uint64_t id = state_.next_subscription++;
+      auto inbox = state_.event_inbox;
+      auto subscribed = state_.engine.SubscribeObjectEvents(std::move(filter), [inbox, id](std::span<const ObjectEvent> events) {
+        std::lock_guard<std::mutex> lock(inbox->mu);
+        if (inbox->closed) return;
+        inbox->batches.emplace_back(id, std::vector<ObjectEvent>(events.begin(), events.end()));
+        if (inbox->wakeup) {
+          inbox->wakeup->fulfill();
+          inbox->wakeup = nullptr;
+        }
+      });
+      if (!subscribed.ok()) ThrowStatus(subscribed.status());
+      state_.event_subscriptions.emplace(id, ServerState::EventSubscription(subscribed.value(), p.getSink()));
+      state_.Log("info", "events", {{"subscription", std::to_string(id)}});
+      ctx.getResults().setHandle(kj::heap<EventsHandleImpl>(state_, id, conn_));
       return kj::READY_NOW;
     });
   }

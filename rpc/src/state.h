@@ -140,6 +140,31 @@ struct ServerState : kj::TaskSet::ErrorHandler {
   std::shared_ptr<Inbox> inbox = std::make_shared<Inbox>();
   kj::Promise<void> batches_loop = nullptr;
 
+  // Object event subscriptions (GridTree.events): the engine calls back on
+  // the tracking thread; the events wait in a shared inbox for the loop,
+  // which pushes them to each sink one push at a time (events arriving
+  // meanwhile go in the next push).
+  struct EventSubscription {
+    EventSubscription(int id, proto::EventSink::Client s) : engine_id(id), sink(kj::mv(s)) {}
+    int engine_id = -1;
+    proto::EventSink::Client sink;
+    bool sending = false;
+    std::vector<ObjectEvent> pending;
+    uint64_t dropped = 0;  // events dropped while the sink was too slow
+  };
+  std::map<uint64_t, EventSubscription> event_subscriptions;
+  struct EventInbox {
+    std::mutex mu;
+    bool closed = false;                                              // guarded by mu
+    std::deque<std::pair<uint64_t, std::vector<ObjectEvent>>> batches;  // guarded by mu
+    kj::Own<kj::CrossThreadPromiseFulfiller<void>> wakeup;            // guarded by mu
+  };
+  std::shared_ptr<EventInbox> event_inbox = std::make_shared<EventInbox>();
+  kj::Promise<void> events_loop = nullptr;
+  kj::Promise<void> EventLoop();
+  void PushEvents(uint64_t sub_id);
+  void CancelEvents(uint64_t sub_id);
+
   // One log line, at most options.log_lines_per_event_per_second of one
   // event each second; what is held back is counted in a log_suppressed
   // line once the second is over.

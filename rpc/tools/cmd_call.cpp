@@ -6,11 +6,14 @@
 #include <kj/debug.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "batch_json.h"
 #include "call_output.h"
 #include "commands.h"
+#include "gridtree/engine/json_text.h"
 #include "gridtree/rpc/client.h"
 #include "serve_util.h"
 
@@ -96,6 +99,97 @@ class PrintingWatcher final : public proto::Watcher::Server {
   uint64_t names_version_ = 0;  // no dataset has version 0: the first push asks
 };
 
+// One JSON object per tracked object.
+std::string ObjectJson(proto::TrackedObject::Reader o, bool with_distance) {
+  std::string out = "{\"id\":";
+  AppendJsonString(out, o.getId().cStr());
+  out += ",\"kind\":";
+  AppendJsonString(out, o.getKind().cStr());
+  out += ",\"lon\":";
+  AppendJsonNumber(out, o.getLon());
+  out += ",\"lat\":";
+  AppendJsonNumber(out, o.getLat());
+  out += ",\"time\":" + std::to_string(o.getTime()) + ",\"leaf\":";
+  AppendJsonString(out, o.getLeaf().cStr());
+  if (with_distance) {
+    out += ",\"distance_m\":";
+    AppendJsonNumber(out, std::round(o.getDistanceM() * 100) / 100);
+  }
+  return out + "}";
+}
+
+// Prints each enter/exit event as one JSON line.
+class PrintingEventSink final : public proto::EventSink::Server {
+ public:
+  PrintingEventSink(int64_t count, kj::Own<kj::PromiseFulfiller<void>> done) : left_(count), done_(kj::mv(done)) {}
+  kj::Promise<void> push(PushContext ctx) override {
+    for (auto e : ctx.getParams().getEvents()) {
+      std::string out = "{\"event\":\"";
+      out += e.getType() == proto::ObjectEvent::Type::ENTER ? "enter" : "exit";
+      out += "\",\"object\":";
+      AppendJsonString(out, e.getObjectId().cStr());
+      out += ",\"kind\":";
+      AppendJsonString(out, e.getKind().cStr());
+      out += ",\"node\":";
+      AppendJsonString(out, e.getNode().cStr());
+      out += ",\"level\":\"";
+      out += LevelName(static_cast<Level>(static_cast<uint16_t>(e.getLevel())));
+      out += "\",\"expired\":";
+      out += e.getExpired() ? "true" : "false";
+      out += ",\"time\":" + std::to_string(e.getTime()) + ",\"lon\":";
+      AppendJsonNumber(out, e.getLon());
+      out += ",\"lat\":";
+      AppendJsonNumber(out, e.getLat());
+      std::cout << out << "}" << std::endl;
+      if (left_ > 0 && --left_ == 0) {
+        done_->fulfill();
+        break;
+      }
+    }
+    return kj::READY_NOW;
+  }
+
+ private:
+  int64_t left_;
+  kj::Own<kj::PromiseFulfiller<void>> done_;
+};
+
+// POSITIONS.csv: id,kind,lon,lat[,unix_time] per line; a first line
+// starting with "id," is a header. Errors name the file and line.
+std::vector<ObjectReport> ReadPositionsCsv(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) Fail(path + ": cannot open");
+  std::vector<ObjectReport> out;
+  std::string line;
+  for (size_t n = 1; std::getline(in, line); ++n) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || (n == 1 && line.rfind("id,", 0) == 0)) continue;
+    std::vector<std::string> cols;
+    std::stringstream ss(line);
+    for (std::string c; std::getline(ss, c, ',');) cols.push_back(c);
+    const std::string where = path + ":" + std::to_string(n) + ": ";
+    if (cols.size() < 4 || cols.size() > 5) Fail(where + "expected id,kind,lon,lat[,unix_time], got " + std::to_string(cols.size()) + " fields");
+    ObjectReport r;
+    r.id = cols[0];
+    r.kind = cols[1];
+    try {
+      size_t used = 0;
+      r.lon = std::stod(cols[2], &used);
+      if (used != cols[2].size()) throw std::invalid_argument("lon");
+      r.lat = std::stod(cols[3], &used);
+      if (used != cols[3].size()) throw std::invalid_argument("lat");
+      if (cols.size() == 5) {
+        r.time = std::stoll(cols[4], &used);
+        if (used != cols[4].size()) throw std::invalid_argument("time");
+      }
+    } catch (const std::exception&) {
+      Fail(where + "lon, lat and time must be numbers");
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 // Runs a subcommand; a remote or connection error becomes a clean message
 // and exit status 1 (3 for OVERLOADED: retry later).
 template <typename Fn>
@@ -124,9 +218,11 @@ void RegisterCall(CLI::App& app) {
     double max_distance_m = 0;
     std::string id, wkt, mode = "intersecting", group_by, token_file, file, metric, level, within, path;
     std::vector<double> circle, box;  // CLI11 splits the commas and checks the numbers
-    std::vector<std::string> ids;
-    uint32_t k = 10;
-    bool density = false;
+    std::vector<std::string> ids, levels, kinds;
+    std::string kind;
+    uint32_t k = 10, offset = 0, limit = 1000;
+    size_t batch = 10000;
+    bool density = false, json = false;
     int64_t count = 0;
   };
   auto a = std::make_shared<Args>();
@@ -298,6 +394,123 @@ void RegisterCall(CLI::App& app) {
     req.setPath(a->path);
     auto r = req.send().wait(c->wait_scope());
     PrintResponse(r);
+  }));
+
+  auto* track = cmd->add_subcommand("track", "Send position reports from a CSV file (writer token)");
+  track->add_option("--token-file", a->token_file, "File holding the writer token (else GRIDTREE_WRITER_TOKEN)");
+  track->add_option("--file", a->file, "POSITIONS.csv: id,kind,lon,lat[,unix_time]")->required();
+  track->add_option("--batch", a->batch, "Reports per call")->capture_default_str();
+  track->callback(Guarded([a, client] {
+    const std::vector<ObjectReport> reports = ReadPositionsCsv(a->file);
+    if (reports.empty()) Fail(a->file + ": no reports");
+    const std::string token = Token(a->token_file);
+    auto c = client();
+    auto wreq = c->gridtree().writerRequest();
+    wreq.setToken(token);
+    auto writer = wreq.send().getWriter();
+    uint64_t outside = 0, moved = 0, version = 0;
+    for (size_t begin = 0; begin < reports.size(); begin += a->batch) {
+      const size_t end = std::min(reports.size(), begin + a->batch);
+      auto req = writer.trackRequest();
+      auto list = req.initReports(static_cast<unsigned>(end - begin));
+      for (size_t i = begin; i < end; ++i) {
+        auto b = list[static_cast<unsigned>(i - begin)];
+        b.setId(reports[i].id);
+        b.setKind(reports[i].kind);
+        b.setLon(reports[i].lon);
+        b.setLat(reports[i].lat);
+        b.setTime(reports[i].time);
+      }
+      auto r = req.send().wait(c->wait_scope());
+      outside += r.getOutside();
+      moved += r.getMoved();
+      version = r.getObjectsVersion();
+    }
+    std::cout << "{\"reports\":" << reports.size() << ",\"outside\":" << outside << ",\"moved\":" << moved
+              << ",\"objects_version\":" << version << "}" << std::endl;
+  }));
+
+  auto* objects = cmd->add_subcommand("objects", "Tracked objects in a node, a box or a circle");
+  objects->add_option("--node", a->id, "Node id: its whole subtree");
+  objects->add_option("--bbox", a->box, "WEST,SOUTH,EAST,NORTH")->delimiter(',')->expected(4);
+  objects->add_option("--circle", a->circle, "LON,LAT,RADIUS_M")->delimiter(',')->expected(3);
+  objects->add_option("--kind", a->kind, "Only this kind");
+  objects->add_option("--offset", a->offset, "Skip this many (by id)")->capture_default_str();
+  objects->add_option("--limit", a->limit, "At most this many")->capture_default_str();
+  objects->add_flag("--json", a->json, "One JSON object instead of one line per object");
+  objects->callback(Guarded([a, client] {
+    auto c = client();
+    auto req = c->gridtree().objectsRequest();
+    auto q = req.initQuery();
+    const int given = !a->id.empty() + !a->box.empty() + !a->circle.empty();
+    if (given != 1) Fail("give one of --node ID, --bbox W,S,E,N or --circle LON,LAT,M");
+    if (!a->id.empty()) q.getWhere().setNode(a->id);
+    if (!a->box.empty()) {
+      auto b = q.getWhere().initBox();
+      b.setWest(a->box[0]);
+      b.setSouth(a->box[1]);
+      b.setEast(a->box[2]);
+      b.setNorth(a->box[3]);
+    }
+    if (!a->circle.empty()) {
+      auto ci = q.getWhere().initCircle();
+      ci.setLon(a->circle[0]);
+      ci.setLat(a->circle[1]);
+      ci.setRadiusM(a->circle[2]);
+    }
+    q.setKind(a->kind);
+    q.setOffset(a->offset);
+    q.setLimit(a->limit);
+    auto r = req.send().wait(c->wait_scope());
+    if (a->json) {
+      std::string out = "{\"total\":" + std::to_string(r.getTotal()) +
+                        ",\"objects_version\":" + std::to_string(r.getObjectsVersion()) + ",\"objects\":[";
+      for (unsigned i = 0; i < r.getObjects().size(); ++i) out += (i ? "," : "") + ObjectJson(r.getObjects()[i], false);
+      std::cout << out << "]}" << std::endl;
+      return;
+    }
+    for (auto o : r.getObjects())
+      std::printf("%s\t%s\t%.6f\t%.6f\t%s\n", o.getId().cStr(), o.getKind().cStr(), o.getLon(), o.getLat(),
+                  o.getLeaf().size() ? o.getLeaf().cStr() : "(outside)");
+    std::printf("%llu object(s)\n", static_cast<unsigned long long>(r.getTotal()));
+  }));
+
+  auto* nearest = cmd->add_subcommand("nearest", "The K tracked objects nearest to LON LAT");
+  nearest->add_option("lonlat", a->lonlat, "LON LAT")->expected(2)->required();
+  nearest->add_option("-k", a->k, "How many")->capture_default_str();
+  nearest->add_option("--kind", a->kind, "Only this kind");
+  nearest->callback(Guarded([a, client] {
+    auto c = client();
+    auto req = c->gridtree().nearestRequest();
+    req.setLon(a->lonlat[0]);
+    req.setLat(a->lonlat[1]);
+    req.setK(a->k);
+    req.setKind(a->kind);
+    auto r = req.send().wait(c->wait_scope());
+    std::string out = "{\"objects\":[";
+    for (unsigned i = 0; i < r.getObjects().size(); ++i) out += (i ? "," : "") + ObjectJson(r.getObjects()[i], true);
+    std::cout << out << "]}" << std::endl;
+  }));
+
+  auto* events = cmd->add_subcommand("events", "Print enter/exit events as they happen, one JSON object per line");
+  events->add_option("--node", a->ids, "Only events of this node (repeatable)");
+  events->add_option("--level", a->levels, "Only events at this level (repeatable)");
+  events->add_option("--kind", a->kinds, "Only this kind (repeatable)");
+  events->add_option("--count", a->count, "Exit after this many events (0: run until killed)")->capture_default_str();
+  events->callback(Guarded([a, client] {
+    auto c = client();
+    auto paf = kj::newPromiseAndFulfiller<void>();
+    auto req = c->gridtree().eventsRequest();
+    auto nodes = req.initNodes(static_cast<unsigned>(a->ids.size()));
+    for (size_t i = 0; i < a->ids.size(); ++i) nodes.set(static_cast<unsigned>(i), a->ids[i]);
+    auto levels = req.initLevels(static_cast<unsigned>(a->levels.size()));
+    for (size_t i = 0; i < a->levels.size(); ++i) levels.set(static_cast<unsigned>(i), LevelArg(a->levels[i]));
+    auto kinds = req.initKinds(static_cast<unsigned>(a->kinds.size()));
+    for (size_t i = 0; i < a->kinds.size(); ++i) kinds.set(static_cast<unsigned>(i), a->kinds[i]);
+    req.setSink(kj::heap<PrintingEventSink>(a->count, kj::mv(paf.fulfiller)));
+    auto handle = req.send().wait(c->wait_scope()).getHandle();
+    std::cerr << "listening for events" << std::endl;
+    paf.promise.wait(c->wait_scope());
   }));
 
   auto* watch = cmd->add_subcommand("watch", "Print the aggregates of nodes after every batch that changes them");

@@ -71,6 +71,7 @@ void RegisterServe(CLI::App& app) {
     int64_t index_max_cells = index::PolygonIndexOptions{}.max_cells;
     bool allow_remote = false;
     rpc::ServerOptions server;
+    ObjectOptions objects;
     double drain_seconds = 30;
   };
   auto a = std::make_shared<Args>();
@@ -125,6 +126,14 @@ void RegisterServe(CLI::App& app) {
   cmd->add_option("--log-lines-per-second", a->server.log_lines_per_event_per_second,
                   "Log lines of one event per second; the rest are counted in a log_suppressed line (0: all)")
       ->capture_default_str();
+  cmd->add_option("--snap-objects-m", a->objects.snap_m,
+                  "Tracked objects outside every leaf snap to the nearest leaf within this many metres")
+      ->capture_default_str();
+  cmd->add_option("--expire-objects-s", a->objects.expire_after_s,
+                  "Drop tracked objects not heard from for this long, with exit events (0: never)")
+      ->capture_default_str();
+  cmd->add_option("--max-reports-per-batch", a->server.max_reports_per_batch, "Most position reports per track call")
+      ->capture_default_str();
   cmd->add_option("--drain-seconds", a->drain_seconds, "On SIGTERM/SIGINT, wait this long for calls in flight")
       ->capture_default_str();
   cmd->callback([a, listen_opt] {
@@ -155,6 +164,8 @@ void RegisterServe(CLI::App& app) {
     eo.threads = a->threads;
     eo.index.max_cells = a->index_max_cells;
     eo.load = CommandLoadOptions();
+    eo.objects = a->objects;
+    eo.objects.max_reports_per_batch = a->server.max_reports_per_batch;
     const auto t0 = std::chrono::steady_clock::now();
     auto opened = Engine::Open(a->path, eo);
     if (!opened.ok()) Fail(opened.status().message());
@@ -217,6 +228,12 @@ void RegisterServe(CLI::App& app) {
     server.Drain(static_cast<int64_t>(a->drain_seconds * 1000) * kj::MILLISECONDS).wait(ws);
     Status s = engine.Checkpoint();
     if (!s.ok()) rpc::LogLine("error", "checkpoint_failed", {{"error", s.ToString()}});
+    // Tracked objects survive a clean restart (docs/objects.md).
+    if (Status saved = engine.SaveObjects(); !saved.ok()) {
+      rpc::LogLine("error", "objects_save_failed", {{"error", saved.ToString()}});
+    } else if (!a->data_dir.empty()) {
+      rpc::LogLine("info", "objects_saved", {{"objects", std::to_string(engine.object_count())}});
+    }
     rpc::LogLine(s.ok() ? "info" : "error", "stopped",
                  {{"version", std::to_string(engine.Read()->version())}, {"checkpoint", s.ok() ? "ok" : "failed"}});
     // The log still holds every acknowledged batch, but an operator (or a

@@ -20,6 +20,7 @@ void RegisterUpdate(CLI::App& app);
 void RegisterRecover(CLI::App& app);  // cmd_aggregate.cpp
 void RegisterServe(CLI::App& app);  // cmd_serve.cpp
 void RegisterCall(CLI::App& app);   // cmd_call.cpp
+void RegisterSimulate(CLI::App& app);  // cmd_simulate.cpp
 
 // What every command that loads a dataset passes to the loader: the
 // global flags (--lenient). Filled while the command line is parsed.

@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
   gridtree::cli::RegisterRecover(app);
   gridtree::cli::RegisterServe(app);
   gridtree::cli::RegisterCall(app);
+  gridtree::cli::RegisterSimulate(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

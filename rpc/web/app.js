@@ -215,7 +215,7 @@ async function poll() {
   try {
     const now = await api('/info');
     if (el('status').className === 'bad' || el('status').textContent === 'connecting…') setStatus('live');
-    const version = now.datasetVersion + '.' + now.version;
+    const version = now.datasetVersion + '.' + now.version + '.' + (now.objectsVersion || 0);
     if (version !== state.version) {
       state.version = version;
       map.getSource('grid').setTiles([tileUrl()]);
@@ -238,7 +238,7 @@ async function start() {
   setStatus('live');
   const tiles = await api('/tiles.json');
   state.metric = info.metricNames[0];
-  state.version = info.datasetVersion + '.' + info.version;
+  state.version = info.datasetVersion + '.' + info.version + '.' + (info.objectsVersion || 0);
   el('level').innerHTML = LEVELS.map((l) => `<option ${l === state.level ? 'selected' : ''}>${l}</option>`).join('');
   el('metric').innerHTML = info.metricNames.map((m) => `<option>${escapeHtml(m)}</option>`).join('');
   el('group').innerHTML = '<option value="">—</option>' + LEVELS.map((l) => `<option>${l}</option>`).join('');

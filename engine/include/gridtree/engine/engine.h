@@ -23,6 +23,7 @@
 #include "gridtree/engine/executor.h"
 #include "gridtree/engine/ids.h"
 #include "gridtree/engine/level.h"
+#include "gridtree/engine/objects.h"
 #include "gridtree/engine/status.h"
 #include "gridtree/index/polygon_index.h"
 
@@ -31,6 +32,7 @@ namespace gridtree {
 namespace internal {
 struct Topology;
 struct MetricState;
+struct ObjectCounts;
 struct EngineState;
 }  // namespace internal
 
@@ -50,6 +52,8 @@ struct EngineOptions {
   index::PolygonIndexOptions index;
   // How Open and ReloadFrom validate a file (the executor is the engine's).
   LoadOptions load;
+  // Tracked objects: snapping, expiry, batch limits (objects.h).
+  ObjectOptions objects;
 };
 
 struct LocateOptions {
@@ -165,13 +169,24 @@ struct UpdateBatch {
 // to turn an id from outside into a NodeId.
 class View {
  public:
-  View(std::shared_ptr<const internal::Topology> topology, std::shared_ptr<const internal::MetricState> metrics);
+  View(std::shared_ptr<const internal::Topology> topology, std::shared_ptr<const internal::MetricState> metrics,
+       std::shared_ptr<const internal::ObjectCounts> objects = nullptr);
   ~View();
 
   const Dataset& dataset() const;
   const index::PolygonIndex& spatial_index() const;
   uint64_t dataset_version() const;  // 1 at open, +1 per Reload
   uint64_t version() const;  // metric version: applied update batches since the dataset was loaded
+  // Object version: batches of position reports (and expiries) since the
+  // engine started; the counts "objects.<kind>" belong to it.
+  uint64_t objects_version() const;
+
+  // The metrics of this state: the dataset's (dataset().metric_names), then
+  // one "objects.<kind>" per kind of tracked object (objects.h) in order of
+  // first report. Every metric-taking query accepts all of them.
+  size_t metric_count() const;
+  std::string_view metric_name(int metric) const;
+  std::optional<int> MetricIndex(std::string_view name) const;
 
   // Point location; a non-finite point is a miss.
   LocateResult Locate(index::Point p, const LocateOptions& options = {}) const;
@@ -212,10 +227,12 @@ class View {
   const internal::Topology& topology() const { return *topology_; }
   const std::shared_ptr<const internal::Topology>& topology_ptr() const { return topology_; }
   const internal::MetricState& metrics() const { return *metrics_; }
+  const std::shared_ptr<const internal::MetricState>& metrics_ptr() const { return metrics_; }
 
  private:
   std::shared_ptr<const internal::Topology> topology_;
   std::shared_ptr<const internal::MetricState> metrics_;
+  std::shared_ptr<const internal::ObjectCounts> objects_;  // null, or of this dataset version
 };
 
 class Engine {
@@ -268,6 +285,38 @@ class Engine {
   int AddListener(Listener listener);
   void RemoveListener(int id);
 
+  // ---- Tracked objects (objects.h, docs/objects.md) ----
+  // Locates every report and moves its object (created on first report)
+  // to its new leaf; counts per node and kind follow, as the metrics
+  // "objects.<kind>". The batch is checked whole first: a bad report (empty
+  // or long id or kind, coordinates not finite or out of range, a time too
+  // far ahead, too many reports) refuses it, naming the first bad row, and
+  // nothing of it is applied. `now`: unix seconds (0: the system clock).
+  // Subscribers get the batch's enter/exit events before this returns.
+  Result<TrackResult> Track(std::span<const ObjectReport> reports, int64_t now = 0);
+  // Drops objects not heard from for ObjectOptions::expire_after_s, with
+  // exit events marked expired. Returns how many. No-op when expiry is off.
+  size_t ExpireObjects(int64_t now = 0);
+  // Objects in a node's subtree, a box or a circle, by id, paged.
+  Result<ObjectPage> Objects(const ObjectQuery& query) const;
+  // The k objects nearest to a point (metres on the ellipsoid), of one kind
+  // or any (""), nearest first.
+  Result<std::vector<TrackedObject>> Nearest(index::Point p, size_t k, const std::string& kind = "") const;
+  // Per kind: tracked and outside every leaf.
+  std::vector<ObjectKindCount> ObjectKinds() const;
+  // Tracked objects, and the bytes their store holds.
+  size_t object_count() const;
+  size_t object_memory_bytes() const;
+  // Enter/exit events matching the filter, delivered in batches on the
+  // thread that tracked them (keep the callback short). Returns an id for
+  // Unsubscribe; ids of nodes unknown to the dataset are an error.
+  using ObjectEventCallback = std::function<void(std::span<const ObjectEvent> events)>;
+  Result<int> SubscribeObjectEvents(ObjectEventFilter filter, ObjectEventCallback callback);
+  void UnsubscribeObjectEvents(int id);
+  // Writes every tracked object to the data directory (a clean shutdown;
+  // the next Open reads them back and removes the file). No-op without one.
+  Status SaveObjects();
+
   // What recovery found when the engine opened its data directory (records
   // replayed, a torn tail cut off); empty without a data directory. A log
   // with a bad record in its middle is not opened at all (see
@@ -279,6 +328,8 @@ class Engine {
  private:
   Engine();
   Status Start(std::shared_ptr<internal::Topology> topology, std::shared_ptr<internal::MetricState> image_metrics);
+  // Reads the objects a clean shutdown saved (engine_objects.cpp).
+  Status StartObjects(bool had_log);
   Result<std::shared_ptr<const View>> SwapIn(std::shared_ptr<internal::Topology> topology,
                                              std::shared_ptr<internal::MetricState> metrics);
   std::unique_ptr<internal::EngineState> state_;

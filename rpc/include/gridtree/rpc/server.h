@@ -34,6 +34,10 @@ struct ServerOptions {
   // Most updates in one Writer.apply call.
   // DEFAULT: 1'000'000
   uint32_t max_updates_per_batch = 1'000'000;
+  // Most position reports in one Writer.track call, and most objects in one
+  // objects answer (the engine's ObjectOptions::max_reports_per_batch is
+  // the other bound). DEFAULT: 100'000
+  uint32_t max_reports_per_batch = 100'000;
   // Calls one connection may have in flight; past it: OVERLOADED.
   // DEFAULT: 1024
   uint32_t max_calls_in_flight_per_connection = 1024;

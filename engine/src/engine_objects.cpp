@@ -1,0 +1,662 @@
+// Engine: tracked objects (objects.h, docs/objects.md): position reports,
+// their counts per node as the metrics "objects.<kind>", enter/exit events,
+// expiry, object queries, and keeping positions over a clean restart.
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <queue>
+
+#include "object_store.h"
+
+namespace gridtree {
+
+using internal::MetricChunk;
+using internal::MetricState;
+using internal::ObjectCounts;
+using internal::ObjectStore;
+
+namespace internal {
+uint64_t EngineState::ObjectCountsVersion() const { return object_counts ? object_counts->version : 0; }
+}  // namespace internal
+
+namespace {
+
+constexpr char kObjectsFile[] = "objects.bin";
+constexpr char kObjectsMagic[8] = {'G', 'T', 'O', 'B', 'J', '0', '0', '1'};
+
+int64_t NowOr(int64_t now) { return now ? now : static_cast<int64_t>(std::time(nullptr)); }
+
+std::string Row(size_t i, const ObjectReport& r) {
+  return "report " + std::to_string(i) + " (id \"" + r.id.substr(0, 64) + "\"): ";
+}
+
+// The whole batch is checked before anything changes.
+Status CheckReports(std::span<const ObjectReport> reports, const ObjectOptions& o, int64_t now) {
+  if (reports.empty()) return InvalidArgument("track: the batch has no reports");
+  if (reports.size() > o.max_reports_per_batch)
+    return InvalidArgument("track: " + std::to_string(reports.size()) + " reports exceed the limit of " +
+                           std::to_string(o.max_reports_per_batch) + " per batch");
+  for (size_t i = 0; i < reports.size(); ++i) {
+    const ObjectReport& r = reports[i];
+    if (r.id.empty()) return InvalidArgument(Row(i, r) + "the id is empty");
+    if (r.id.size() > o.max_id_bytes)
+      return InvalidArgument(Row(i, r) + "the id has " + std::to_string(r.id.size()) + " bytes, more than " +
+                             std::to_string(o.max_id_bytes));
+    if (r.kind.empty()) return InvalidArgument(Row(i, r) + "the kind is empty");
+    if (r.kind.size() > o.max_kind_bytes)
+      return InvalidArgument(Row(i, r) + "the kind has " + std::to_string(r.kind.size()) + " bytes, more than " +
+                             std::to_string(o.max_kind_bytes));
+    if (!std::isfinite(r.lon) || !std::isfinite(r.lat) || r.lon < -180 || r.lon > 180 || r.lat < -90 || r.lat > 90)
+      return InvalidArgument(Row(i, r) + "the position (" + std::to_string(r.lon) + ", " + std::to_string(r.lat) +
+                             ") is not a longitude in [-180, 180] and a latitude in [-90, 90]");
+    if (r.time < 0) return InvalidArgument(Row(i, r) + "the time " + std::to_string(r.time) + " is negative");
+    if (r.time > now + o.max_future_s)
+      return InvalidArgument(Row(i, r) + "the time " + std::to_string(r.time) + " is more than " +
+                             std::to_string(o.max_future_s) + " s after the server's clock (" + std::to_string(now) +
+                             ")");
+  }
+  return Status::Ok();
+}
+
+// One change of one kind's count at one leaf (node number), or outside
+// every leaf (node -1).
+struct CountDelta {
+  int32_t node;
+  uint16_t kind;
+  int32_t delta;
+};
+
+// The counts after `deltas`: `base` widened to `kinds` columns when new
+// kinds came, each delta added to its leaf and every ancestor, copying only
+// the chunks touched (as Engine::Apply does for the dataset's metrics).
+std::shared_ptr<const MetricState> AddCounts(const MetricState* base, const Dataset& ds, size_t kinds,
+                                             std::vector<CountDelta>& deltas) {
+  const size_t nodes = ds.node_count();
+  const size_t chunk_count = (nodes + MetricState::kChunkNodes - 1) / MetricState::kChunkNodes;
+  const size_t page_count = (chunk_count + (1 << internal::MetricPage::kShift) - 1) >> internal::MetricPage::kShift;
+  const size_t per_chunk = static_cast<size_t>(MetricState::kChunkNodes) * kinds;
+  auto state = std::make_shared<MetricState>();
+  state->metric_count = kinds;
+  if (!base || base->metric_count != kinds) {
+    // A new kind: every chunk gets the new width (rare: once per kind).
+    state->pages.resize(page_count);
+    for (size_t p = 0; p < page_count; ++p) {
+      auto page = std::make_shared<internal::MetricPage>();
+      for (size_t s = 0; s < page->chunks.size(); ++s) {
+        const size_t c = (p << internal::MetricPage::kShift) + s;
+        if (c >= chunk_count) break;
+        MetricChunk chunk = std::make_shared<int64_t[]>(per_chunk);  // zeroed
+        if (base)
+          for (size_t n = 0; n < static_cast<size_t>(MetricState::kChunkNodes); ++n)
+            for (size_t k = 0; k < base->metric_count; ++k)
+              chunk[n * kinds + k] = base->pages[p]->chunks[s][n * base->metric_count + k];
+        page->chunks[s] = std::move(chunk);
+      }
+      state->pages[p] = std::move(page);
+    }
+  } else {
+    state->pages = base->pages;
+  }
+  std::vector<internal::MetricPage*> page_copies(page_count, nullptr);
+  std::vector<int64_t*> chunk_copies(chunk_count, nullptr);
+  const bool fresh = !base || base->metric_count != kinds;  // every chunk above is this batch's own
+  auto cell = [&](int32_t node, size_t kind) -> int64_t& {
+    const size_t c = static_cast<size_t>(node) >> MetricState::kChunkShift;
+    int64_t*& chunk = chunk_copies[c];
+    if (!chunk) {
+      const size_t p = static_cast<size_t>(node) >> MetricState::kPageShift;
+      const size_t slot = c & ((1 << internal::MetricPage::kShift) - 1);
+      if (fresh) {
+        chunk = const_cast<int64_t*>(state->pages[p]->chunks[slot].get());
+      } else {
+        internal::MetricPage*& page = page_copies[p];
+        if (!page) {
+          auto copy = std::make_shared<internal::MetricPage>(*state->pages[p]);
+          page = copy.get();
+          state->pages[p] = std::move(copy);
+        }
+        MetricChunk copy = std::make_shared_for_overwrite<int64_t[]>(per_chunk);
+        std::copy_n(page->chunks[slot].get(), per_chunk, copy.get());
+        chunk = copy.get();
+        page->chunks[slot] = std::move(copy);
+      }
+    }
+    return chunk[static_cast<size_t>(node & (MetricState::kChunkNodes - 1)) * kinds + kind];
+  };
+  // Net change per (leaf, kind) first: a batch of moves between a few
+  // leaves rolls up each leaf's net change once.
+  std::sort(deltas.begin(), deltas.end(),
+            [](const CountDelta& a, const CountDelta& b) { return a.node != b.node ? a.node < b.node : a.kind < b.kind; });
+  for (size_t i = 0; i < deltas.size();) {
+    const CountDelta d = deltas[i];
+    int64_t net = 0;
+    for (; i < deltas.size() && deltas[i].node == d.node && deltas[i].kind == d.kind; ++i) net += deltas[i].delta;
+    if (net == 0 || d.node < 0) continue;
+    for (int32_t v = d.node; v >= 0; v = ds.parents[v]) cell(v, d.kind) += net;
+  }
+  return state;
+}
+
+// Enter and exit events for an object moving from one leaf to another
+// (nodes, -1 for outside every leaf): the chains part where they first
+// differ; exits deepest first, then enters from the top.
+void MoveEvents(const View& view, int32_t from, int32_t to, const ObjectEvent& base, std::vector<ObjectEvent>& out) {
+  const Chain a = from >= 0 ? view.ChainOf(NodeId(from)) : Chain{};
+  const Chain b = to >= 0 ? view.ChainOf(NodeId(to)) : Chain{};
+  int common = 0;
+  while (common < a.size && common < b.size && a.nodes[common] == b.nodes[common]) ++common;
+  for (int i = a.size - 1; i >= common; --i) {
+    ObjectEvent e = base;
+    e.type = ObjectEvent::Type::kExit;
+    e.node_id = std::string(view.id(a.nodes[i]));
+    e.level = view.level(a.nodes[i]);
+    out.push_back(std::move(e));
+  }
+  for (int i = common; i < b.size; ++i) {
+    ObjectEvent e = base;
+    e.type = ObjectEvent::Type::kEnter;
+    e.node_id = std::string(view.id(b.nodes[i]));
+    e.level = view.level(b.nodes[i]);
+    out.push_back(std::move(e));
+  }
+}
+
+bool Matches(const internal::EngineState::ObjectSubscriber& s, const ObjectEvent& e, int32_t node) {
+  if (!s.filter.kinds.empty() && std::find(s.filter.kinds.begin(), s.filter.kinds.end(), e.kind) == s.filter.kinds.end())
+    return false;
+  if (!s.filter.levels.empty() && std::find(s.filter.levels.begin(), s.filter.levels.end(), e.level) == s.filter.levels.end())
+    return false;
+  if (!s.filter.node_ids.empty() && std::find(s.nodes.begin(), s.nodes.end(), node) == s.nodes.end()) return false;
+  return true;
+}
+
+}  // namespace
+
+// ---- state shared by the object paths --------------------------------------------------
+
+namespace {
+
+// Everything one batch (or expiry) changes, applied under objects_mu.
+struct ObjectChange {
+  std::vector<CountDelta> deltas;
+  std::vector<std::string> kinds;       // the counts' kinds after the change (new ones appended)
+  std::vector<int64_t> total, outside;  // per kind
+  std::vector<ObjectEvent> events;
+  std::vector<LeafId> leaves;           // leaves whose counts changed
+};
+
+// The store for the view's dataset: made on first use, and every object
+// placed again (no events) after a reload.
+ObjectStore& StoreFor(internal::EngineState& st, const View& view) {
+  const Dataset& ds = view.dataset();
+  const bool new_dataset = st.object_counts && st.object_counts->dataset_version != view.dataset_version();
+  if (!st.objects) st.objects = std::make_unique<ObjectStore>(ds.leaf_count());
+  if (!new_dataset) return *st.objects;
+  ObjectStore& store = *st.objects;
+  store.Reset(ds.leaf_count());
+  const LocateOptions locate{st.options.objects.snap_m};
+  std::vector<CountDelta> deltas;
+  auto counts = std::make_shared<ObjectCounts>(*st.object_counts);
+  std::fill(counts->outside.begin(), counts->outside.end(), 0);
+  for (int32_t s = 0; s < static_cast<int32_t>(store.slot_count()); ++s) {
+    ObjectStore::Record& r = store.at(s);
+    if (!r.live) continue;
+    const LocateResult loc = view.Locate({r.lon, r.lat}, locate);
+    store.Move(s, loc.hit() ? loc.leaf.value : ObjectStore::kOutside);
+    if (loc.hit()) {
+      deltas.push_back({loc.node.value, r.kind, 1});
+    } else {
+      ++counts->outside[r.kind];
+    }
+  }
+  counts->dataset_version = view.dataset_version();
+  counts->counts = AddCounts(nullptr, ds, counts->kinds.size(), deltas);
+  // Subscriptions name nodes by id: find them in the new dataset.
+  {
+    std::lock_guard lock(st.subscribers_mu);
+    for (auto& [id, sub] : st.subscribers) {
+      sub.nodes.clear();
+      for (const std::string& node : sub.filter.node_ids)
+        if (auto n = ds.Find(node)) sub.nodes.push_back(*n);
+    }
+  }
+  std::lock_guard lock(st.current_mu);
+  st.object_counts = std::move(counts);
+  st.current = st.WithObjectsLocked(st.current);
+  return store;
+}
+
+// Publishes the counts the change makes; returns the view they are in.
+std::shared_ptr<const View> PublishChange(internal::EngineState& st, const View& view, ObjectChange& change) {
+  auto counts = std::make_shared<ObjectCounts>();
+  const ObjectCounts* old = st.object_counts.get();
+  counts->dataset_version = view.dataset_version();
+  counts->version = (old ? old->version : 0) + 1;
+  counts->kinds = change.kinds;
+  for (const std::string& k : counts->kinds) counts->metric_names.push_back("objects." + k);
+  counts->total = change.total;
+  counts->outside = change.outside;
+  counts->counts =
+      AddCounts(old ? old->counts.get() : nullptr, view.dataset(), counts->kinds.size(), change.deltas);
+  std::lock_guard lock(st.current_mu);
+  st.object_counts = std::move(counts);
+  st.current = st.WithObjectsLocked(st.current);
+  return st.current;
+}
+
+// Hands each subscriber the events it asked for.
+void Deliver(internal::EngineState& st, const View& view, const std::vector<ObjectEvent>& events) {
+  if (events.empty()) return;
+  std::vector<std::pair<Engine::ObjectEventCallback, std::vector<ObjectEvent>>> out;
+  {
+    std::lock_guard lock(st.subscribers_mu);
+    for (auto& [id, sub] : st.subscribers) {
+      std::vector<ObjectEvent> mine;
+      for (const ObjectEvent& e : events) {
+        const std::optional<NodeId> node = sub.filter.node_ids.empty() ? std::nullopt : view.Find(e.node_id);
+        if (Matches(sub, e, node ? node->value : -1)) mine.push_back(e);
+      }
+      if (!mine.empty()) out.emplace_back(sub.callback, std::move(mine));
+    }
+  }
+  for (auto& [callback, mine] : out) callback(mine);
+}
+
+bool HasSubscribers(internal::EngineState& st) {
+  std::lock_guard lock(st.subscribers_mu);
+  return !st.subscribers.empty();
+}
+
+ObjectChange StartChange(const internal::EngineState& st) {
+  ObjectChange c;
+  if (st.object_counts) {
+    c.kinds = st.object_counts->kinds;
+    c.total = st.object_counts->total;
+    c.outside = st.object_counts->outside;
+  }
+  return c;
+}
+
+}  // namespace
+
+Result<TrackResult> Engine::Track(std::span<const ObjectReport> reports, int64_t now_in) {
+  internal::EngineState& st = *state_;
+  const int64_t now = NowOr(now_in);
+  if (Status s = CheckReports(reports, st.options.objects, now); !s.ok()) return s;
+  const bool events_wanted = HasSubscribers(st);
+  TrackResult result;
+  result.reports = reports.size();
+  std::shared_ptr<const View> view, made;
+  ObjectChange change;
+  {
+    std::lock_guard lock(st.objects_mu);
+    view = st.Current();
+    ObjectStore& store = StoreFor(st, *view);
+    change = StartChange(st);
+    const Dataset& ds = view->dataset();
+    const LocateOptions locate{st.options.objects.snap_m};
+    for (const ObjectReport& r : reports) {
+      uint16_t kind = 0;
+      while (kind < change.kinds.size() && change.kinds[kind] != r.kind) ++kind;
+      if (kind == change.kinds.size()) {
+        change.kinds.push_back(r.kind);
+        change.total.push_back(0);
+        change.outside.push_back(0);
+      }
+      const int64_t time = r.time ? r.time : now;
+      int32_t slot = store.Find(r.id);
+      const bool is_new = slot < 0;
+      if (!is_new && time < store.at(slot).time) continue;  // older than what we know: stale, ignored
+      const LocateResult loc = view->Locate({r.lon, r.lat}, locate);
+      const int32_t leaf = loc.hit() ? loc.leaf.value : ObjectStore::kOutside;
+      if (leaf == ObjectStore::kOutside) ++result.outside;
+      int32_t old_leaf = ObjectStore::kOutside;
+      uint16_t old_kind = kind;
+      if (is_new) {
+        slot = store.Insert(r.id, kind);
+      } else {
+        old_leaf = store.at(slot).leaf;
+        old_kind = store.at(slot).kind;
+      }
+      ObjectStore::Record& rec = store.at(slot);
+      rec.lon = r.lon;
+      rec.lat = r.lat;
+      rec.time = time;
+      rec.kind = kind;
+      if (!is_new && old_leaf == leaf && old_kind == kind) continue;
+      ++result.moved;
+      const int32_t from = old_leaf >= 0 ? ds.leaf_nodes[old_leaf] : -1;
+      const int32_t to = leaf >= 0 ? ds.leaf_nodes[leaf] : -1;
+      if (!is_new) {
+        change.deltas.push_back({from, old_kind, -1});
+        --change.total[old_kind];
+        if (from < 0) --change.outside[old_kind];
+        if (from >= 0) change.leaves.push_back(LeafId(old_leaf));
+      }
+      change.deltas.push_back({to, kind, 1});
+      ++change.total[kind];
+      if (to < 0) ++change.outside[kind];
+      if (to >= 0) change.leaves.push_back(LeafId(leaf));
+      store.Move(slot, leaf);
+      if (events_wanted) {
+        ObjectEvent base;
+        base.object_id = r.id;
+        base.kind = r.kind;
+        base.time = time;
+        base.lon = r.lon;
+        base.lat = r.lat;
+        // After an unclean restart a first report is most likely an
+        // object that was there all along: no enter events for it.
+        const bool quiet = is_new && now < st.quiet_until;
+        if (old_kind != kind) {
+          base.kind = change.kinds[old_kind];
+          MoveEvents(*view, from, -1, base, change.events);
+          base.kind = r.kind;
+          MoveEvents(*view, -1, to, base, change.events);
+        } else if (!quiet) {
+          MoveEvents(*view, is_new ? -1 : from, to, base, change.events);
+        }
+      }
+    }
+    made = PublishChange(st, *view, change);
+    result.objects_version = made->objects_version();
+  }
+  std::sort(change.leaves.begin(), change.leaves.end());
+  change.leaves.erase(std::unique(change.leaves.begin(), change.leaves.end()), change.leaves.end());
+  internal::NotifyListeners(st, made, change.leaves);
+  Deliver(st, *made, change.events);
+  return result;
+}
+
+size_t Engine::ExpireObjects(int64_t now_in) {
+  internal::EngineState& st = *state_;
+  const int64_t after = st.options.objects.expire_after_s;
+  if (after <= 0) return 0;
+  const int64_t now = NowOr(now_in);
+  const bool events_wanted = HasSubscribers(st);
+  std::shared_ptr<const View> view, made;
+  ObjectChange change;
+  size_t expired = 0;
+  {
+    std::lock_guard lock(st.objects_mu);
+    if (!st.objects || st.objects->size() == 0) return 0;
+    view = st.Current();
+    ObjectStore& store = StoreFor(st, *view);
+    change = StartChange(st);
+    const Dataset& ds = view->dataset();
+    for (int32_t s = 0; s < static_cast<int32_t>(store.slot_count()); ++s) {
+      const ObjectStore::Record rec = store.at(s);
+      if (!rec.live || rec.time + after >= now) continue;
+      const int32_t from = rec.leaf >= 0 ? ds.leaf_nodes[rec.leaf] : -1;
+      change.deltas.push_back({from, rec.kind, -1});
+      --change.total[rec.kind];
+      if (from < 0) --change.outside[rec.kind];
+      if (from >= 0) change.leaves.push_back(LeafId(rec.leaf));
+      if (events_wanted) {
+        ObjectEvent base;
+        base.object_id = std::string(store.id(s));
+        base.kind = change.kinds[rec.kind];
+        base.expired = true;
+        base.time = now;
+        base.lon = rec.lon;
+        base.lat = rec.lat;
+        MoveEvents(*view, from, -1, base, change.events);
+      }
+      store.Remove(s);
+      ++expired;
+    }
+    if (expired == 0) return 0;
+    made = PublishChange(st, *view, change);
+  }
+  std::sort(change.leaves.begin(), change.leaves.end());
+  change.leaves.erase(std::unique(change.leaves.begin(), change.leaves.end()), change.leaves.end());
+  internal::NotifyListeners(st, made, change.leaves);
+  Deliver(st, *made, change.events);
+  return expired;
+}
+
+Result<ObjectPage> Engine::Objects(const ObjectQuery& q) const {
+  internal::EngineState& st = *state_;
+  const int choices = q.node_id.has_value() + q.box.has_value() + q.center.has_value();
+  if (choices > 1) return InvalidArgument("objects: give one of a node, a box or a circle, not several");
+  if (q.center && !(q.radius_m > 0 && std::isfinite(q.radius_m)))
+    return InvalidArgument("objects: the circle's radius must be a positive number of metres");
+  ObjectPage page;
+  std::vector<int32_t> slots;
+  std::lock_guard lock(st.objects_mu);
+  std::shared_ptr<const View> view = st.Current();
+  if (!st.objects) return page;
+  ObjectStore& store = StoreFor(st, *view);
+  const Dataset& ds = view->dataset();
+  auto kind_ok = [&](const ObjectStore::Record& r) {
+    return q.kind.empty() || st.object_counts->kinds[r.kind] == q.kind;
+  };
+  if (q.node_id) {
+    const std::optional<int32_t> node = ds.Find(*q.node_id);
+    if (!node) return NotFound("objects: unknown node id \"" + *q.node_id + "\"");
+    const auto& first_leaf = view->topology().first_leaf;
+    for (int32_t leaf = first_leaf[*node]; leaf < first_leaf[ds.subtree_end[*node]]; ++leaf)
+      for (int32_t s = store.first_in(leaf); s >= 0; s = store.at(s).next)
+        if (kind_ok(store.at(s))) slots.push_back(s);
+  } else {
+    // A scan of every object: a few ms per million (docs/objects.md).
+    const index::MetresPerDegree scale = index::MetresPerDegreeAt(q.center ? q.center->y : 0);
+    for (int32_t s = 0; s < static_cast<int32_t>(store.slot_count()); ++s) {
+      const ObjectStore::Record& r = store.at(s);
+      if (!r.live || !kind_ok(r)) continue;
+      if (q.box && !q.box->Contains({r.lon, r.lat})) continue;
+      if (q.center) {
+        // Cheap bound first (the local scale overestimates nothing by more
+        // than a few percent at city distances), then the ellipsoid.
+        const double dx = (r.lon - q.center->x) * scale.lon, dy = (r.lat - q.center->y) * scale.lat;
+        if (dx * dx + dy * dy > 1.1 * 1.1 * q.radius_m * q.radius_m) continue;
+        if (index::GeodesicDistanceM(*q.center, {r.lon, r.lat}) > q.radius_m) continue;
+      }
+      slots.push_back(s);
+    }
+  }
+  std::sort(slots.begin(), slots.end(), [&](int32_t a, int32_t b) { return store.id(a) < store.id(b); });
+  page.total = slots.size();
+  page.objects_version = st.ObjectCountsVersion();
+  for (size_t i = q.offset; i < slots.size() && page.objects.size() < q.limit; ++i) {
+    const ObjectStore::Record& r = store.at(slots[i]);
+    TrackedObject o;
+    o.id = std::string(store.id(slots[i]));
+    o.kind = st.object_counts->kinds[r.kind];
+    o.lon = r.lon;
+    o.lat = r.lat;
+    o.time = r.time;
+    if (r.leaf >= 0) o.leaf_id = std::string(view->id(NodeId(ds.leaf_nodes[r.leaf])));
+    page.objects.push_back(std::move(o));
+  }
+  return page;
+}
+
+Result<std::vector<TrackedObject>> Engine::Nearest(index::Point p, size_t k, const std::string& kind) const {
+  internal::EngineState& st = *state_;
+  if (!std::isfinite(p.x) || !std::isfinite(p.y) || p.y < -90 || p.y > 90)
+    return InvalidArgument("nearest: the point is not a finite longitude and latitude");
+  std::vector<TrackedObject> out;
+  std::lock_guard lock(st.objects_mu);
+  std::shared_ptr<const View> view = st.Current();
+  if (!st.objects || k == 0) return out;
+  ObjectStore& store = StoreFor(st, *view);
+  // Candidates by the local scale (a max-heap of the best 2k + 16), then
+  // the ellipsoid distance for those: exact order within the candidates.
+  const index::MetresPerDegree scale = index::MetresPerDegreeAt(p.y);
+  const size_t keep = 2 * k + 16;
+  std::priority_queue<std::pair<double, int32_t>> heap;
+  for (int32_t s = 0; s < static_cast<int32_t>(store.slot_count()); ++s) {
+    const ObjectStore::Record& r = store.at(s);
+    if (!r.live || (!kind.empty() && st.object_counts->kinds[r.kind] != kind)) continue;
+    const double dx = (r.lon - p.x) * scale.lon, dy = (r.lat - p.y) * scale.lat;
+    const double d2 = dx * dx + dy * dy;
+    if (heap.size() < keep) {
+      heap.push({d2, s});
+    } else if (d2 < heap.top().first) {
+      heap.pop();
+      heap.push({d2, s});
+    }
+  }
+  const Dataset& ds = view->dataset();
+  while (!heap.empty()) {
+    const int32_t s = heap.top().second;
+    heap.pop();
+    const ObjectStore::Record& r = store.at(s);
+    TrackedObject o;
+    o.id = std::string(store.id(s));
+    o.kind = st.object_counts->kinds[r.kind];
+    o.lon = r.lon;
+    o.lat = r.lat;
+    o.time = r.time;
+    if (r.leaf >= 0) o.leaf_id = std::string(view->id(NodeId(ds.leaf_nodes[r.leaf])));
+    o.distance_m = index::GeodesicDistanceM(p, {r.lon, r.lat});
+    out.push_back(std::move(o));
+  }
+  std::sort(out.begin(), out.end(), [](const TrackedObject& a, const TrackedObject& b) {
+    return a.distance_m != b.distance_m ? a.distance_m < b.distance_m : a.id < b.id;
+  });
+  if (out.size() > k) out.resize(k);
+  return out;
+}
+
+std::vector<ObjectKindCount> Engine::ObjectKinds() const {
+  std::lock_guard lock(state_->current_mu);
+  std::vector<ObjectKindCount> out;
+  if (const ObjectCounts* c = state_->object_counts.get())
+    for (size_t k = 0; k < c->kinds.size(); ++k) out.push_back({c->kinds[k], c->total[k], c->outside[k]});
+  return out;
+}
+
+size_t Engine::object_count() const {
+  std::lock_guard lock(state_->objects_mu);
+  return state_->objects ? state_->objects->size() : 0;
+}
+
+size_t Engine::object_memory_bytes() const {
+  std::lock_guard lock(state_->objects_mu);
+  return state_->objects ? state_->objects->MemoryBytes() : 0;
+}
+
+Result<int> Engine::SubscribeObjectEvents(ObjectEventFilter filter, ObjectEventCallback callback) {
+  internal::EngineState& st = *state_;
+  std::shared_ptr<const View> view = st.Current();
+  internal::EngineState::ObjectSubscriber sub;
+  for (const std::string& id : filter.node_ids) {
+    const std::optional<NodeId> node = view->Find(id);
+    if (!node) return NotFound("events: unknown node id \"" + id + "\"");
+    sub.nodes.push_back(node->value);
+  }
+  sub.filter = std::move(filter);
+  sub.callback = std::move(callback);
+  std::lock_guard lock(st.subscribers_mu);
+  const int id = st.next_subscriber++;
+  st.subscribers.emplace(id, std::move(sub));
+  return id;
+}
+
+void Engine::UnsubscribeObjectEvents(int id) {
+  std::lock_guard lock(state_->subscribers_mu);
+  state_->subscribers.erase(id);
+}
+
+// objects.bin: magic, count, then per object: id length (u32), kind length
+// (u32), lon, lat (f64), time (i64), id, kind. Written to a temporary file,
+// fsync'ed, renamed.
+Status Engine::SaveObjects() {
+  internal::EngineState& st = *state_;
+  if (st.options.data_dir.empty()) return Status::Ok();
+  std::lock_guard lock(st.objects_mu);
+  const std::string path = st.options.data_dir + "/" + kObjectsFile;
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return IoError(tmp + ": cannot open for writing");
+    out.write(kObjectsMagic, sizeof kObjectsMagic);
+    const uint64_t count = st.objects ? st.objects->size() : 0;
+    out.write(reinterpret_cast<const char*>(&count), sizeof count);
+    if (st.objects) {
+      const ObjectStore& store = *st.objects;
+      for (int32_t s = 0; s < static_cast<int32_t>(store.slot_count()); ++s) {
+        const ObjectStore::Record& r = store.at(s);
+        if (!r.live) continue;
+        const std::string_view id = store.id(s);
+        const std::string& kind = st.object_counts->kinds[r.kind];
+        const uint32_t lens[2] = {static_cast<uint32_t>(id.size()), static_cast<uint32_t>(kind.size())};
+        out.write(reinterpret_cast<const char*>(lens), sizeof lens);
+        out.write(reinterpret_cast<const char*>(&r.lon), sizeof r.lon);
+        out.write(reinterpret_cast<const char*>(&r.lat), sizeof r.lat);
+        out.write(reinterpret_cast<const char*>(&r.time), sizeof r.time);
+        out.write(id.data(), static_cast<std::streamsize>(id.size()));
+        out.write(kind.data(), static_cast<std::streamsize>(kind.size()));
+      }
+    }
+    out.flush();
+    if (!out) return IoError(tmp + ": write failed");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return IoError(path + ": " + ec.message());
+  return Status::Ok();
+}
+
+Status Engine::StartObjects(bool had_log) {
+  internal::EngineState& st = *state_;
+  if (st.options.data_dir.empty()) return Status::Ok();
+  const std::string path = st.options.data_dir + "/" + kObjectsFile;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    // No objects from a clean shutdown: if this data directory served
+    // before, the last run ended without saving them (a crash).
+    if (had_log) st.quiet_until = NowOr(0) + std::max<int64_t>(st.options.objects.expire_after_s, 300);
+    return Status::Ok();
+  }
+  char magic[sizeof kObjectsMagic];
+  uint64_t count = 0;
+  in.read(magic, sizeof magic);
+  in.read(reinterpret_cast<char*>(&count), sizeof count);
+  if (!in || !std::equal(magic, magic + sizeof magic, kObjectsMagic))
+    return FailedPrecondition(path + ": not a gridtree objects file (bad header); remove it to start without objects");
+  std::vector<ObjectReport> reports;
+  for (uint64_t i = 0; i < count; ++i) {
+    uint32_t lens[2];
+    ObjectReport r;
+    in.read(reinterpret_cast<char*>(lens), sizeof lens);
+    in.read(reinterpret_cast<char*>(&r.lon), sizeof r.lon);
+    in.read(reinterpret_cast<char*>(&r.lat), sizeof r.lat);
+    in.read(reinterpret_cast<char*>(&r.time), sizeof r.time);
+    if (!in || lens[0] > (1u << 16) || lens[1] > (1u << 16))
+      return FailedPrecondition(path + ": object " + std::to_string(i) + " is cut short or damaged");
+    r.id.resize(lens[0]);
+    r.kind.resize(lens[1]);
+    in.read(r.id.data(), lens[0]);
+    in.read(r.kind.data(), lens[1]);
+    if (!in) return FailedPrecondition(path + ": object " + std::to_string(i) + " is cut short");
+    reports.push_back(std::move(r));
+  }
+  in.close();
+  // Placed again without events: they were there before the restart. The
+  // file goes once read, so a later crash cannot bring back stale positions.
+  const ObjectOptions configured = st.options.objects;
+  st.options.objects.max_reports_per_batch = SIZE_MAX;
+  st.options.objects.max_future_s = INT64_MAX / 2;
+  std::map<int, internal::EngineState::ObjectSubscriber> none;
+  {
+    std::lock_guard lock(st.subscribers_mu);
+    none.swap(st.subscribers);
+  }
+  Result<TrackResult> placed = reports.empty() ? Result<TrackResult>(TrackResult{}) : Track(reports);
+  {
+    std::lock_guard lock(st.subscribers_mu);
+    none.swap(st.subscribers);
+  }
+  st.options.objects = configured;
+  if (!placed.ok()) return placed.status();
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+  return Status::Ok();
+}
+
+}  // namespace gridtree

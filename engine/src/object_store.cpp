@@ -1,0 +1,147 @@
+// The tracked objects' records, id table and per-leaf lists (object_store.h).
+#include "object_store.h"
+
+namespace gridtree::internal {
+namespace {
+
+uint64_t HashId(std::string_view id) {
+  uint64_t h = 0xCBF29CE484222325ULL;  // FNV-1a, then a final mix
+  for (unsigned char c : id) {
+    h ^= c;
+    h *= 0x100000001B3ULL;
+  }
+  h ^= h >> 29;
+  h *= 0xBF58476D1CE4E5B9ULL;
+  return h ^ (h >> 32);
+}
+
+}  // namespace
+
+void ObjectStore::Reset(size_t leaf_count) {
+  heads_.assign(leaf_count, -1);
+  outside_head_ = -1;
+  for (Record& r : records_) r.prev = r.next = -1, r.leaf = kOutside;
+  // Every live object goes back on the outside list until Move places it.
+  for (int32_t s = 0; s < static_cast<int32_t>(records_.size()); ++s)
+    if (records_[s].live) {
+      records_[s].next = outside_head_;
+      if (outside_head_ >= 0) records_[outside_head_].prev = s;
+      outside_head_ = s;
+    }
+}
+
+size_t ObjectStore::Home(std::string_view id) const { return HashId(id) & (table_.size() - 1); }
+
+int32_t ObjectStore::Find(std::string_view id) const {
+  if (table_.empty()) return -1;
+  for (size_t i = Home(id);; i = (i + 1) & (table_.size() - 1)) {
+    const uint32_t e = table_[i];
+    if (e == 0) return -1;
+    if (this->id(static_cast<int32_t>(e - 1)) == id) return static_cast<int32_t>(e - 1);
+  }
+}
+
+void ObjectStore::Grow() {
+  std::vector<uint32_t> old = std::move(table_);
+  table_.assign(old.empty() ? 1024 : old.size() * 2, 0);
+  for (uint32_t e : old)
+    if (e) {
+      size_t i = Home(id(static_cast<int32_t>(e - 1)));
+      while (table_[i]) i = (i + 1) & (table_.size() - 1);
+      table_[i] = e;
+    }
+}
+
+int32_t ObjectStore::Insert(std::string_view id, uint16_t kind) {
+  if ((live_ + 1) * 2 > table_.size()) Grow();  // load factor at most 1/2
+  int32_t slot;
+  if (!free_.empty()) {
+    slot = free_.back();
+    free_.pop_back();
+  } else {
+    slot = static_cast<int32_t>(records_.size());
+    records_.emplace_back();
+  }
+  Record& r = records_[slot];
+  r = Record{};
+  r.kind = kind;
+  r.live = 1;
+  r.id_offset = static_cast<uint32_t>(arena_.size());
+  r.id_length = static_cast<uint32_t>(id.size());
+  arena_.append(id);
+  size_t i = Home(id);
+  while (table_[i]) i = (i + 1) & (table_.size() - 1);
+  table_[i] = static_cast<uint32_t>(slot + 1);
+  ++live_;
+  // On the outside list until placed.
+  r.next = outside_head_;
+  if (outside_head_ >= 0) records_[outside_head_].prev = slot;
+  outside_head_ = slot;
+  return slot;
+}
+
+void ObjectStore::Unlink(int32_t slot) {
+  Record& r = records_[slot];
+  if (r.prev >= 0) {
+    records_[r.prev].next = r.next;
+  } else if (r.leaf == kOutside) {
+    outside_head_ = r.next;
+  } else {
+    heads_[r.leaf] = r.next;
+  }
+  if (r.next >= 0) records_[r.next].prev = r.prev;
+  r.prev = r.next = -1;
+}
+
+void ObjectStore::Move(int32_t slot, int32_t leaf) {
+  Unlink(slot);
+  Record& r = records_[slot];
+  r.leaf = leaf;
+  int32_t& head = leaf == kOutside ? outside_head_ : heads_[leaf];
+  r.next = head;
+  if (head >= 0) records_[head].prev = slot;
+  head = slot;
+}
+
+void ObjectStore::Remove(int32_t slot) {
+  // Backward-shift deletion keeps every probe chain unbroken (no tombstones).
+  size_t i = Home(id(slot));
+  while (table_[i] != static_cast<uint32_t>(slot + 1)) i = (i + 1) & (table_.size() - 1);
+  const size_t mask = table_.size() - 1;
+  for (size_t j = (i + 1) & mask; table_[j]; j = (j + 1) & mask) {
+    const size_t home = Home(id(static_cast<int32_t>(table_[j] - 1)));
+    // Entry j may move into the hole at i when its home is not in (i, j].
+    if (((j - home) & mask) >= ((j - i) & mask)) {
+      table_[i] = table_[j];
+      i = j;
+    }
+  }
+  table_[i] = 0;
+  Unlink(slot);
+  Record& r = records_[slot];
+  arena_garbage_ += r.id_length;
+  r.live = 0;
+  free_.push_back(slot);
+  --live_;
+  if (arena_garbage_ > (1u << 20) && arena_garbage_ * 2 > arena_.size()) CompactArena();
+}
+
+void ObjectStore::CompactArena() {
+  std::string packed;
+  packed.reserve(arena_.size() - arena_garbage_);
+  for (Record& r : records_) {
+    if (!r.live) continue;
+    const uint32_t offset = static_cast<uint32_t>(packed.size());
+    packed.append(arena_, r.id_offset, r.id_length);
+    r.id_offset = offset;
+  }
+  arena_ = std::move(packed);
+  arena_garbage_ = 0;
+}
+
+size_t ObjectStore::MemoryBytes() const {
+  return records_.capacity() * sizeof(Record) + free_.capacity() * sizeof(int32_t) + arena_.capacity() +
+         table_.capacity() * sizeof(uint32_t) + heads_.capacity() * sizeof(int32_t);
+}
+
+}  // namespace gridtree::internal
