@@ -163,13 +163,17 @@ void MoveEvents(const View& view, int32_t from, int32_t to, const ObjectEvent& b
   }
 }
 
-bool Matches(const internal::EngineState::ObjectSubscriber& s, const ObjectEvent& e, int32_t node) {
+// A chosen node matches its own events and those of every node inside it.
+bool Matches(const internal::EngineState::ObjectSubscriber& s, const ObjectEvent& e, const Dataset& ds, int32_t node) {
   if (!s.filter.kinds.empty() && std::find(s.filter.kinds.begin(), s.filter.kinds.end(), e.kind) == s.filter.kinds.end())
     return false;
   if (!s.filter.levels.empty() && std::find(s.filter.levels.begin(), s.filter.levels.end(), e.level) == s.filter.levels.end())
     return false;
-  if (!s.filter.node_ids.empty() && std::find(s.nodes.begin(), s.nodes.end(), node) == s.nodes.end()) return false;
-  return true;
+  if (s.filter.node_ids.empty()) return true;
+  if (node < 0) return false;
+  for (int32_t c : s.nodes)
+    if (c <= node && node < ds.subtree_end[c]) return true;
+  return false;
 }
 
 }  // namespace
@@ -256,7 +260,7 @@ void Deliver(internal::EngineState& st, const View& view, const std::vector<Obje
       std::vector<ObjectEvent> mine;
       for (const ObjectEvent& e : events) {
         const std::optional<NodeId> node = sub.filter.node_ids.empty() ? std::nullopt : view.Find(e.node_id);
-        if (Matches(sub, e, node ? node->value : -1)) mine.push_back(e);
+        if (Matches(sub, e, view.dataset(), node ? node->value : -1)) mine.push_back(e);
       }
       if (!mine.empty()) out.emplace_back(sub.callback, std::move(mine));
     }

@@ -87,7 +87,9 @@ struct ObjectEvent {
   double lon = 0, lat = 0;
 };
 
-// Which events a subscriber gets; an empty list means any.
+// Which events a subscriber gets; an empty list means any. A node chosen
+// means its own events and those of every node inside it (a county and
+// level "grid": the grid events inside the county).
 struct ObjectEventFilter {
   std::vector<std::string> node_ids;
   std::vector<Level> levels;
