@@ -295,7 +295,9 @@ TEST(Objects, ABadBatchIsRefusedWholeNamingTheRow) {
   // Nothing of any refused batch stayed: no "c", "a" where it was.
   EXPECT_EQ(engine->Read()->objects_version(), version);
   EXPECT_EQ(engine->object_count(), 2u);
-  auto page = engine->Objects(ObjectQuery{std::nullopt, index::Box{-180, -90, 180, 90}});
+  ObjectQuery everywhere;
+  everywhere.box = index::Box{-180, -90, 180, 90};
+  auto page = engine->Objects(everywhere);
   ASSERT_TRUE(page.ok());
   ASSERT_EQ(page->objects.size(), 2u);
   EXPECT_EQ(page->objects[0].lon, x);

@@ -60,8 +60,7 @@ Status CheckReports(std::span<const ObjectReport> reports, const ObjectOptions& 
   return Status::Ok();
 }
 
-// One change of one kind's count at one leaf (node number), or outside
-// every leaf (node -1).
+// The net change of one kind's count at one leaf (its node number).
 struct CountDelta {
   int32_t node;
   uint16_t kind;
@@ -72,7 +71,7 @@ struct CountDelta {
 // kinds came, each delta added to its leaf and every ancestor, copying only
 // the chunks touched (as Engine::Apply does for the dataset's metrics).
 std::shared_ptr<const MetricState> AddCounts(const MetricState* base, const Dataset& ds, size_t kinds,
-                                             std::vector<CountDelta>& deltas) {
+                                             const std::vector<CountDelta>& deltas) {
   const size_t nodes = ds.node_count();
   const size_t chunk_count = (nodes + MetricState::kChunkNodes - 1) / MetricState::kChunkNodes;
   const size_t page_count = (chunk_count + (1 << internal::MetricPage::kShift) - 1) >> internal::MetricPage::kShift;
@@ -125,17 +124,9 @@ std::shared_ptr<const MetricState> AddCounts(const MetricState* base, const Data
     }
     return chunk[static_cast<size_t>(node & (MetricState::kChunkNodes - 1)) * kinds + kind];
   };
-  // Net change per (leaf, kind) first: a batch of moves between a few
-  // leaves rolls up each leaf's net change once.
-  std::sort(deltas.begin(), deltas.end(),
-            [](const CountDelta& a, const CountDelta& b) { return a.node != b.node ? a.node < b.node : a.kind < b.kind; });
-  for (size_t i = 0; i < deltas.size();) {
-    const CountDelta d = deltas[i];
-    int64_t net = 0;
-    for (; i < deltas.size() && deltas[i].node == d.node && deltas[i].kind == d.kind; ++i) net += deltas[i].delta;
-    if (net == 0 || d.node < 0) continue;
-    for (int32_t v = d.node; v >= 0; v = ds.parents[v]) cell(v, d.kind) += net;
-  }
+  // Each (leaf, kind) comes once, with its net change (ObjectStore::DrainNet).
+  for (const CountDelta& d : deltas)
+    for (int32_t v = d.node; v >= 0; v = ds.parents[v]) cell(v, d.kind) += d.delta;
   return state;
 }
 
@@ -210,12 +201,16 @@ ObjectStore& StoreFor(internal::EngineState& st, const View& view) {
     const LocateResult loc = view.Locate({r.lon, r.lat}, locate);
     store.Move(s, loc.hit() ? loc.leaf.value : ObjectStore::kOutside);
     if (loc.hit()) {
-      deltas.push_back({loc.node.value, r.kind, 1});
+      store.AddNet(loc.leaf.value, r.kind, 1);
     } else {
       ++counts->outside[r.kind];
     }
   }
   counts->dataset_version = view.dataset_version();
+  std::vector<ObjectStore::Net> nets;
+  std::vector<int32_t> leaves;
+  store.DrainNet(nets, leaves);
+  for (const ObjectStore::Net& n : nets) deltas.push_back({ds.leaf_nodes[n.leaf], n.kind, n.delta});
   counts->counts = AddCounts(nullptr, ds, counts->kinds.size(), deltas);
   // Subscriptions name nodes by id: find them in the new dataset.
   {
@@ -232,8 +227,17 @@ ObjectStore& StoreFor(internal::EngineState& st, const View& view) {
   return store;
 }
 
-// Publishes the counts the change makes; returns the view they are in.
+// Publishes the counts the change makes (the store's net changes, drained
+// into change.deltas and change.leaves); returns the view they are in.
 std::shared_ptr<const View> PublishChange(internal::EngineState& st, const View& view, ObjectChange& change) {
+  std::vector<ObjectStore::Net> nets;
+  std::vector<int32_t> leaves;
+  st.objects->DrainNet(nets, leaves);
+  const Dataset& ds = view.dataset();
+  change.deltas.reserve(nets.size());
+  for (const ObjectStore::Net& n : nets) change.deltas.push_back({ds.leaf_nodes[n.leaf], n.kind, n.delta});
+  change.leaves.reserve(leaves.size());
+  for (int32_t l : leaves) change.leaves.push_back(LeafId(l));
   auto counts = std::make_shared<ObjectCounts>();
   const ObjectCounts* old = st.object_counts.get();
   counts->dataset_version = view.dataset_version();
@@ -298,10 +302,38 @@ Result<TrackResult> Engine::Track(std::span<const ObjectReport> reports, int64_t
     std::lock_guard lock(st.objects_mu);
     view = st.Current();
     ObjectStore& store = StoreFor(st, *view);
+    if (store.size() + reports.size() > ObjectStore::kMaxObjects)
+      return FailedPrecondition("track: " + std::to_string(store.size()) + " objects tracked; this batch could pass the " +
+                               std::to_string(ObjectStore::kMaxObjects) + " the engine holds");
     change = StartChange(st);
     const Dataset& ds = view->dataset();
     const LocateOptions locate{st.options.objects.snap_m};
-    for (const ObjectReport& r : reports) {
+    // Every point located first, together (the index overlaps their memory
+    // loads); a report in no leaf snaps on its own when snapping is on.
+    const size_t n = reports.size();
+    std::vector<double> xs(n), ys(n);
+    std::vector<int32_t> leaves(n);
+    std::vector<uint64_t> hashes(n);
+    for (size_t i = 0; i < n; ++i) {
+      xs[i] = reports[i].lon;
+      ys[i] = reports[i].lat;
+      hashes[i] = ObjectStore::Hash(reports[i].id);
+    }
+    view->spatial_index().LocateMany(xs, ys, leaves);
+    if (locate.max_distance_m > 0)
+      for (size_t i = 0; i < n; ++i)
+        if (leaves[i] < 0) {
+          const LocateResult loc = view->Locate({xs[i], ys[i]}, locate);
+          leaves[i] = loc.hit() ? loc.leaf.value : ObjectStore::kOutside;
+        }
+    // Prefetch distances, in reports: the id table's slot first, then the
+    // record it names, then the id text and the list neighbours.
+    constexpr size_t kSlotAhead = 24, kRecordAhead = 16, kRestAhead = 8;
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kSlotAhead < n) store.PrefetchSlot(hashes[i + kSlotAhead]);
+      if (i + kRecordAhead < n) store.PrefetchRecord(hashes[i + kRecordAhead]);
+      if (i + kRestAhead < n) store.PrefetchRest(hashes[i + kRestAhead], leaves[i + kRestAhead]);
+      const ObjectReport& r = reports[i];
       uint16_t kind = 0;
       while (kind < change.kinds.size() && change.kinds[kind] != r.kind) ++kind;
       if (kind == change.kinds.size()) {
@@ -310,11 +342,10 @@ Result<TrackResult> Engine::Track(std::span<const ObjectReport> reports, int64_t
         change.outside.push_back(0);
       }
       const int64_t time = r.time ? r.time : now;
-      int32_t slot = store.Find(r.id);
+      int32_t slot = store.Find(r.id, hashes[i]);
       const bool is_new = slot < 0;
       if (!is_new && time < store.at(slot).time) continue;  // older than what we know: stale, ignored
-      const LocateResult loc = view->Locate({r.lon, r.lat}, locate);
-      const int32_t leaf = loc.hit() ? loc.leaf.value : ObjectStore::kOutside;
+      const int32_t leaf = leaves[i] >= 0 ? leaves[i] : ObjectStore::kOutside;
       if (leaf == ObjectStore::kOutside) ++result.outside;
       int32_t old_leaf = ObjectStore::kOutside;
       uint16_t old_kind = kind;
@@ -334,15 +365,13 @@ Result<TrackResult> Engine::Track(std::span<const ObjectReport> reports, int64_t
       const int32_t from = old_leaf >= 0 ? ds.leaf_nodes[old_leaf] : -1;
       const int32_t to = leaf >= 0 ? ds.leaf_nodes[leaf] : -1;
       if (!is_new) {
-        change.deltas.push_back({from, old_kind, -1});
         --change.total[old_kind];
         if (from < 0) --change.outside[old_kind];
-        if (from >= 0) change.leaves.push_back(LeafId(old_leaf));
+        if (from >= 0) store.AddNet(old_leaf, old_kind, -1);
       }
-      change.deltas.push_back({to, kind, 1});
       ++change.total[kind];
       if (to < 0) ++change.outside[kind];
-      if (to >= 0) change.leaves.push_back(LeafId(leaf));
+      if (to >= 0) store.AddNet(leaf, kind, 1);
       store.Move(slot, leaf);
       if (events_wanted) {
         ObjectEvent base;
@@ -367,8 +396,6 @@ Result<TrackResult> Engine::Track(std::span<const ObjectReport> reports, int64_t
     made = PublishChange(st, *view, change);
     result.objects_version = made->objects_version();
   }
-  std::sort(change.leaves.begin(), change.leaves.end());
-  change.leaves.erase(std::unique(change.leaves.begin(), change.leaves.end()), change.leaves.end());
   internal::NotifyListeners(st, made, change.leaves);
   Deliver(st, *made, change.events);
   return result;
@@ -394,10 +421,9 @@ size_t Engine::ExpireObjects(int64_t now_in) {
       const ObjectStore::Record rec = store.at(s);
       if (!rec.live || rec.time + after >= now) continue;
       const int32_t from = rec.leaf >= 0 ? ds.leaf_nodes[rec.leaf] : -1;
-      change.deltas.push_back({from, rec.kind, -1});
       --change.total[rec.kind];
       if (from < 0) --change.outside[rec.kind];
-      if (from >= 0) change.leaves.push_back(LeafId(rec.leaf));
+      if (from >= 0) store.AddNet(rec.leaf, rec.kind, -1);
       if (events_wanted) {
         ObjectEvent base;
         base.object_id = std::string(store.id(s));
@@ -414,8 +440,6 @@ size_t Engine::ExpireObjects(int64_t now_in) {
     if (expired == 0) return 0;
     made = PublishChange(st, *view, change);
   }
-  std::sort(change.leaves.begin(), change.leaves.end());
-  change.leaves.erase(std::unique(change.leaves.begin(), change.leaves.end()), change.leaves.end());
   internal::NotifyListeners(st, made, change.leaves);
   Deliver(st, *made, change.events);
   return expired;

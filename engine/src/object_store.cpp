@@ -2,9 +2,8 @@
 #include "object_store.h"
 
 namespace gridtree::internal {
-namespace {
 
-uint64_t HashId(std::string_view id) {
+uint64_t ObjectStore::Hash(std::string_view id) {
   uint64_t h = 0xCBF29CE484222325ULL;  // FNV-1a, then a final mix
   for (unsigned char c : id) {
     h ^= c;
@@ -15,10 +14,12 @@ uint64_t HashId(std::string_view id) {
   return h ^ (h >> 32);
 }
 
-}  // namespace
-
 void ObjectStore::Reset(size_t leaf_count) {
   heads_.assign(leaf_count, -1);
+  net_.clear();
+  leaf_touched_.assign(leaf_count, 0);
+  touched_.clear();
+  touched_leaves_.clear();
   outside_head_ = -1;
   for (Record& r : records_) r.prev = r.next = -1, r.leaf = kOutside;
   // Every live object goes back on the outside list until Move places it.
@@ -30,14 +31,14 @@ void ObjectStore::Reset(size_t leaf_count) {
     }
 }
 
-size_t ObjectStore::Home(std::string_view id) const { return HashId(id) & (table_.size() - 1); }
+size_t ObjectStore::Home(std::string_view id) const { return Hash(id) & (table_.size() - 1); }
 
-int32_t ObjectStore::Find(std::string_view id) const {
+int32_t ObjectStore::Find(std::string_view id, uint64_t hash) const {
   if (table_.empty()) return -1;
-  for (size_t i = Home(id);; i = (i + 1) & (table_.size() - 1)) {
+  for (size_t i = hash & (table_.size() - 1);; i = (i + 1) & (table_.size() - 1)) {
     const uint32_t e = table_[i];
     if (e == 0) return -1;
-    if (this->id(static_cast<int32_t>(e - 1)) == id) return static_cast<int32_t>(e - 1);
+    if ((e & ~kSlotMask) == Tag(hash) && this->id(SlotOf(e)) == id) return SlotOf(e);
   }
 }
 
@@ -46,7 +47,7 @@ void ObjectStore::Grow() {
   table_.assign(old.empty() ? 1024 : old.size() * 2, 0);
   for (uint32_t e : old)
     if (e) {
-      size_t i = Home(id(static_cast<int32_t>(e - 1)));
+      size_t i = Home(id(SlotOf(e)));
       while (table_[i]) i = (i + 1) & (table_.size() - 1);
       table_[i] = e;
     }
@@ -69,9 +70,10 @@ int32_t ObjectStore::Insert(std::string_view id, uint16_t kind) {
   r.id_offset = static_cast<uint32_t>(arena_.size());
   r.id_length = static_cast<uint32_t>(id.size());
   arena_.append(id);
-  size_t i = Home(id);
+  const uint64_t hash = Hash(id);
+  size_t i = hash & (table_.size() - 1);
   while (table_[i]) i = (i + 1) & (table_.size() - 1);
-  table_[i] = static_cast<uint32_t>(slot + 1);
+  table_[i] = Tag(hash) | static_cast<uint32_t>(slot + 1);
   ++live_;
   // On the outside list until placed.
   r.next = outside_head_;
@@ -106,10 +108,10 @@ void ObjectStore::Move(int32_t slot, int32_t leaf) {
 void ObjectStore::Remove(int32_t slot) {
   // Backward-shift deletion keeps every probe chain unbroken (no tombstones).
   size_t i = Home(id(slot));
-  while (table_[i] != static_cast<uint32_t>(slot + 1)) i = (i + 1) & (table_.size() - 1);
+  while (SlotOf(table_[i]) != slot) i = (i + 1) & (table_.size() - 1);
   const size_t mask = table_.size() - 1;
   for (size_t j = (i + 1) & mask; table_[j]; j = (j + 1) & mask) {
-    const size_t home = Home(id(static_cast<int32_t>(table_[j] - 1)));
+    const size_t home = Home(id(SlotOf(table_[j])));
     // Entry j may move into the hole at i when its home is not in (i, j].
     if (((j - home) & mask) >= ((j - i) & mask)) {
       table_[i] = table_[j];
@@ -137,6 +139,32 @@ void ObjectStore::CompactArena() {
   }
   arena_ = std::move(packed);
   arena_garbage_ = 0;
+}
+
+void ObjectStore::AddNet(int32_t leaf, uint16_t kind, int32_t delta) {
+  if (kind >= net_.size()) net_.resize(kind + 1);
+  std::vector<int32_t>& net = net_[kind];
+  if (net.empty()) net.assign(heads_.size(), 0);
+  if (!leaf_touched_[leaf]) {
+    leaf_touched_[leaf] = 1;
+    touched_leaves_.push_back(leaf);
+  }
+  // A pair is listed when its net first leaves zero; listed twice at most
+  // if it returns to zero and leaves it again (DrainNet skips zeros).
+  if (net[leaf] == 0) touched_.emplace_back(leaf, kind);
+  net[leaf] += delta;
+}
+
+void ObjectStore::DrainNet(std::vector<Net>& changes, std::vector<int32_t>& leaves) {
+  for (auto [leaf, kind] : touched_) {
+    int32_t& net = net_[kind][leaf];
+    if (net != 0) changes.push_back({leaf, kind, net});
+    net = 0;
+  }
+  touched_.clear();
+  for (int32_t leaf : touched_leaves_) leaf_touched_[leaf] = 0;
+  leaves.insert(leaves.end(), touched_leaves_.begin(), touched_leaves_.end());
+  touched_leaves_.clear();
 }
 
 size_t ObjectStore::MemoryBytes() const {

@@ -274,12 +274,14 @@ class Engine {
   // engine's executor, then Reload. The report is filled when given.
   Result<std::shared_ptr<const View>> ReloadFrom(const std::string& path, ValidationReport* report = nullptr);
 
-  // Called after every applied batch and every reload (on the writer's
-  // thread) with the view the change made and the leaves it changed, as
-  // leaf numbers of that view's dataset; after a reload the span is empty
-  // and everything changed. Two writers' calls may arrive in either order
-  // or at once: a listener that keeps the newest state compares
-  // (dataset_version, version) and ignores an older view. Keep it short.
+  // Called after every applied batch, every batch of position reports (and
+  // expiry) and every reload (on the writer's thread) with the view the
+  // change made and the leaves it changed, each once, as leaf numbers of
+  // that view's dataset (sorted for metric updates, in no order for object
+  // moves); after a reload the span is empty and everything changed. Two
+  // writers' calls may arrive in either order or at once: a listener that
+  // keeps the newest state compares (dataset_version, version,
+  // objects_version) and ignores an older view. Keep it short.
   // Returns an id for RemoveListener.
   using Listener = std::function<void(const std::shared_ptr<const View>& view, std::span<const LeafId> leaves)>;
   int AddListener(Listener listener);
