@@ -85,7 +85,9 @@ class WriterImpl final : public proto::Writer::Server {
       auto reports = ctx.getParams().getReports();
       CheckLimit("reports", "reports", reports.size(), state_.options.max_reports_per_batch, "max_reports_per_batch");
       Engine* engine = &state_.engine;
-      return state_.Offload([engine, batch = ReportsFromProto(reports)]() { return engine->Track(batch); })
+      // Read on the worker, not on the event loop: the message lives until
+      // the call returns, and a reader of it is safe on any thread.
+      return state_.Offload([engine, reports]() { return engine->Track(ReportsFromProto(reports)); })
           .then([ctx](Result<TrackResult> r) mutable {
             if (!r.ok()) ThrowStatus(r.status());
             auto res = ctx.getResults();
