@@ -218,6 +218,11 @@ async function poll() {
     const version = now.datasetVersion + '.' + now.version + '.' + (now.objectsVersion || 0);
     if (version !== state.version) {
       state.version = version;
+      // A new kind of tracked object is a new metric ("objects.<kind>").
+      if (now.metricNames.join('\n') !== info.metricNames.join('\n'))
+        el('metric').innerHTML = now.metricNames
+          .map((m) => `<option ${m === state.metric ? 'selected' : ''}>${escapeHtml(m)}</option>`).join('');
+      info = now;
       map.getSource('grid').setTiles([tileUrl()]);
       await Promise.all([refreshScale(), refreshTop(), state.place ? showPlace(state.place.lon, state.place.lat) : null, runRegion()]);
       window.gridtreeVersion = version;
