@@ -25,6 +25,7 @@ run() {
   echo "== $*"
   "$load" --connect "$addr" --token-file "$tmp/token" --duration "${DURATION:-10}" "$@"
 }
-run --connections 1 --depth 1 --batch 10000 --objects 200000
+run --connections 1 --depth 2 --batch 10000 --objects 200000
+run --connections 2 --depth 1 --batch 10000 --objects 200000
 run --connections 2 --depth 2 --batch 10000 --objects 200000
-run --connections 3 --depth 2 --batch 10000 --objects 200000
+run --connections 2 --depth 2 --batch 1000 --objects 200000

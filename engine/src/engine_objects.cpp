@@ -485,7 +485,10 @@ Result<ObjectPage> Engine::Objects(const ObjectQuery& q) const {
       slots.push_back(s);
     }
   }
-  std::sort(slots.begin(), slots.end(), [&](int32_t a, int32_t b) { return store.id(a) < store.id(b); });
+  // Only the page needs ordering: the first offset + limit by id.
+  const size_t wanted = std::min(slots.size(), q.offset + q.limit);
+  std::partial_sort(slots.begin(), slots.begin() + static_cast<std::ptrdiff_t>(wanted), slots.end(),
+                    [&](int32_t a, int32_t b) { return store.id(a) < store.id(b); });
   page.total = slots.size();
   page.objects_version = st.ObjectCountsVersion();
   for (size_t i = q.offset; i < slots.size() && page.objects.size() < q.limit; ++i) {
