@@ -2,6 +2,7 @@
 // village's fishing boats sail from the harbour to its sea grids and back;
 // grid staff walk inside their own grids. Each tick sends every object's
 // position in one Writer.track call; progress goes to stderr once a second.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -169,6 +170,8 @@ void RegisterSimulate(CLI::App& app) {
         for (unsigned i = 0; i < tries && movers.size() < static_cast<size_t>(a->boats + a->staff); ++i) {
           const std::string& grid = grids[i];
           if (grid.empty()) continue;
+          // Staff walk on land: the village's sea grids are the boats'.
+          if (std::any_of(sea_grids.begin(), sea_grids.end(), [&](const auto& s) { return s.first == grid; })) continue;
           Mover m;
           m.id = "staff-" + std::to_string(movers.size() - a->boats + 1);
           m.kind = "staff";

@@ -6,7 +6,8 @@
 //   - tiles render: the map canvas is not blank (many colours);
 //   - clicking the city hall shows Pengjiang and the grid that holds it;
 //   - a search finds Country Garden (碧桂园) community;
-//   - an update sent over RPC changes the number the card shows.
+//   - an update sent over RPC changes the number the card shows;
+//   - tracked objects reported over RPC appear as a metric (objects.boat).
 // Usage: node map_test.mjs GRIDTREE_BINARY DATASET WORKDIR
 import { spawn, execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -107,6 +108,19 @@ try {
       (id, text) => [...document.querySelectorAll(`#card td[data-node="${id}"][data-metric="population"]`)].some((td) => td.textContent === text),
       { timeout: 20000 }, leafId, shown);
   check(true, `the card shows the updated population ${shown} (${Date.now() - t0} ms after the update)`);
+
+  // Tracked objects: five boats reported at the city hall become the
+  // metric objects.boat in the page's list and in the card.
+  writeFileSync(`${work}/boats.csv`, 'id,kind,lon,lat\n' +
+      [1, 2, 3, 4, 5].map((i) => `boat-${i},boat,${hall.lon},${hall.lat}`).join('\n') + '\n');
+  execFileSync(binary, ['call', '--connect', `127.0.0.1:${rpcPort}`, 'track', '--token-file', `${work}/token`, '--file', `${work}/boats.csv`]);
+  await page.waitForFunction(() => [...document.querySelectorAll('#metric option')].some((o) => o.textContent === 'objects.boat'),
+      { timeout: 20000 });
+  check(true, 'a new kind of tracked object appears in the metric list as objects.boat');
+  await page.waitForFunction(
+      (id) => [...document.querySelectorAll(`#card td[data-node="${id}"][data-metric="objects.boat"]`)].some((td) => td.textContent === '5'),
+      { timeout: 20000 }, leafId);
+  check(true, 'the card shows the five boats at the city hall\'s leaf');
 
   await page.screenshot({ path: `${work}/map.png` });  // docs/map.png is one of these
   check(errors.length === 0, `no console errors${errors.length ? ': ' + errors.join(' | ') : ''}`);
