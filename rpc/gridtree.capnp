@@ -154,6 +154,8 @@ struct Limits {
   maxAggregateIds @6 :UInt32;      # ids per aggregate
   maxTopK @7 :UInt32;              # k of topK
   maxConnections @8 :UInt32;       # RPC and HTTP connections together
+  maxReportsPerBatch @9 :UInt32;   # position reports per Writer.track, objects per objects answer
+  maxWatchesPerConnection @10 :UInt32;  # watch and events subscriptions per connection
 }
 
 struct Info {

@@ -271,6 +271,7 @@ TEST(Objects, EnterAndExitEventsOfScriptedPaths) {
 TEST(Objects, ABadBatchIsRefusedWholeNamingTheRow) {
   EngineOptions options;
   options.objects.max_reports_per_batch = 10;
+  options.objects.max_kinds = 2;
   auto engine = OpenJiangmen(options);
   const index::Box box = CityBox(*engine->Read());
   const double x = (box.min_x + box.max_x) / 2, y = (box.min_y + box.max_y) / 2;
@@ -290,6 +291,7 @@ TEST(Objects, ABadBatchIsRefusedWholeNamingTheRow) {
   refused({"d", "boat", std::numeric_limits<double>::quiet_NaN(), y, kNow}, "position");
   refused({"d", "boat", x, 95, kNow}, "position");
   refused({"d", "boat", x, y, kNow + 3600}, "after the server's clock");
+  refused({"d", "drone", x, y, kNow}, "more than the 2 allowed");  // boat and staff exist
   std::vector<ObjectReport> many(11, ObjectReport{"e", "boat", x, y, kNow});
   EXPECT_FALSE(engine->Track(many, kNow).ok());
   // Nothing of any refused batch stayed: no "c", "a" where it was.
@@ -383,12 +385,32 @@ TEST(Objects, NearestAgreesWithABruteForceSort) {
   EXPECT_EQ(page->total, 26u);
 }
 
+TEST(Objects, AReloadPlacesThemInTheNewDatasetBeforeItIsAnnounced) {
+  auto engine = OpenJiangmen();
+  const index::Box box = CityBox(*engine->Read());
+  const double x = (box.min_x + box.max_x) / 2, y = (box.min_y + box.max_y) / 2;
+  std::vector<ObjectReport> batch = {{"a", "boat", x, y, kNow}, {"b", "boat", x, y, kNow}};
+  ASSERT_TRUE(engine->Track(batch, kNow).ok());
+  std::shared_ptr<const View> announced;
+  engine->AddListener([&](const std::shared_ptr<const View>& v, std::span<const LeafId>) { announced = v; });
+  auto reloaded = engine->ReloadFrom(testing::SharedJiangmen().path);
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status().ToString();
+  for (const auto& v : {reloaded.value(), announced, engine->Read()}) {
+    ASSERT_TRUE(v);
+    EXPECT_EQ(v->dataset_version(), 2u);
+    const std::optional<int> boat = v->MetricIndex("objects.boat");
+    ASSERT_TRUE(boat.has_value());
+    EXPECT_EQ(v->Metric(NodeId(0), *boat), 2);
+  }
+}
+
 TEST(Objects, ACleanRestartKeepsThemACrashLosesThemQuietly) {
   const std::string dir = (fs::temp_directory_path() / ("gridtree_objects_" + std::to_string(::getpid()))).string();
   fs::remove_all(dir);
   fs::create_directories(dir);
   EngineOptions options;
   options.data_dir = dir;
+  options.objects.restore_saved = true;  // as gridtree serve does
   const index::Box box = CityBox(*testing::SharedJiangmen().engine->Read());
   const double x = (box.min_x + box.max_x) / 2, y = (box.min_y + box.max_y) / 2;
   {

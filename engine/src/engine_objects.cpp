@@ -5,10 +5,13 @@
 #include <cmath>
 #include <ctime>
 #include <filesystem>
+#include <cstring>
 #include <fstream>
+#include <iterator>
 #include <queue>
 
 #include "object_store.h"
+#include "wal.h"
 
 namespace gridtree {
 
@@ -155,16 +158,24 @@ void MoveEvents(const View& view, int32_t from, int32_t to, const ObjectEvent& b
 }
 
 // A chosen node matches its own events and those of every node inside it.
-bool Matches(const internal::EngineState::ObjectSubscriber& s, const ObjectEvent& e, const Dataset& ds, int32_t node) {
-  if (!s.filter.kinds.empty() && std::find(s.filter.kinds.begin(), s.filter.kinds.end(), e.kind) == s.filter.kinds.end())
-    return false;
-  if (!s.filter.levels.empty() && std::find(s.filter.levels.begin(), s.filter.levels.end(), e.level) == s.filter.levels.end())
-    return false;
-  if (s.filter.node_ids.empty()) return true;
+// `nodes`: the chosen nodes as numbers of `ds`.
+bool Matches(const ObjectEventFilter& f, const std::vector<int32_t>& nodes, const ObjectEvent& e, const Dataset& ds,
+             int32_t node) {
+  if (!f.kinds.empty() && std::find(f.kinds.begin(), f.kinds.end(), e.kind) == f.kinds.end()) return false;
+  if (!f.levels.empty() && std::find(f.levels.begin(), f.levels.end(), e.level) == f.levels.end()) return false;
+  if (f.node_ids.empty()) return true;
   if (node < 0) return false;
-  for (int32_t c : s.nodes)
+  for (int32_t c : nodes)
     if (c <= node && node < ds.subtree_end[c]) return true;
   return false;
+}
+
+// The filter's nodes as numbers of the view's dataset.
+std::vector<int32_t> ResolveNodes(const ObjectEventFilter& f, const View& view) {
+  std::vector<int32_t> out;
+  for (const std::string& id : f.node_ids)
+    if (auto n = view.Find(id)) out.push_back(n->value);
+  return out;
 }
 
 }  // namespace
@@ -195,6 +206,7 @@ ObjectStore& StoreFor(internal::EngineState& st, const View& view) {
   std::vector<CountDelta> deltas;
   auto counts = std::make_shared<ObjectCounts>(*st.object_counts);
   std::fill(counts->outside.begin(), counts->outside.end(), 0);
+  counts->version = st.object_counts->version + 1;
   for (int32_t s = 0; s < static_cast<int32_t>(store.slot_count()); ++s) {
     ObjectStore::Record& r = store.at(s);
     if (!r.live) continue;
@@ -212,15 +224,6 @@ ObjectStore& StoreFor(internal::EngineState& st, const View& view) {
   store.DrainNet(nets, leaves);
   for (const ObjectStore::Net& n : nets) deltas.push_back({ds.leaf_nodes[n.leaf], n.kind, n.delta});
   counts->counts = AddCounts(nullptr, ds, counts->kinds.size(), deltas);
-  // Subscriptions name nodes by id: find them in the new dataset.
-  {
-    std::lock_guard lock(st.subscribers_mu);
-    for (auto& [id, sub] : st.subscribers) {
-      sub.nodes.clear();
-      for (const std::string& node : sub.filter.node_ids)
-        if (auto n = ds.Find(node)) sub.nodes.push_back(*n);
-    }
-  }
   std::lock_guard lock(st.current_mu);
   st.object_counts = std::move(counts);
   st.current = st.WithObjectsLocked(st.current);
@@ -248,10 +251,14 @@ std::shared_ptr<const View> PublishChange(internal::EngineState& st, const View&
   counts->outside = change.outside;
   counts->counts =
       AddCounts(old ? old->counts.get() : nullptr, view.dataset(), counts->kinds.size(), change.deltas);
+  st.objects_live = st.objects->size();
   std::lock_guard lock(st.current_mu);
-  st.object_counts = std::move(counts);
+  st.object_counts = counts;
   st.current = st.WithObjectsLocked(st.current);
-  return st.current;
+  if (st.current->dataset_version() == view.dataset_version()) return st.current;
+  // A reload came meanwhile: the change belongs to the old dataset (its
+  // leaves are numbers of it), and RelocateObjects moves it over next.
+  return std::make_shared<const View>(view.topology_ptr(), view.metrics_ptr(), std::move(counts));
 }
 
 // Hands each subscriber the events it asked for.
@@ -261,10 +268,14 @@ void Deliver(internal::EngineState& st, const View& view, const std::vector<Obje
   {
     std::lock_guard lock(st.subscribers_mu);
     for (auto& [id, sub] : st.subscribers) {
+      if (!sub.filter.node_ids.empty() && sub.nodes_version != view.dataset_version()) {
+        sub.nodes = ResolveNodes(sub.filter, view);  // a reload renumbered the nodes
+        sub.nodes_version = view.dataset_version();
+      }
       std::vector<ObjectEvent> mine;
       for (const ObjectEvent& e : events) {
         const std::optional<NodeId> node = sub.filter.node_ids.empty() ? std::nullopt : view.Find(e.node_id);
-        if (Matches(sub, e, view.dataset(), node ? node->value : -1)) mine.push_back(e);
+        if (Matches(sub.filter, sub.nodes, e, view.dataset(), node ? node->value : -1)) mine.push_back(e);
       }
       if (!mine.empty()) out.emplace_back(sub.callback, std::move(mine));
     }
@@ -298,14 +309,31 @@ Result<TrackResult> Engine::Track(std::span<const ObjectReport> reports, int64_t
   result.reports = reports.size();
   std::shared_ptr<const View> view, made;
   ObjectChange change;
+  size_t kinds_before = 0;
+  std::unique_lock delivery(st.delivery_mu, std::defer_lock);
   {
     std::lock_guard lock(st.objects_mu);
     view = st.Current();
     ObjectStore& store = StoreFor(st, *view);
-    if (store.size() + reports.size() > ObjectStore::kMaxObjects)
+    // Room for the batch, checked before anything changes.
+    size_t id_bytes = 0;
+    for (const ObjectReport& r : reports) id_bytes += r.id.size();
+    if (store.size() + reports.size() > ObjectStore::kMaxObjects || !store.HasRoomForIds(id_bytes))
       return FailedPrecondition("track: " + std::to_string(store.size()) + " objects tracked; this batch could pass the " +
-                               std::to_string(ObjectStore::kMaxObjects) + " the engine holds");
+                               std::to_string(ObjectStore::kMaxObjects) + " objects or 4 GiB of ids the engine holds");
     change = StartChange(st);
+    {
+      std::vector<std::string_view> kinds(change.kinds.begin(), change.kinds.end());
+      for (size_t i = 0; i < reports.size(); ++i)
+        if (std::find(kinds.begin(), kinds.end(), reports[i].kind) == kinds.end()) {
+          if (kinds.size() == st.options.objects.max_kinds)
+            return InvalidArgument(Row(i, reports[i]) + "the kind \"" + reports[i].kind + "\" would be kind " +
+                                   std::to_string(kinds.size() + 1) + ", more than the " +
+                                   std::to_string(st.options.objects.max_kinds) + " allowed");
+          kinds.push_back(reports[i].kind);
+        }
+    }
+    kinds_before = change.kinds.size();
     const Dataset& ds = view->dataset();
     const LocateOptions locate{st.options.objects.snap_m};
     // Every point located first, together (the index overlaps their memory
@@ -395,8 +423,11 @@ Result<TrackResult> Engine::Track(std::span<const ObjectReport> reports, int64_t
     }
     made = PublishChange(st, *view, change);
     result.objects_version = made->objects_version();
+    delivery.lock();  // before objects_mu goes: batches reach subscribers in order
   }
-  internal::NotifyListeners(st, made, change.leaves);
+  // An empty leaf list would mean "everything changed": only a new kind
+  // (a new metric everywhere) says so.
+  if (!change.leaves.empty() || change.kinds.size() != kinds_before) internal::NotifyListeners(st, made, change.leaves);
   Deliver(st, *made, change.events);
   return result;
 }
@@ -410,6 +441,7 @@ size_t Engine::ExpireObjects(int64_t now_in) {
   std::shared_ptr<const View> view, made;
   ObjectChange change;
   size_t expired = 0;
+  std::unique_lock delivery(st.delivery_mu, std::defer_lock);
   {
     std::lock_guard lock(st.objects_mu);
     if (!st.objects || st.objects->size() == 0) return 0;
@@ -439,8 +471,9 @@ size_t Engine::ExpireObjects(int64_t now_in) {
     }
     if (expired == 0) return 0;
     made = PublishChange(st, *view, change);
+    delivery.lock();
   }
-  internal::NotifyListeners(st, made, change.leaves);
+  if (!change.leaves.empty()) internal::NotifyListeners(st, made, change.leaves);
   Deliver(st, *made, change.events);
   return expired;
 }
@@ -451,6 +484,8 @@ Result<ObjectPage> Engine::Objects(const ObjectQuery& q) const {
   if (choices > 1) return InvalidArgument("objects: give one of a node, a box or a circle, not several");
   if (q.center && !(q.radius_m > 0 && std::isfinite(q.radius_m)))
     return InvalidArgument("objects: the circle's radius must be a positive number of metres");
+  if (q.center && !(std::isfinite(q.center->x) && std::isfinite(q.center->y) && q.center->y >= -90 && q.center->y <= 90))
+    return InvalidArgument("objects: the circle's centre is not a finite longitude and latitude");
   ObjectPage page;
   std::vector<int32_t> slots;
   std::lock_guard lock(st.objects_mu);
@@ -476,10 +511,10 @@ Result<ObjectPage> Engine::Objects(const ObjectQuery& q) const {
       if (!r.live || !kind_ok(r)) continue;
       if (q.box && !q.box->Contains({r.lon, r.lat})) continue;
       if (q.center) {
-        // Cheap bound first (the local scale overestimates nothing by more
-        // than a few percent at city distances), then the ellipsoid.
+        // A cheap bound first, for circles up to 50 km (where the local
+        // scale is within a few percent of the ellipsoid), then the ellipsoid.
         const double dx = (r.lon - q.center->x) * scale.lon, dy = (r.lat - q.center->y) * scale.lat;
-        if (dx * dx + dy * dy > 1.1 * 1.1 * q.radius_m * q.radius_m) continue;
+        if (q.radius_m <= 50'000 && dx * dx + dy * dy > 1.2 * 1.2 * q.radius_m * q.radius_m) continue;
         if (index::GeodesicDistanceM(*q.center, {r.lon, r.lat}) > q.radius_m) continue;
       }
       slots.push_back(s);
@@ -561,10 +596,7 @@ std::vector<ObjectKindCount> Engine::ObjectKinds() const {
   return out;
 }
 
-size_t Engine::object_count() const {
-  std::lock_guard lock(state_->objects_mu);
-  return state_->objects ? state_->objects->size() : 0;
-}
+size_t Engine::object_count() const { return state_->objects_live.load(); }
 
 size_t Engine::object_memory_bytes() const {
   std::lock_guard lock(state_->objects_mu);
@@ -580,6 +612,7 @@ Result<int> Engine::SubscribeObjectEvents(ObjectEventFilter filter, ObjectEventC
     if (!node) return NotFound("events: unknown node id \"" + id + "\"");
     sub.nodes.push_back(node->value);
   }
+  sub.nodes_version = view->dataset_version();
   sub.filter = std::move(filter);
   sub.callback = std::move(callback);
   std::lock_guard lock(st.subscribers_mu);
@@ -593,99 +626,115 @@ void Engine::UnsubscribeObjectEvents(int id) {
   state_->subscribers.erase(id);
 }
 
-// objects.bin: magic, count, then per object: id length (u32), kind length
-// (u32), lon, lat (f64), time (i64), id, kind. Written to a temporary file,
-// fsync'ed, renamed.
+void internal::RelocateObjects(internal::EngineState& st) {
+  std::lock_guard lock(st.objects_mu);
+  if (!st.objects) return;
+  StoreFor(st, *st.Current());
+}
+
+// objects.bin: magic, count (u64), then per object: id length, kind length
+// (u32 each), lon, lat (f64), time (i64), id, kind; then the CRC32C of all
+// that. Written to a temporary file, fsync'ed, renamed (WriteFileAtomically).
 Status Engine::SaveObjects() {
   internal::EngineState& st = *state_;
   if (st.options.data_dir.empty()) return Status::Ok();
+  std::string bytes(kObjectsMagic, sizeof kObjectsMagic);
+  auto put = [&bytes](const void* p, size_t n) { bytes.append(static_cast<const char*>(p), n); };
   std::lock_guard lock(st.objects_mu);
-  const std::string path = st.options.data_dir + "/" + kObjectsFile;
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return IoError(tmp + ": cannot open for writing");
-    out.write(kObjectsMagic, sizeof kObjectsMagic);
-    const uint64_t count = st.objects ? st.objects->size() : 0;
-    out.write(reinterpret_cast<const char*>(&count), sizeof count);
-    if (st.objects) {
-      const ObjectStore& store = *st.objects;
-      for (int32_t s = 0; s < static_cast<int32_t>(store.slot_count()); ++s) {
-        const ObjectStore::Record& r = store.at(s);
-        if (!r.live) continue;
-        const std::string_view id = store.id(s);
-        const std::string& kind = st.object_counts->kinds[r.kind];
-        const uint32_t lens[2] = {static_cast<uint32_t>(id.size()), static_cast<uint32_t>(kind.size())};
-        out.write(reinterpret_cast<const char*>(lens), sizeof lens);
-        out.write(reinterpret_cast<const char*>(&r.lon), sizeof r.lon);
-        out.write(reinterpret_cast<const char*>(&r.lat), sizeof r.lat);
-        out.write(reinterpret_cast<const char*>(&r.time), sizeof r.time);
-        out.write(id.data(), static_cast<std::streamsize>(id.size()));
-        out.write(kind.data(), static_cast<std::streamsize>(kind.size()));
-      }
+  const uint64_t count = st.objects ? st.objects->size() : 0;
+  put(&count, sizeof count);
+  if (st.objects) {
+    const ObjectStore& store = *st.objects;
+    for (int32_t s = 0; s < static_cast<int32_t>(store.slot_count()); ++s) {
+      const ObjectStore::Record& r = store.at(s);
+      if (!r.live) continue;
+      const std::string_view id = store.id(s);
+      const std::string& kind = st.object_counts->kinds[r.kind];
+      const uint32_t lens[2] = {static_cast<uint32_t>(id.size()), static_cast<uint32_t>(kind.size())};
+      put(lens, sizeof lens);
+      put(&r.lon, sizeof r.lon);
+      put(&r.lat, sizeof r.lat);
+      put(&r.time, sizeof r.time);
+      put(id.data(), id.size());
+      put(kind.data(), kind.size());
     }
-    out.flush();
-    if (!out) return IoError(tmp + ": write failed");
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return IoError(path + ": " + ec.message());
-  return Status::Ok();
+  const uint32_t crc = internal::Crc32c(bytes.data(), bytes.size());
+  put(&crc, sizeof crc);
+  return internal::WriteFileAtomically(st.options.data_dir, kObjectsFile, bytes);
 }
 
-Status Engine::StartObjects(bool had_log) {
-  internal::EngineState& st = *state_;
-  if (st.options.data_dir.empty()) return Status::Ok();
-  const std::string path = st.options.data_dir + "/" + kObjectsFile;
+namespace {
+
+// The objects of objects.bin, or why the file cannot be read.
+Result<std::vector<ObjectReport>> ReadSavedObjects(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    // No objects from a clean shutdown: if this data directory served
-    // before, the last run ended without saving them (a crash).
-    if (had_log) st.quiet_until = NowOr(0) + std::max<int64_t>(st.options.objects.expire_after_s, 300);
-    return Status::Ok();
-  }
-  char magic[sizeof kObjectsMagic];
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (bytes.size() < sizeof kObjectsMagic + 12 || !std::equal(kObjectsMagic, kObjectsMagic + 8, bytes.data()))
+    return FailedPrecondition("not a gridtree objects file (bad header)");
+  uint32_t crc = 0;
+  std::memcpy(&crc, bytes.data() + bytes.size() - 4, 4);
+  if (internal::Crc32c(bytes.data(), bytes.size() - 4) != crc) return FailedPrecondition("checksum mismatch");
+  size_t at = sizeof kObjectsMagic;
+  const size_t end = bytes.size() - 4;
+  auto get = [&](void* p, size_t n) {
+    if (at + n > end) return false;
+    std::memcpy(p, bytes.data() + at, n);
+    at += n;
+    return true;
+  };
   uint64_t count = 0;
-  in.read(magic, sizeof magic);
-  in.read(reinterpret_cast<char*>(&count), sizeof count);
-  if (!in || !std::equal(magic, magic + sizeof magic, kObjectsMagic))
-    return FailedPrecondition(path + ": not a gridtree objects file (bad header); remove it to start without objects");
-  std::vector<ObjectReport> reports;
+  get(&count, sizeof count);
+  std::vector<ObjectReport> out;
   for (uint64_t i = 0; i < count; ++i) {
     uint32_t lens[2];
     ObjectReport r;
-    in.read(reinterpret_cast<char*>(lens), sizeof lens);
-    in.read(reinterpret_cast<char*>(&r.lon), sizeof r.lon);
-    in.read(reinterpret_cast<char*>(&r.lat), sizeof r.lat);
-    in.read(reinterpret_cast<char*>(&r.time), sizeof r.time);
-    if (!in || lens[0] > (1u << 16) || lens[1] > (1u << 16))
-      return FailedPrecondition(path + ": object " + std::to_string(i) + " is cut short or damaged");
-    r.id.resize(lens[0]);
-    r.kind.resize(lens[1]);
-    in.read(r.id.data(), lens[0]);
-    in.read(r.kind.data(), lens[1]);
-    if (!in) return FailedPrecondition(path + ": object " + std::to_string(i) + " is cut short");
-    reports.push_back(std::move(r));
+    if (!get(lens, sizeof lens) || !get(&r.lon, 8) || !get(&r.lat, 8) || !get(&r.time, 8) ||
+        at + lens[0] + lens[1] > end)
+      return FailedPrecondition("object " + std::to_string(i) + " is cut short");
+    r.id.assign(bytes.data() + at, lens[0]);
+    r.kind.assign(bytes.data() + at + lens[0], lens[1]);
+    at += lens[0] + lens[1];
+    out.push_back(std::move(r));
   }
-  in.close();
-  // Placed again without events: they were there before the restart. The
-  // file goes once read, so a later crash cannot bring back stale positions.
+  return out;
+}
+
+}  // namespace
+
+Status Engine::StartObjects(bool had_log) {
+  internal::EngineState& st = *state_;
+  if (st.options.data_dir.empty() || !st.options.objects.restore_saved) return Status::Ok();
+  const std::string path = st.options.data_dir + "/" + kObjectsFile;
+  const int64_t quiet = NowOr(0) + std::max<int64_t>(st.options.objects.expire_after_s, 300);
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    // No objects from a clean shutdown: if this data directory served
+    // before, the last run ended without saving them (a crash).
+    if (had_log) st.quiet_until = quiet;
+    return Status::Ok();
+  }
+  auto saved = ReadSavedObjects(path);
+  if (!saved.ok()) {
+    // Positions are soft state: a damaged file is set aside, not fatal.
+    std::filesystem::rename(path, path + ".bad", ec);
+    st.recovery += (st.recovery.empty() ? "" : "; ") + path + ": " + saved.status().message() +
+                   "; set aside as objects.bin.bad, starting without tracked objects";
+    st.quiet_until = quiet;
+    return Status::Ok();
+  }
+  // Placed again without events (nobody has subscribed yet) and without
+  // the per-batch limits, which may have changed since they were saved.
   const ObjectOptions configured = st.options.objects;
   st.options.objects.max_reports_per_batch = SIZE_MAX;
+  st.options.objects.max_id_bytes = SIZE_MAX;
+  st.options.objects.max_kind_bytes = SIZE_MAX;
+  st.options.objects.max_kinds = SIZE_MAX;
   st.options.objects.max_future_s = INT64_MAX / 2;
-  std::map<int, internal::EngineState::ObjectSubscriber> none;
-  {
-    std::lock_guard lock(st.subscribers_mu);
-    none.swap(st.subscribers);
-  }
-  Result<TrackResult> placed = reports.empty() ? Result<TrackResult>(TrackResult{}) : Track(reports);
-  {
-    std::lock_guard lock(st.subscribers_mu);
-    none.swap(st.subscribers);
-  }
+  Result<TrackResult> placed = saved->empty() ? Result<TrackResult>(TrackResult{}) : Track(*saved);
   st.options.objects = configured;
   if (!placed.ok()) return placed.status();
-  std::error_code ec;
+  // Read once: a crash later must not bring back these positions.
   std::filesystem::remove(path, ec);
   return Status::Ok();
 }

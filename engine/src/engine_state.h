@@ -107,9 +107,17 @@ struct EngineState {
   int64_t quiet_until = 0;
   struct ObjectSubscriber {
     ObjectEventFilter filter;
-    std::vector<int32_t> nodes;  // filter.node_ids as node numbers of the current dataset
+    std::vector<int32_t> nodes;     // filter.node_ids as node numbers of dataset nodes_version
+    uint64_t nodes_version = 0;
     Engine::ObjectEventCallback callback;
   };
+  // Tracked objects now (read without objects_mu, e.g. by the server's
+  // once-a-second sweep).
+  std::atomic<size_t> objects_live{0};
+  // Held from the end of a batch's changes until its events and listener
+  // calls are made, so that subscribers get batches in the order they
+  // were applied (taken while objects_mu is still held).
+  std::mutex delivery_mu;
   std::mutex subscribers_mu;
   std::map<int, ObjectSubscriber> subscribers;
   int next_subscriber = 1;
@@ -135,6 +143,10 @@ struct EngineState {
   std::map<int, Engine::Listener> listeners;
   int next_listener = 1;
 };
+
+// Places every tracked object again in the current dataset, after a reload
+// (engine_objects.cpp), with no events.
+void RelocateObjects(EngineState& st);
 
 // Tells every listener about a new state. The leaves are numbers of that
 // state's own dataset: a listener always gets the view they belong to,

@@ -218,7 +218,10 @@ Result<std::shared_ptr<const View>> Engine::SwapIn(std::shared_ptr<internal::Top
     st.synced_version = 0;
     st.Publish(view);
   }
+  // The tracked objects, placed in the new dataset before anyone is told.
+  internal::RelocateObjects(st);
   // No leaves: everything is new, a watcher re-reads whatever it watches.
+  view = st.WithObjects(view);
   internal::NotifyListeners(st, view, {});
   return view;
 }

@@ -1,6 +1,8 @@
 // The tracked objects' records, id table and per-leaf lists (object_store.h).
 #include "object_store.h"
 
+#include <cstdint>
+
 namespace gridtree::internal {
 
 uint64_t ObjectStore::Hash(std::string_view id) {
@@ -20,15 +22,7 @@ void ObjectStore::Reset(size_t leaf_count) {
   leaf_touched_.assign(leaf_count, 0);
   touched_.clear();
   touched_leaves_.clear();
-  outside_head_ = -1;
   for (Record& r : records_) r.prev = r.next = -1, r.leaf = kOutside;
-  // Every live object goes back on the outside list until Move places it.
-  for (int32_t s = 0; s < static_cast<int32_t>(records_.size()); ++s)
-    if (records_[s].live) {
-      records_[s].next = outside_head_;
-      if (outside_head_ >= 0) records_[outside_head_].prev = s;
-      outside_head_ = s;
-    }
 }
 
 size_t ObjectStore::Home(std::string_view id) const { return Hash(id) & (table_.size() - 1); }
@@ -75,19 +69,14 @@ int32_t ObjectStore::Insert(std::string_view id, uint16_t kind) {
   while (table_[i]) i = (i + 1) & (table_.size() - 1);
   table_[i] = Tag(hash) | static_cast<uint32_t>(slot + 1);
   ++live_;
-  // On the outside list until placed.
-  r.next = outside_head_;
-  if (outside_head_ >= 0) records_[outside_head_].prev = slot;
-  outside_head_ = slot;
   return slot;
 }
 
 void ObjectStore::Unlink(int32_t slot) {
   Record& r = records_[slot];
+  if (r.leaf == kOutside) return;  // in no list
   if (r.prev >= 0) {
     records_[r.prev].next = r.next;
-  } else if (r.leaf == kOutside) {
-    outside_head_ = r.next;
   } else {
     heads_[r.leaf] = r.next;
   }
@@ -99,7 +88,8 @@ void ObjectStore::Move(int32_t slot, int32_t leaf) {
   Unlink(slot);
   Record& r = records_[slot];
   r.leaf = leaf;
-  int32_t& head = leaf == kOutside ? outside_head_ : heads_[leaf];
+  if (leaf == kOutside) return;
+  int32_t& head = heads_[leaf];
   r.next = head;
   if (head >= 0) records_[head].prev = slot;
   head = slot;
@@ -128,6 +118,13 @@ void ObjectStore::Remove(int32_t slot) {
   if (arena_garbage_ > (1u << 20) && arena_garbage_ * 2 > arena_.size()) CompactArena();
 }
 
+bool ObjectStore::HasRoomForIds(size_t id_bytes) {
+  constexpr size_t kLimit = UINT32_MAX;
+  if (arena_.size() + id_bytes <= kLimit) return true;
+  CompactArena();
+  return arena_.size() + id_bytes <= kLimit;
+}
+
 void ObjectStore::CompactArena() {
   std::string packed;
   packed.reserve(arena_.size() - arena_garbage_);
@@ -149,8 +146,9 @@ void ObjectStore::AddNet(int32_t leaf, uint16_t kind, int32_t delta) {
     leaf_touched_[leaf] = 1;
     touched_leaves_.push_back(leaf);
   }
-  // A pair is listed when its net first leaves zero; listed twice at most
-  // if it returns to zero and leaves it again (DrainNet skips zeros).
+  // A pair is listed each time its net leaves zero (it may come back to
+  // zero and leave it again); DrainNet reads and zeroes each listing, so a
+  // repeat finds zero and is skipped.
   if (net[leaf] == 0) touched_.emplace_back(leaf, kind);
   net[leaf] += delta;
 }

@@ -44,7 +44,7 @@ class ObjectStore {
     int32_t leaf = kOutside;  // leaf number in the store's dataset
     uint16_t kind = 0;
     uint16_t live = 0;
-    int32_t prev = -1, next = -1;  // neighbours in the leaf's list (or the outside list)
+    int32_t prev = -1, next = -1;  // neighbours in the leaf's list
     uint32_t id_offset = 0, id_length = 0;
   };
   static_assert(sizeof(Record) == 48);
@@ -54,11 +54,14 @@ class ObjectStore {
   // Forgets every list (keeps the objects), for a new dataset: the caller
   // places each object again with Move.
   void Reset(size_t leaf_count);
+  // Objects outside every leaf are in no list.
 
   // The object's slot, or -1. `hash` is Hash(id).
   static uint64_t Hash(std::string_view id);
-  int32_t Find(std::string_view id) const { return Find(id, Hash(id)); }
   int32_t Find(std::string_view id, uint64_t hash) const;
+  // Whether `id_bytes` more bytes of ids fit the 32-bit offsets of the id
+  // text (compacting it first when that makes room).
+  bool HasRoomForIds(size_t id_bytes);
   // Hints for a batch, issued some reports ahead so that the memory a
   // report needs is in the cache when its turn comes: the id table's slot,
   // then the record it names (and its list neighbours), then the id text
@@ -78,10 +81,10 @@ class ObjectStore {
     }
     if (to_leaf >= 0 && heads_[to_leaf] >= 0) __builtin_prefetch(&records_[heads_[to_leaf]], 1);
   }
-  // A new object, outside every leaf and in no list yet (Move places it).
+  // A new object, outside every leaf (Move places it).
   int32_t Insert(std::string_view id, uint16_t kind);
   void Remove(int32_t slot);
-  // Puts the object into the list of `leaf` (kOutside: the outside list).
+  // Puts the object into the list of `leaf` (kOutside: into none).
   void Move(int32_t slot, int32_t leaf);
 
   Record& at(int32_t slot) { return records_[slot]; }
@@ -90,7 +93,7 @@ class ObjectStore {
   size_t size() const { return live_; }
   size_t slot_count() const { return records_.size(); }
   // First object of a leaf's list, -1 if none (then Record::next).
-  int32_t first_in(int32_t leaf) const { return leaf == kOutside ? outside_head_ : heads_[leaf]; }
+  int32_t first_in(int32_t leaf) const { return heads_[leaf]; }
   // Bytes held: records, id text, the id table and the lists.
   size_t MemoryBytes() const;
 
@@ -125,7 +128,6 @@ class ObjectStore {
   size_t arena_garbage_ = 0;
   std::vector<uint32_t> table_;   // tag | slot + 1 per entry, 0 empty; a power of two
   std::vector<int32_t> heads_;    // per leaf
-  int32_t outside_head_ = -1;
   size_t live_ = 0;
   std::vector<std::vector<int32_t>> net_;  // per kind, per leaf
   std::vector<uint8_t> leaf_touched_;

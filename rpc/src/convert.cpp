@@ -106,6 +106,8 @@ void FillInfo(proto::Info::Builder out, const View& view, const ServerOptions& o
   lim.setMaxAggregateIds(options.max_ids_per_aggregate);
   lim.setMaxTopK(options.max_top_k);
   lim.setMaxConnections(options.max_connections);
+  lim.setMaxReportsPerBatch(options.max_reports_per_batch);
+  lim.setMaxWatchesPerConnection(options.max_watches_per_connection);
   out.setWritable(!options.writer_token.empty());
 }
 

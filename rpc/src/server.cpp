@@ -210,12 +210,13 @@ kj::Promise<void> ServerState::Sweep() {
                                 std::to_string(options.idle_timeout_seconds) + " s (idle_timeout_seconds)",
                         0 * kj::SECONDS);
     }
-    if (engine.object_count() > 0) {
+    if (engine.object_count() > 0 && !expiry_running.exchange(true)) {
       // Objects not heard from in time leave, with exit events (on a
-      // worker: it scans every object).
+      // worker: it scans every object; one expiry at a time).
       running.fetch_add(1);
       Enqueue([this]() {
         engine.ExpireObjects();
+        expiry_running = false;
         running.fetch_sub(1);
       });
     }
@@ -321,10 +322,9 @@ kj::Promise<void> ServerState::EventLoop() {
       // counted in its next push's log line; it never holds the server's memory.
       constexpr size_t kMaxPending = 100000;
       for (ObjectEvent& e : events) sub.pending.push_back(std::move(e));
-      if (sub.pending.size() > kMaxPending) {
-        const size_t drop = sub.pending.size() - kMaxPending;
-        sub.pending.erase(sub.pending.begin(), sub.pending.begin() + static_cast<std::ptrdiff_t>(drop));
-        sub.dropped += drop;
+      while (sub.pending.size() > kMaxPending) {
+        sub.pending.pop_front();
+        ++sub.dropped;
       }
       touched.push_back(id);
     }

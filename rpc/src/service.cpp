@@ -85,8 +85,12 @@ class WriterImpl final : public proto::Writer::Server {
       auto reports = ctx.getParams().getReports();
       CheckLimit("reports", "reports", reports.size(), state_.options.max_reports_per_batch, "max_reports_per_batch");
       Engine* engine = &state_.engine;
-      // Read on the worker, not on the event loop: the message lives until
-      // the call returns, and a reader of it is safe on any thread.
+      // Read on the worker, not on the event loop: the request message lives
+      // until the call returns, which it cannot do before this task ends
+      // (calls are not cancellable in Cap'n Proto 0.9.2 unless a server
+      // allows it, and ~ServerState waits for `running`), and a reader of
+      // an immutable message is safe on any thread. Keep it so: a call made
+      // cancellable must copy the reports first.
       return state_.Offload([engine, reports]() { return engine->Track(ReportsFromProto(reports)); })
           .then([ctx](Result<TrackResult> r) mutable {
             if (!r.ok()) ThrowStatus(r.status());
@@ -361,6 +365,12 @@ class GridTreeImpl final : public proto::GridTree::Server {
       auto p = ctx.getParams();
       if (!p.hasSink()) ThrowFailed("sink: missing");
       CheckLimit("nodes", "ids", p.getNodes().size(), state_.options.max_ids_per_watch, "max_ids_per_watch");
+      CheckLimit("levels", "levels", p.getLevels().size(), kLevelCount, "the number of levels");
+      CheckLimit("kinds", "kinds", p.getKinds().size(), 64, "the most kinds a server tracks");
+      // Watches and event subscriptions together, per connection: each may
+      // hold pushes the client has not taken yet.
+      CheckLimit("events", "subscriptions on this connection", conn_->watches + 1,
+                 state_.options.max_watches_per_connection, "max_watches_per_connection");
       ObjectEventFilter filter;
       for (auto id : p.getNodes()) filter.node_ids.push_back(Str(id));
       for (auto level : p.getLevels()) filter.levels.push_back(FromProto(level));
@@ -391,6 +401,8 @@ class GridTreeImpl final : public proto::GridTree::Server {
       if (ids.size() == 0) ThrowFailed("ids: empty");
       CheckLimit("ids", "ids", ids.size(), state_.options.max_ids_per_watch, "max_ids_per_watch");
       if (!p.hasCallback()) ThrowFailed("callback: missing");
+      CheckLimit("watch", "subscriptions on this connection", conn_->watches + 1,
+                 state_.options.max_watches_per_connection, "max_watches_per_connection");
       auto view = state_.engine.Read();
       Subscription sub{{}, p.getCallback(), false, nullptr};
       for (unsigned i = 0; i < ids.size(); ++i) {

@@ -48,7 +48,7 @@ struct MethodStats {
 struct ConnState {
   uint64_t id = 0;
   uint32_t in_flight = 0;
-  uint32_t watches = 0;         // live watch subscriptions made on this connection
+  uint32_t watches = 0;         // live watch and event subscriptions made on this connection
   uint32_t token_failures = 0;  // writer() calls with a wrong token
   std::string peer;
   std::shared_ptr<ConnectionTraffic> traffic;
@@ -149,7 +149,7 @@ struct ServerState : kj::TaskSet::ErrorHandler {
     int engine_id = -1;
     proto::EventSink::Client sink;
     bool sending = false;
-    std::vector<ObjectEvent> pending;
+    std::deque<ObjectEvent> pending;
     uint64_t dropped = 0;  // events dropped while the sink was too slow
   };
   std::map<uint64_t, EventSubscription> event_subscriptions;
@@ -161,6 +161,7 @@ struct ServerState : kj::TaskSet::ErrorHandler {
   };
   std::shared_ptr<EventInbox> event_inbox = std::make_shared<EventInbox>();
   kj::Promise<void> events_loop = nullptr;
+  std::atomic<bool> expiry_running{false};  // one expiry at a time (Sweep)
   kj::Promise<void> EventLoop();
   void PushEvents(uint64_t sub_id);
   void CancelEvents(uint64_t sub_id);

@@ -401,6 +401,7 @@ void RegisterCall(CLI::App& app) {
   track->add_option("--file", a->file, "POSITIONS.csv: id,kind,lon,lat[,unix_time]")->required();
   track->add_option("--batch", a->batch, "Reports per call")->capture_default_str();
   track->callback(Guarded([a, client] {
+    if (a->batch == 0) Fail("--batch must be at least 1");
     const std::vector<ObjectReport> reports = ReadPositionsCsv(a->file);
     if (reports.empty()) Fail(a->file + ": no reports");
     const std::string token = Token(a->token_file);

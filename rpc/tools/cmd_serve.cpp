@@ -134,6 +134,9 @@ void RegisterServe(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-reports-per-batch", a->server.max_reports_per_batch, "Most position reports per track call")
       ->capture_default_str();
+  cmd->add_option("--max-watches-per-connection", a->server.max_watches_per_connection,
+                  "Watch and event subscriptions per connection")
+      ->capture_default_str();
   cmd->add_option("--drain-seconds", a->drain_seconds, "On SIGTERM/SIGINT, wait this long for calls in flight")
       ->capture_default_str();
   cmd->callback([a, listen_opt] {
@@ -165,6 +168,7 @@ void RegisterServe(CLI::App& app) {
     eo.index.max_cells = a->index_max_cells;
     eo.load = CommandLoadOptions();
     eo.objects = a->objects;
+    eo.objects.restore_saved = true;  // the objects of the last clean stop (docs/objects.md)
     eo.objects.max_reports_per_batch = a->server.max_reports_per_batch;
     const auto t0 = std::chrono::steady_clock::now();
     auto opened = Engine::Open(a->path, eo);

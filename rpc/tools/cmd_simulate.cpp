@@ -209,7 +209,10 @@ void RegisterSimulate(CLI::App& app) {
         }
         m.lon = m.to_lon;
         m.lat = m.to_lat;
-        if (m.state == 0 || m.state == 3) {  // in harbour: head out to a random sea grid
+        if (m.state == 3) {  // back in harbour: unload a while
+          m.state = 0;
+          m.wait = static_cast<int>((5 + rng.Uniform() * 15) * a->rate);
+        } else if (m.state == 0) {  // in harbour: head out to a random sea grid
           const auto& [grid, box] = sea_grids[static_cast<size_t>(rng.Uniform() * sea_grids.size())];
           const auto target = points_in(box, grid, proto::Level::GRID, 1)[0];
           m.to_lon = target.first;

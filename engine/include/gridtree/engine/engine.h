@@ -215,7 +215,8 @@ class View {
   // Aggregated value of a metric for any node (a leaf's own value, or the
   // sum of an inner node's leaves). Constant time.
   int64_t Metric(NodeId node, int metric) const;
-  // All metrics of a node, in dataset().metric_names order.
+  // All metrics of a node: the dataset's, then the object counts
+  // (metric_name order).
   std::vector<int64_t> Aggregate(NodeId node) const;
   std::span<const NodeId> Children(NodeId node) const;
   NodeId Parent(NodeId node) const;  // invalid for a root

@@ -29,6 +29,14 @@ struct ObjectOptions {
   size_t max_id_bytes = 128;
   size_t max_kind_bytes = 32;
   int64_t max_future_s = 300;
+  // Kinds of object at most (each is a metric of every node).
+  // DEFAULT: 64
+  size_t max_kinds = 64;
+  // With a data directory: place the objects a clean shutdown saved
+  // (Engine::SaveObjects) when the engine opens, and take the quiet period
+  // after a crash. `gridtree serve` sets it; other programs that open the
+  // data directory leave the saved objects alone. DEFAULT: false
+  bool restore_saved = false;
 };
 
 // One position report.
@@ -42,7 +50,7 @@ struct ObjectReport {
 struct TrackResult {
   size_t reports = 0;
   size_t outside = 0;         // reports in no leaf (counted per kind as "outside")
-  size_t moved = 0;           // reports that changed the object's leaf (new objects included)
+  size_t moved = 0;           // reports that changed the object's leaf or kind (new objects included)
   uint64_t objects_version = 0;  // the object state this batch made
 };
 

@@ -38,6 +38,9 @@ struct ServerOptions {
   // objects answer (the engine's ObjectOptions::max_reports_per_batch is
   // the other bound). DEFAULT: 100'000
   uint32_t max_reports_per_batch = 100'000;
+  // Watch and event subscriptions one connection may hold.
+  // DEFAULT: 64
+  uint32_t max_watches_per_connection = 64;
   // Calls one connection may have in flight; past it: OVERLOADED.
   // DEFAULT: 1024
   uint32_t max_calls_in_flight_per_connection = 1024;
