@@ -4,18 +4,10 @@
 #   bench/rpc_load.sh            # DURATION=5 seconds each, THREADS=2 server workers
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=build/release/rpc/gridtree
 load=build/release/bench/gridtree_rpc_load
-dataset=${GRIDTREE_DATASET:-data/generated/jiangmen.geojson}
 addr=127.0.0.1:${PORT:-7533}
-[ -s "$dataset" ] || { mkdir -p "$(dirname "$dataset")"; "$bin" generate --out "$dataset" >/dev/null 2>&1; }
-"$bin" serve "$dataset" --listen "$addr" --threads "${THREADS:-2}" 2>"${TMPDIR:-/tmp}/gridtree-rpc-load-server.log" &
-server=$!
-trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
-for _ in $(seq 120); do
-  "$bin" call --connect "$addr" info >/dev/null 2>&1 && break
-  sleep 0.5
-done
+. bench/serve_for_bench.sh
+serve_for_bench gridtree-rpc-load-server
 run() {
   echo "== $*"
   "$load" --connect "$addr" --duration "${DURATION:-5}" "$@"

@@ -10,6 +10,8 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include "split_mix.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -120,15 +122,7 @@ bool EvenOdd(const std::vector<Ring>& rings, double x, double y) {
   return in;
 }
 
-struct SplitMix {
-  uint64_t s;
-  double Uniform() {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return static_cast<double>((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
-  }
-};
+using testing::SplitMix;
 
 GenerateOptions JiangmenOptions(const std::string& out, uint64_t seed = 1) {
   GenerateOptions o;

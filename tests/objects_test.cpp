@@ -15,6 +15,7 @@
 
 #include "gridtree/engine/engine.h"
 #include "jiangmen_fixture.h"
+#include "split_mix.h"
 
 namespace gridtree {
 namespace {
@@ -22,15 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 constexpr int64_t kNow = 1'800'000'000;
 
-struct SplitMix {
-  uint64_t s;
-  double Uniform() {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return static_cast<double>((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
-  }
-};
+using testing::SplitMix;
 
 std::unique_ptr<Engine> OpenJiangmen(EngineOptions options = {}) {
   options.threads = options.threads ? options.threads : 1;

@@ -193,6 +193,45 @@ struct ObjectChange {
   std::vector<LeafId> leaves;           // leaves whose counts changed
 };
 
+// The store's net changes since the last drain, as count deltas at leaf
+// nodes of `ds`, and the leaves they touched.
+void DrainChanges(ObjectStore& store, const Dataset& ds, std::vector<CountDelta>& deltas, std::vector<LeafId>& leaves) {
+  std::vector<ObjectStore::Net> nets;
+  std::vector<int32_t> touched;
+  store.DrainNet(nets, touched);
+  deltas.reserve(deltas.size() + nets.size());
+  for (const ObjectStore::Net& n : nets) deltas.push_back({ds.leaf_nodes[n.leaf], n.kind, n.delta});
+  leaves.reserve(leaves.size() + touched.size());
+  for (int32_t l : touched) leaves.push_back(LeafId(l));
+}
+
+// Makes `counts` the newest object counts, attached to the current view;
+// returns the view of `view`'s dataset they are in.
+std::shared_ptr<const View> PublishCounts(internal::EngineState& st, const View& view,
+                                          std::shared_ptr<const ObjectCounts> counts) {
+  st.objects_live = st.objects->size();
+  std::lock_guard lock(st.current_mu);
+  st.object_counts = counts;
+  st.current = st.WithObjectsLocked(st.current);
+  if (st.current->dataset_version() == view.dataset_version()) return st.current;
+  // A reload came meanwhile: the change belongs to the old dataset (its
+  // leaves are numbers of it), and RelocateObjects moves it over next.
+  return std::make_shared<const View>(view.topology_ptr(), view.metrics_ptr(), std::move(counts));
+}
+
+// An object as queries return it.
+TrackedObject TrackedObjectAt(const ObjectStore& store, int32_t slot, const ObjectCounts& counts, const View& view) {
+  const ObjectStore::Record& r = store.at(slot);
+  TrackedObject o;
+  o.id = std::string(store.id(slot));
+  o.kind = counts.kinds[r.kind];
+  o.lon = r.lon;
+  o.lat = r.lat;
+  o.time = r.time;
+  if (r.leaf >= 0) o.leaf_id = std::string(view.id(view.NodeOf(LeafId(r.leaf))));
+  return o;
+}
+
 // The store for the view's dataset: made on first use, and every object
 // placed again (no events) after a reload.
 ObjectStore& StoreFor(internal::EngineState& st, const View& view) {
@@ -219,28 +258,17 @@ ObjectStore& StoreFor(internal::EngineState& st, const View& view) {
     }
   }
   counts->dataset_version = view.dataset_version();
-  std::vector<ObjectStore::Net> nets;
-  std::vector<int32_t> leaves;
-  store.DrainNet(nets, leaves);
-  for (const ObjectStore::Net& n : nets) deltas.push_back({ds.leaf_nodes[n.leaf], n.kind, n.delta});
+  std::vector<LeafId> leaves;
+  DrainChanges(store, ds, deltas, leaves);
   counts->counts = AddCounts(nullptr, ds, counts->kinds.size(), deltas);
-  std::lock_guard lock(st.current_mu);
-  st.object_counts = std::move(counts);
-  st.current = st.WithObjectsLocked(st.current);
+  PublishCounts(st, view, std::move(counts));
   return store;
 }
 
 // Publishes the counts the change makes (the store's net changes, drained
 // into change.deltas and change.leaves); returns the view they are in.
 std::shared_ptr<const View> PublishChange(internal::EngineState& st, const View& view, ObjectChange& change) {
-  std::vector<ObjectStore::Net> nets;
-  std::vector<int32_t> leaves;
-  st.objects->DrainNet(nets, leaves);
-  const Dataset& ds = view.dataset();
-  change.deltas.reserve(nets.size());
-  for (const ObjectStore::Net& n : nets) change.deltas.push_back({ds.leaf_nodes[n.leaf], n.kind, n.delta});
-  change.leaves.reserve(leaves.size());
-  for (int32_t l : leaves) change.leaves.push_back(LeafId(l));
+  DrainChanges(*st.objects, view.dataset(), change.deltas, change.leaves);
   auto counts = std::make_shared<ObjectCounts>();
   const ObjectCounts* old = st.object_counts.get();
   counts->dataset_version = view.dataset_version();
@@ -251,14 +279,7 @@ std::shared_ptr<const View> PublishChange(internal::EngineState& st, const View&
   counts->outside = change.outside;
   counts->counts =
       AddCounts(old ? old->counts.get() : nullptr, view.dataset(), counts->kinds.size(), change.deltas);
-  st.objects_live = st.objects->size();
-  std::lock_guard lock(st.current_mu);
-  st.object_counts = counts;
-  st.current = st.WithObjectsLocked(st.current);
-  if (st.current->dataset_version() == view.dataset_version()) return st.current;
-  // A reload came meanwhile: the change belongs to the old dataset (its
-  // leaves are numbers of it), and RelocateObjects moves it over next.
-  return std::make_shared<const View>(view.topology_ptr(), view.metrics_ptr(), std::move(counts));
+  return PublishCounts(st, view, std::move(counts));
 }
 
 // Hands each subscriber the events it asked for.
@@ -298,12 +319,11 @@ ObjectChange StartChange(const internal::EngineState& st) {
   return c;
 }
 
-}  // namespace
-
-Result<TrackResult> Engine::Track(std::span<const ObjectReport> reports, int64_t now_in) {
-  internal::EngineState& st = *state_;
-  const int64_t now = NowOr(now_in);
-  if (Status s = CheckReports(reports, st.options.objects, now); !s.ok()) return s;
+// Engine::Track, with the batch limits to check given (the objects a clean
+// shutdown saved are placed again without them: StartObjects).
+Result<TrackResult> TrackReports(internal::EngineState& st, std::span<const ObjectReport> reports, int64_t now,
+                                 const ObjectOptions& limits) {
+  if (Status s = CheckReports(reports, limits, now); !s.ok()) return s;
   const bool events_wanted = HasSubscribers(st);
   TrackResult result;
   result.reports = reports.size();
@@ -326,10 +346,10 @@ Result<TrackResult> Engine::Track(std::span<const ObjectReport> reports, int64_t
       std::vector<std::string_view> kinds(change.kinds.begin(), change.kinds.end());
       for (size_t i = 0; i < reports.size(); ++i)
         if (std::find(kinds.begin(), kinds.end(), reports[i].kind) == kinds.end()) {
-          if (kinds.size() == st.options.objects.max_kinds)
+          if (kinds.size() == limits.max_kinds)
             return InvalidArgument(Row(i, reports[i]) + "the kind \"" + reports[i].kind + "\" would be kind " +
                                    std::to_string(kinds.size() + 1) + ", more than the " +
-                                   std::to_string(st.options.objects.max_kinds) + " allowed");
+                                   std::to_string(limits.max_kinds) + " allowed");
           kinds.push_back(reports[i].kind);
         }
     }
@@ -432,6 +452,12 @@ Result<TrackResult> Engine::Track(std::span<const ObjectReport> reports, int64_t
   return result;
 }
 
+}  // namespace
+
+Result<TrackResult> Engine::Track(std::span<const ObjectReport> reports, int64_t now) {
+  return TrackReports(*state_, reports, NowOr(now), state_->options.objects);
+}
+
 size_t Engine::ExpireObjects(int64_t now_in) {
   internal::EngineState& st = *state_;
   const int64_t after = st.options.objects.expire_after_s;
@@ -527,15 +553,7 @@ Result<ObjectPage> Engine::Objects(const ObjectQuery& q) const {
   page.total = slots.size();
   page.objects_version = st.ObjectCountsVersion();
   for (size_t i = q.offset; i < slots.size() && page.objects.size() < q.limit; ++i) {
-    const ObjectStore::Record& r = store.at(slots[i]);
-    TrackedObject o;
-    o.id = std::string(store.id(slots[i]));
-    o.kind = st.object_counts->kinds[r.kind];
-    o.lon = r.lon;
-    o.lat = r.lat;
-    o.time = r.time;
-    if (r.leaf >= 0) o.leaf_id = std::string(view->id(NodeId(ds.leaf_nodes[r.leaf])));
-    page.objects.push_back(std::move(o));
+    page.objects.push_back(TrackedObjectAt(store, slots[i], *st.object_counts, *view));
   }
   return page;
 }
@@ -566,19 +584,10 @@ Result<std::vector<TrackedObject>> Engine::Nearest(index::Point p, size_t k, con
       heap.push({d2, s});
     }
   }
-  const Dataset& ds = view->dataset();
   while (!heap.empty()) {
-    const int32_t s = heap.top().second;
+    TrackedObject o = TrackedObjectAt(store, heap.top().second, *st.object_counts, *view);
     heap.pop();
-    const ObjectStore::Record& r = store.at(s);
-    TrackedObject o;
-    o.id = std::string(store.id(s));
-    o.kind = st.object_counts->kinds[r.kind];
-    o.lon = r.lon;
-    o.lat = r.lat;
-    o.time = r.time;
-    if (r.leaf >= 0) o.leaf_id = std::string(view->id(NodeId(ds.leaf_nodes[r.leaf])));
-    o.distance_m = index::GeodesicDistanceM(p, {r.lon, r.lat});
+    o.distance_m = index::GeodesicDistanceM(p, {o.lon, o.lat});
     out.push_back(std::move(o));
   }
   std::sort(out.begin(), out.end(), [](const TrackedObject& a, const TrackedObject& b) {
@@ -725,15 +734,14 @@ Status Engine::StartObjects(bool had_log) {
   }
   // Placed again without events (nobody has subscribed yet) and without
   // the per-batch limits, which may have changed since they were saved.
-  const ObjectOptions configured = st.options.objects;
-  st.options.objects.max_reports_per_batch = SIZE_MAX;
-  st.options.objects.max_id_bytes = SIZE_MAX;
-  st.options.objects.max_kind_bytes = SIZE_MAX;
-  st.options.objects.max_kinds = SIZE_MAX;
-  st.options.objects.max_future_s = INT64_MAX / 2;
-  Result<TrackResult> placed = saved->empty() ? Result<TrackResult>(TrackResult{}) : Track(*saved);
-  st.options.objects = configured;
-  if (!placed.ok()) return placed.status();
+  ObjectOptions no_limits = st.options.objects;
+  no_limits.max_reports_per_batch = SIZE_MAX;
+  no_limits.max_id_bytes = SIZE_MAX;
+  no_limits.max_kind_bytes = SIZE_MAX;
+  no_limits.max_kinds = SIZE_MAX;
+  no_limits.max_future_s = INT64_MAX / 2;
+  if (!saved->empty())
+    if (auto placed = TrackReports(st, *saved, NowOr(0), no_limits); !placed.ok()) return placed.status();
   // Read once: a crash later must not bring back these positions.
   std::filesystem::remove(path, ec);
   return Status::Ok();

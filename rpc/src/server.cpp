@@ -71,21 +71,17 @@ ServerState::ServerState(Engine& e, ServerOptions o, kj::Timer& t)
   });
   listener_id = engine.AddListener(
       [inbox = inbox](const std::shared_ptr<const View>& view, std::span<const LeafId> leaves) {
-        OnBatch(*inbox, view, leaves);
+        inbox->Post(Batch{view, std::vector<LeafId>(leaves.begin(), leaves.end())});
       });
 }
 
 ServerState::~ServerState() {
   {
-    std::lock_guard<std::mutex> lock(inbox->mu);
-    inbox->closed = true;
-    inbox->wakeup = nullptr;
+    inbox->Close();
   }
   engine.RemoveListener(listener_id);
   {
-    std::lock_guard<std::mutex> lock(event_inbox->mu);
-    event_inbox->closed = true;
-    event_inbox->wakeup = nullptr;
+    event_inbox->Close();
   }
   for (auto& [id, sub] : event_subscriptions) engine.UnsubscribeObjectEvents(sub.engine_id);
   events_loop = nullptr;
@@ -266,53 +262,15 @@ void ServerState::Record(std::string_view method, Clock::time_point t0, const kj
 // engine's together (the loop thread only hands work over).
 void ServerState::Enqueue(std::function<void()> task) { engine.executor().Enqueue(std::move(task)); }
 
-void ServerState::OnBatch(Inbox& inbox, std::shared_ptr<const View> view, std::span<const LeafId> leaves) {
-  std::lock_guard<std::mutex> lock(inbox.mu);
-  if (inbox.closed) return;
-  inbox.batches.push_back(Batch{std::move(view), std::vector<LeafId>(leaves.begin(), leaves.end())});
-  if (inbox.wakeup) {
-    inbox.wakeup->fulfill();
-    inbox.wakeup = nullptr;
-  }
-}
-
 kj::Promise<void> ServerState::BatchLoop() {
-  auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
-  {
-    std::lock_guard<std::mutex> lock(inbox->mu);
-    if (inbox->batches.empty()) {
-      inbox->wakeup = kj::mv(paf.fulfiller);
-    } else {
-      paf.fulfiller->fulfill();
-    }
-  }
-  return paf.promise.then([this]() {
-    std::deque<Batch> ready;
-    {
-      std::lock_guard<std::mutex> lock(inbox->mu);
-      ready.swap(inbox->batches);
-    }
+  return inbox->Next().then([this](std::deque<Batch> ready) {
     for (const Batch& b : ready) Deliver(b);
     return BatchLoop();
   });
 }
 
 kj::Promise<void> ServerState::EventLoop() {
-  auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
-  {
-    std::lock_guard<std::mutex> lock(event_inbox->mu);
-    if (event_inbox->batches.empty()) {
-      event_inbox->wakeup = kj::mv(paf.fulfiller);
-    } else {
-      paf.fulfiller->fulfill();
-    }
-  }
-  return paf.promise.then([this]() {
-    std::deque<std::pair<uint64_t, std::vector<ObjectEvent>>> ready;
-    {
-      std::lock_guard<std::mutex> lock(event_inbox->mu);
-      ready.swap(event_inbox->batches);
-    }
+  return event_inbox->Next().then([this](std::deque<EventBatch> ready) {
     std::vector<uint64_t> touched;
     for (auto& [id, events] : ready) {
       auto it = event_subscriptions.find(id);
@@ -359,6 +317,10 @@ void ServerState::PushEvents(uint64_t sub_id) {
         Log("info", "events_sink_failed", {{"subscription", std::to_string(sub_id)}, {"error", e.getDescription().cStr()}});
         CancelEvents(sub_id);
       }));
+}
+
+void ServerState::CancelWatch(uint64_t sub_id) {
+  if (subscriptions.erase(sub_id)) Log("info", "unwatch", {{"subscription", std::to_string(sub_id)}});
 }
 
 void ServerState::CancelEvents(uint64_t sub_id) {

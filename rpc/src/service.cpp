@@ -15,44 +15,22 @@ namespace {
 
 std::string Str(capnp::Text::Reader t) { return std::string(t.begin(), t.size()); }
 
-class WatchHandleImpl final : public proto::WatchHandle::Server {
+// The handle of a watch or an events subscription: cancel() or dropping it
+// ends the subscription (`cancel_` is ServerState::CancelWatch or CancelEvents).
+class SubscriptionHandleImpl final : public proto::WatchHandle::Server {
  public:
-  WatchHandleImpl(ServerState& state, uint64_t id, std::shared_ptr<ConnState> conn)
-      : state_(state), id_(id), conn_(std::move(conn)) {
+  using Cancel = void (ServerState::*)(uint64_t);
+  SubscriptionHandleImpl(ServerState& state, uint64_t id, std::shared_ptr<ConnState> conn, Cancel cancel)
+      : state_(state), id_(id), conn_(std::move(conn)), cancel_(cancel) {
     ++conn_->watches;
   }
-  ~WatchHandleImpl() noexcept(false) {
-    Cancel();
+  ~SubscriptionHandleImpl() noexcept(false) {
+    (state_.*cancel_)(id_);
     --conn_->watches;
   }
 
   kj::Promise<void> cancel(CancelContext) override {
-    Cancel();
-    return kj::READY_NOW;
-  }
-
- private:
-  void Cancel() {
-    if (state_.subscriptions.erase(id_))
-      state_.Log("info", "unwatch", {{"subscription", std::to_string(id_)}});
-  }
-  ServerState& state_;
-  uint64_t id_;
-  std::shared_ptr<ConnState> conn_;  // a connection with a watch is never idle
-};
-
-class EventsHandleImpl final : public proto::WatchHandle::Server {
- public:
-  EventsHandleImpl(ServerState& state, uint64_t id, std::shared_ptr<ConnState> conn)
-      : state_(state), id_(id), conn_(std::move(conn)) {
-    ++conn_->watches;
-  }
-  ~EventsHandleImpl() noexcept(false) {
-    state_.CancelEvents(id_);
-    --conn_->watches;
-  }
-  kj::Promise<void> cancel(CancelContext) override {
-    state_.CancelEvents(id_);
+    (state_.*cancel_)(id_);
     return kj::READY_NOW;
   }
 
@@ -60,6 +38,7 @@ class EventsHandleImpl final : public proto::WatchHandle::Server {
   ServerState& state_;
   uint64_t id_;
   std::shared_ptr<ConnState> conn_;  // a connection with a subscription is never idle
+  Cancel cancel_;
 };
 
 class WriterImpl final : public proto::Writer::Server {
@@ -378,18 +357,12 @@ class GridTreeImpl final : public proto::GridTree::Server {
       const uint64_t id = state_.next_subscription++;
       auto inbox = state_.event_inbox;
       auto subscribed = state_.engine.SubscribeObjectEvents(std::move(filter), [inbox, id](std::span<const ObjectEvent> events) {
-        std::lock_guard<std::mutex> lock(inbox->mu);
-        if (inbox->closed) return;
-        inbox->batches.emplace_back(id, std::vector<ObjectEvent>(events.begin(), events.end()));
-        if (inbox->wakeup) {
-          inbox->wakeup->fulfill();
-          inbox->wakeup = nullptr;
-        }
+        inbox->Post({id, std::vector<ObjectEvent>(events.begin(), events.end())});
       });
       if (!subscribed.ok()) ThrowStatus(subscribed.status());
       state_.event_subscriptions.emplace(id, ServerState::EventSubscription(subscribed.value(), p.getSink()));
       state_.Log("info", "events", {{"subscription", std::to_string(id)}});
-      ctx.getResults().setHandle(kj::heap<EventsHandleImpl>(state_, id, conn_));
+      ctx.getResults().setHandle(kj::heap<SubscriptionHandleImpl>(state_, id, conn_, &ServerState::CancelEvents));
       return kj::READY_NOW;
     });
   }
@@ -412,7 +385,7 @@ class GridTreeImpl final : public proto::GridTree::Server {
       const uint64_t id = state_.next_subscription++;
       state_.subscriptions.emplace(id, std::move(sub));
       state_.Log("info", "watch", {{"subscription", std::to_string(id)}, {"ids", std::to_string(ids.size())}});
-      ctx.getResults().setHandle(kj::heap<WatchHandleImpl>(state_, id, conn_));
+      ctx.getResults().setHandle(kj::heap<SubscriptionHandleImpl>(state_, id, conn_, &ServerState::CancelWatch));
       return kj::READY_NOW;
     });
   }

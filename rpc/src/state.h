@@ -92,6 +92,53 @@ std::string BadText(kj::ArrayPtr<const char> text);
 // "127.0.0.1:50312", "[::1]:50312", "unix" or "unknown".
 std::string PeerOf(kj::AsyncIoStream& stream);
 
+// Work handed from any thread to the event loop: Post from anywhere; Next,
+// on the loop, resolves once something is there, with all of it. Held by
+// shared_ptr, so that a poster still running after the server went (an
+// engine callback on a writer's thread) holds the inbox, not the state.
+template <typename T>
+class LoopInbox {
+ public:
+  void Post(T item) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
+    items_.push_back(std::move(item));
+    if (wakeup_) {
+      wakeup_->fulfill();
+      wakeup_ = nullptr;
+    }
+  }
+  // Later posts are dropped.
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    wakeup_ = nullptr;
+  }
+  kj::Promise<std::deque<T>> Next() {
+    auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (items_.empty()) {
+        wakeup_ = kj::mv(paf.fulfiller);
+      } else {
+        paf.fulfiller->fulfill();
+      }
+    }
+    return paf.promise.then([this]() {
+      std::deque<T> ready;
+      std::lock_guard<std::mutex> lock(mu_);
+      ready.swap(items_);
+      return ready;
+    });
+  }
+
+ private:
+  std::mutex mu_;
+  bool closed_ = false;                                    // guarded by mu_
+  std::deque<T> items_;                                    // guarded by mu_
+  kj::Own<kj::CrossThreadPromiseFulfiller<void>> wakeup_;  // guarded by mu_
+};
+
 struct ServerState : kj::TaskSet::ErrorHandler {
   ServerState(Engine& e, ServerOptions o, kj::Timer& t);
   ~ServerState();
@@ -129,15 +176,9 @@ struct ServerState : kj::TaskSet::ErrorHandler {
     std::shared_ptr<const View> view;
     std::vector<LeafId> leaves;  // empty: everything changed (a reload)
   };
-  // Shared with the engine listener, which may still run (on a writer's
-  // thread) after RemoveListener returns: it holds the inbox, not the state.
-  struct Inbox {
-    std::mutex mu;
-    bool closed = false;                                          // guarded by mu
-    std::deque<Batch> batches;                                    // guarded by mu
-    kj::Own<kj::CrossThreadPromiseFulfiller<void>> wakeup;        // guarded by mu
-  };
-  std::shared_ptr<Inbox> inbox = std::make_shared<Inbox>();
+  // Filled by the engine listener, which may still run (on a writer's
+  // thread) after RemoveListener returns.
+  std::shared_ptr<LoopInbox<Batch>> inbox = std::make_shared<LoopInbox<Batch>>();
   kj::Promise<void> batches_loop = nullptr;
 
   // Object event subscriptions (GridTree.events): the engine calls back on
@@ -153,18 +194,15 @@ struct ServerState : kj::TaskSet::ErrorHandler {
     uint64_t dropped = 0;  // events dropped while the sink was too slow
   };
   std::map<uint64_t, EventSubscription> event_subscriptions;
-  struct EventInbox {
-    std::mutex mu;
-    bool closed = false;                                              // guarded by mu
-    std::deque<std::pair<uint64_t, std::vector<ObjectEvent>>> batches;  // guarded by mu
-    kj::Own<kj::CrossThreadPromiseFulfiller<void>> wakeup;            // guarded by mu
-  };
-  std::shared_ptr<EventInbox> event_inbox = std::make_shared<EventInbox>();
+  using EventBatch = std::pair<uint64_t, std::vector<ObjectEvent>>;  // subscription, events
+  std::shared_ptr<LoopInbox<EventBatch>> event_inbox = std::make_shared<LoopInbox<EventBatch>>();
   kj::Promise<void> events_loop = nullptr;
   std::atomic<bool> expiry_running{false};  // one expiry at a time (Sweep)
   kj::Promise<void> EventLoop();
   void PushEvents(uint64_t sub_id);
+  // End a subscription (idempotent).
   void CancelEvents(uint64_t sub_id);
+  void CancelWatch(uint64_t sub_id);
 
   // One log line, at most options.log_lines_per_event_per_second of one
   // event each second; what is held back is counted in a log_suppressed
@@ -273,8 +311,6 @@ struct ServerState : kj::TaskSet::ErrorHandler {
 
   void Enqueue(std::function<void()> task);
 
-  // Subscriptions: OnBatch is what the engine listener calls, on any thread.
-  static void OnBatch(Inbox& inbox, std::shared_ptr<const View> view, std::span<const LeafId> leaves);
   void Deliver(const Batch& batch);
   kj::Promise<void> BatchLoop();
   void Push(uint64_t sub_id, std::shared_ptr<const View> view);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <random>
 #include <thread>
 
 #include "commands.h"
@@ -20,15 +21,6 @@ namespace {
   throw CLI::RuntimeError(1);
 }
 
-struct SplitMix {
-  uint64_t s;
-  double Uniform() {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return static_cast<double>((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
-  }
-};
 
 struct Box {
   double west, south, east, north;
@@ -84,7 +76,9 @@ void RegisterSimulate(CLI::App& app) {
     rpc::Client c(a->connect, rpc::ClientOptions{uint64_t{256} << 20, 4});
     auto& ws = c.wait_scope();
     auto& gt = c.gridtree();
-    SplitMix rng{a->seed};
+    std::mt19937_64 random(a->seed);
+    std::uniform_real_distribution<double> unit(0, 1);
+    auto uniform = [&] { return unit(random); };
     // The village's grids: the sea ones (boats go there) and one on land (the harbour).
     std::vector<std::pair<std::string, Box>> sea_grids;
     Box harbour{0, 0, 0, 0};
@@ -122,7 +116,7 @@ void RegisterSimulate(CLI::App& app) {
         auto lat = req.initLat(static_cast<unsigned>(tries));
         std::vector<std::pair<double, double>> tried(tries);  // the request is gone once sent
         for (size_t i = 0; i < tries; ++i) {
-          tried[i] = {box.west + rng.Uniform() * (box.east - box.west), box.south + rng.Uniform() * (box.north - box.south)};
+          tried[i] = {box.west + uniform() * (box.east - box.west), box.south + uniform() * (box.north - box.south)};
           lon.set(static_cast<unsigned>(i), tried[i].first);
           lat.set(static_cast<unsigned>(i), tried[i].second);
         }
@@ -144,7 +138,7 @@ void RegisterSimulate(CLI::App& app) {
         m.kind = "boat";
         m.lon = m.to_lon = at_harbour[i].first;
         m.lat = m.to_lat = at_harbour[i].second;
-        m.wait = static_cast<int>(rng.Uniform() * 20 * a->rate);
+        m.wait = static_cast<int>(uniform() * 20 * a->rate);
         movers.push_back(std::move(m));
       }
     }
@@ -160,7 +154,7 @@ void RegisterSimulate(CLI::App& app) {
         auto lat = req.initLat(tries);
         std::vector<std::pair<double, double>> tried(tries);
         for (unsigned i = 0; i < tries; ++i) {
-          tried[i] = {city.west + rng.Uniform() * (city.east - city.west), city.south + rng.Uniform() * (city.north - city.south)};
+          tried[i] = {city.west + uniform() * (city.east - city.west), city.south + uniform() * (city.north - city.south)};
           lon.set(i, tried[i].first);
           lat.set(i, tried[i].second);
         }
@@ -211,16 +205,16 @@ void RegisterSimulate(CLI::App& app) {
         m.lat = m.to_lat;
         if (m.state == 3) {  // back in harbour: unload a while
           m.state = 0;
-          m.wait = static_cast<int>((5 + rng.Uniform() * 15) * a->rate);
+          m.wait = static_cast<int>((5 + uniform() * 15) * a->rate);
         } else if (m.state == 0) {  // in harbour: head out to a random sea grid
-          const auto& [grid, box] = sea_grids[static_cast<size_t>(rng.Uniform() * sea_grids.size())];
+          const auto& [grid, box] = sea_grids[static_cast<size_t>(uniform() * sea_grids.size())];
           const auto target = points_in(box, grid, proto::Level::GRID, 1)[0];
           m.to_lon = target.first;
           m.to_lat = target.second;
           m.state = 1;
         } else if (m.state == 1) {  // arrived at sea: fish a while
           m.state = 2;
-          m.wait = static_cast<int>((10 + rng.Uniform() * 20) * a->rate);
+          m.wait = static_cast<int>((10 + uniform() * 20) * a->rate);
         } else {  // back to the harbour
           const auto target = points_in(harbour, harbour_grid, proto::Level::GRID, 1)[0];
           m.to_lon = target.first;
@@ -238,7 +232,7 @@ void RegisterSimulate(CLI::App& app) {
       std::vector<std::pair<double, double>> steps;
       for (size_t i = 0; i < movers.size(); ++i) {
         if (movers[i].kind != "staff") continue;
-        const double angle = rng.Uniform() * 2 * M_PI;
+        const double angle = uniform() * 2 * M_PI;
         steps.emplace_back(movers[i].lon + std::cos(angle) * staff_step, movers[i].lat + std::sin(angle) * staff_step);
         clon.set(static_cast<unsigned>(walkers.size()), steps.back().first);
         clat.set(static_cast<unsigned>(walkers.size()), steps.back().second);

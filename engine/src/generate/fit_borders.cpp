@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -232,6 +233,20 @@ bool AddPolygon(GEOSContextHandle_t h, const Polygon& poly, std::vector<GEOSGeom
   return true;
 }
 
+// The union of `parts` (taken over) as RFC 7946 polygons, or nothing if
+// GEOS fails. The parts come from one noding, so a floating-point union
+// makes no new vertex (the lattice test in tests/generate_test.cpp checks).
+// Not a coverage union: GEOS refused one province leaf's faces as
+// overlapping (a face folded by snap rounding), which a full union tolerates.
+std::optional<MultiPolygon> UnionOf(GEOSContextHandle_t h, std::vector<GEOSGeometry*>& parts) {
+  GeomPtr group(GEOSGeom_createCollection_r(h, GEOS_GEOMETRYCOLLECTION, parts.data(), static_cast<unsigned>(parts.size())),
+                GeomDeleter{h});
+  if (!group) return std::nullopt;
+  GeomPtr merged(GEOSUnaryUnion_r(h, group.get()), GeomDeleter{h});
+  if (!merged) return std::nullopt;
+  return PolygonsOf(h, merged.get());
+}
+
 }  // namespace
 
 Status FitCountyBorders(const GenerateOptions& options, const RasterFrame& frame, const LeafRaster& raster,
@@ -438,17 +453,9 @@ Status FitCountyBorders(const GenerateOptions& options, const RasterFrame& frame
     if (faces_of[n].empty()) continue;
     std::vector<GEOSGeometry*> owned_faces;
     for (GeomPtr& f : faces_of[n]) owned_faces.push_back(f.release());
-    GeomPtr group(GEOSGeom_createCollection_r(h, GEOS_GEOMETRYCOLLECTION, owned_faces.data(),
-                                              static_cast<unsigned>(owned_faces.size())),
-                  GeomDeleter{h});
-    if (!group) return failed("grouping the faces of " + nodes[n].code);
-    // The faces are noded already, so a floating-point union makes no new
-    // vertex (the lattice test in tests/generate_test.cpp checks). Not a
-    // coverage union: GEOS refused one province leaf's faces as overlapping
-    // (a face folded by snap rounding), which a full union tolerates.
-    GeomPtr merged(GEOSUnaryUnion_r(h, group.get()), GeomDeleter{h});
+    auto merged = UnionOf(h, owned_faces);
     if (!merged) return failed("merging the faces of " + nodes[n].code);
-    nodes[n].fitted = PolygonsOf(h, merged.get());
+    nodes[n].fitted = std::move(*merged);
   }
   for (int32_t n = 0; n < N; ++n)
     if (wanted(n) && nodes[n].fitted.empty())
@@ -474,13 +481,9 @@ Status FitCountyBorders(const GenerateOptions& options, const RasterFrame& frame
             return failed("the shape of " + nodes[c].code);
           }
         }
-        GeomPtr group(GEOSGeom_createCollection_r(h, GEOS_GEOMETRYCOLLECTION, parts.data(),
-                                                  static_cast<unsigned>(parts.size())),
-                      GeomDeleter{h});
-        if (!group) return failed("grouping the children of " + nodes[n].code);
-        GeomPtr merged(GEOSUnaryUnion_r(h, group.get()), GeomDeleter{h});
+        auto merged = UnionOf(h, parts);
         if (!merged) return failed("merging the children of " + nodes[n].code);
-        nodes[n].fitted = PolygonsOf(h, merged.get());
+        nodes[n].fitted = std::move(*merged);
       }
     }
   }
