@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -104,6 +105,66 @@ TEST(Loader, RealCountyFileLoadsWithWarningsAndAnswers) {
     ASSERT_TRUE(hit.hit()) << id;
     EXPECT_EQ(view->id(hit.node), id);
   }
+}
+
+// A city and `grids` grids, one feature a line (line 1: the collection's
+// head, line 2: the city, line k + 2: grid k); metrics(k) gives grid k's.
+std::string Grids(int grids, const std::function<std::string(int)>& metrics, bool sequence) {
+  std::string out = sequence ? "" : "{\"type\":\"FeatureCollection\",\"features\":[\n";
+  out += R"({"type":"Feature","id":"c","properties":{"parent":null,"level":"city","name":"C"},"geometry":null})";
+  for (int k = 1; k <= grids; ++k) {
+    const std::string x0 = std::to_string(112 + k * 0.01), x1 = std::to_string(112 + k * 0.01 + 0.005);
+    out += std::string(sequence ? "\n" : ",\n") + R"({"type":"Feature","id":"g)" + std::to_string(k) +
+           R"(","properties":{"parent":"c","level":"grid","name":"G","metrics":{)" + metrics(k) +
+           R"(}},"geometry":{"type":"Polygon","coordinates":[[[)" + x0 + ",22],[" + x1 + ",22],[" + x1 + ",22.005],[" +
+           x0 + ",22.005],[" + x0 + ",22]]]}}";
+  }
+  return out + (sequence ? "\n" : "\n]}\n");
+}
+
+// The findings of one code, as text.
+std::vector<std::string> FindingsOf(const LoadResult& r, const std::string& code) {
+  std::vector<std::string> out;
+  for (const Finding& f : r.report.findings)
+    if (f.code == code) out.push_back(f.ToString());
+  return out;
+}
+
+// A metric simdjson cannot hold (past 64 bits, past a double) is named with
+// its line, its feature and its name; the rest of the file is still read.
+TEST(Loader, AnOutOfRangeMetricNamesLineFeatureAndMetric) {
+  for (bool sequence : {false, true}) {
+    const std::string text = Grids(50, [](int k) {
+      if (k == 46) return std::string(R"("population":7,"households":123456789012345678901234)");
+      if (k == 47) return std::string(R"("population":1e400)");
+      if (k == 48) return std::string(R"("population":-99999999999999999999)");
+      return std::string(R"("population":7)");
+    }, sequence);
+    LoadResult r = LoadDatasetFromText(text, "grids.geojson");
+    EXPECT_FALSE(r.dataset.has_value());
+    const int line = sequence ? 47 : 48;  // grid 46: line 48 in the collection, 47 in the sequence
+    const std::vector<std::string> want = {
+        "grids.geojson: feature 46 (id \"g46\"): error [bad-metric]: line " + std::to_string(line) +
+            ": metric \"households\" is larger than 2^63-1 (123456789012345678901234)",
+        "grids.geojson: feature 47 (id \"g47\"): error [bad-metric]: line " + std::to_string(line + 1) +
+            ": metric \"population\" is not an integer (1e400)",
+        "grids.geojson: feature 48 (id \"g48\"): error [bad-metric]: line " + std::to_string(line + 2) +
+            ": metric \"population\" is negative (-99999999999999999999)"};
+    EXPECT_EQ(FindingsOf(r, "bad-metric"), want) << (sequence ? "sequence" : "collection");
+    EXPECT_TRUE(FindingsOf(r, "malformed-json").empty());
+    EXPECT_EQ(r.report.errors(), 3u);
+  }
+}
+
+// A sum past 2^63-1 in the roll-up names the node and the metric.
+TEST(Loader, ASumOverflowNamesTheNodeAndTheMetric) {
+  LoadResult r = LoadDatasetFromText(Grids(3, [](int k) {
+    return std::string(R"("population":1,"households":)") + (k == 2 ? "9223372036854775807" : "1");
+  }, false), "grids.geojson");
+  EXPECT_FALSE(r.dataset.has_value());
+  EXPECT_EQ(FindingsOf(r, "overflow"),
+            std::vector<std::string>{"grids.geojson: feature 0 (id \"c\"): error [overflow]: the sum of metric "
+                                     "\"households\" over the leaves of \"c\" exceeds 2^63-1"});
 }
 
 TEST(Loader, OldBinarySnapshotIsAClearError) {

@@ -16,9 +16,32 @@ namespace dom = simdjson::dom;
 
 std::string Str(std::string_view s) { return std::string(s); }
 
+// Numbers simdjson refuses in a valid document (an integer past 64 bits, a
+// value past a double's range: NUMBER_ERROR). They are
+// replaced by placeholder strings "\u0000<k>" and the text parsed again, so
+// that the reader can name the feature, the member and the line.
+struct BigNumbers {
+  std::vector<std::string> text;  // as written, at most 40 bytes
+  std::vector<int64_t> line;      // 1-based, in the file
+
+  // The number a string stands for, or -1 when it is a real string.
+  int64_t Find(std::string_view s) const {
+    if (s.size() < 2 || s[0] != '\0') return -1;
+    int64_t k = 0;
+    for (char c : s.substr(1)) {
+      if (c < '0' || c > '9') return -1;
+      k = k * 10 + (c - '0');
+      if (k >= static_cast<int64_t>(text.size())) return -1;
+    }
+    return k;
+  }
+  // A string member that is not a placeholder.
+  bool GetString(dom::element el, std::string_view& out) const { return !el.get_string().get(out) && Find(out) < 0; }
+};
+
 // Reads rings of one polygon; returns false (with a finding) when malformed.
 bool ReadPolygon(dom::array rings, index::Polygon& out, const std::string& where, int64_t feature,
-                 const std::string& id, FindingSink& sink) {
+                 const std::string& id, const BigNumbers& big, FindingSink& sink) {
   size_t r = 0;
   for (dom::element ring_el : rings) {
     dom::array ring;
@@ -36,6 +59,13 @@ bool ReadPolygon(dom::array rings, index::Polygon& out, const std::string& where
       if (ok)
         for (dom::element c : pos) {
           double v;
+          if (std::string_view s; !c.get_string().get(s) && big.Find(s) >= 0) {
+            const int64_t b = big.Find(s);
+            sink.Error(feature, id, "bad-coordinate",
+                       "line " + std::to_string(big.line[b]) + ": " + where + " ring " + std::to_string(r) +
+                           " position " + std::to_string(k) + ": " + big.text[b] + " is out of range");
+            return false;
+          }
           if (c.get_double().get(v)) ok = false;
           if (n < 2) xy[n] = v;
           ++n;
@@ -62,7 +92,7 @@ bool ReadPolygon(dom::array rings, index::Polygon& out, const std::string& where
   return true;
 }
 
-void ReadGeometry(dom::element g, RawFeature& f, FindingSink& sink) {
+void ReadGeometry(dom::element g, RawFeature& f, const BigNumbers& big, FindingSink& sink) {
   if (g.is_null()) return;
   std::string_view type;
   if (g["type"].get_string().get(type)) {
@@ -79,7 +109,7 @@ void ReadGeometry(dom::element g, RawFeature& f, FindingSink& sink) {
   }
   bool ok = true;
   if (type == "Polygon") {
-    ok = ReadPolygon(coords, f.geometry.parts.emplace_back(), "polygon", f.index, f.id, sink);
+    ok = ReadPolygon(coords, f.geometry.parts.emplace_back(), "polygon", f.index, f.id, big, sink);
   } else {
     size_t p = 0;
     for (dom::element poly : coords) {
@@ -89,7 +119,7 @@ void ReadGeometry(dom::element g, RawFeature& f, FindingSink& sink) {
         ok = false;
         break;
       }
-      if (!ReadPolygon(rings, f.geometry.parts.emplace_back(), "part " + std::to_string(p), f.index, f.id, sink)) {
+      if (!ReadPolygon(rings, f.geometry.parts.emplace_back(), "part " + std::to_string(p), f.index, f.id, big, sink)) {
         ok = false;
         break;
       }
@@ -99,7 +129,8 @@ void ReadGeometry(dom::element g, RawFeature& f, FindingSink& sink) {
   if (!ok) f.geometry_type = "invalid";
 }
 
-void ReadFeature(dom::element el, int64_t index, std::vector<RawFeature>& out, FindingSink& sink) {
+void ReadFeature(dom::element el, int64_t index, std::vector<RawFeature>& out, const BigNumbers& big,
+                 FindingSink& sink) {
   RawFeature& f = out.emplace_back();
   f.index = index;
   dom::object obj;
@@ -110,7 +141,7 @@ void ReadFeature(dom::element el, int64_t index, std::vector<RawFeature>& out, F
   std::string_view sv;
   if (dom::element id; !obj["id"].get(id)) {
     int64_t iv;
-    if (!id.get_string().get(sv)) f.id = Str(sv), f.has_id = !sv.empty();
+    if (big.GetString(id, sv)) f.id = Str(sv), f.has_id = !sv.empty();
     else if (!id.get_int64().get(iv)) f.id = std::to_string(iv), f.has_id = true;
   }
   dom::object props;
@@ -118,12 +149,13 @@ void ReadFeature(dom::element el, int64_t index, std::vector<RawFeature>& out, F
     sink.Error(index, f.id, "missing-properties", "feature has no \"properties\" object");
   } else {
     if (dom::element parent; !props["parent"].get(parent)) {
-      if (!parent.get_string().get(sv)) f.parent = Str(sv);
+      if (big.GetString(parent, sv)) f.parent = Str(sv);
       else if (!parent.is_null()) sink.Error(index, f.id, "bad-parent", "\"parent\" must be a string id or null");
     }
-    if (!props["level"].get_string().get(sv)) f.level = Str(sv), f.has_level = true;
-    if (!props["name"].get_string().get(sv)) f.name = Str(sv), f.has_name = true;
-    if (!props["kind"].get_string().get(sv)) f.kind = Str(sv);
+    dom::element member;
+    if (!props["level"].get(member) && big.GetString(member, sv)) f.level = Str(sv), f.has_level = true;
+    if (!props["name"].get(member) && big.GetString(member, sv)) f.name = Str(sv), f.has_name = true;
+    if (!props["kind"].get(member) && big.GetString(member, sv)) f.kind = Str(sv);
     if (dom::element metrics; !props["metrics"].get(metrics) && !metrics.is_null()) {
       dom::object m;
       if (metrics.get_object().get(m)) {
@@ -133,6 +165,16 @@ void ReadFeature(dom::element el, int64_t index, std::vector<RawFeature>& out, F
         for (auto [key, value] : m) {
           int64_t v = 0;
           const std::string name = Str(key);
+          if (std::string_view s; !value.get_string().get(s) && big.Find(s) >= 0) {
+            const std::string& text = big.text[big.Find(s)];
+            const char* why = text[0] == '-'                                  ? "is negative"
+                              : text.find_first_of(".eE") != std::string::npos ? "is not an integer"
+                                                                               : "is larger than 2^63-1";
+            sink.Error(index, f.id, "bad-metric",
+                       "line " + std::to_string(big.line[big.Find(s)]) + ": metric \"" + name + "\" " + why + " (" +
+                           text + ")");
+            continue;
+          }
           if (value.type() == dom::element_type::INT64) {
             v = value.get_int64().value_unsafe();
           } else if (value.type() == dom::element_type::UINT64) {
@@ -151,7 +193,7 @@ void ReadFeature(dom::element el, int64_t index, std::vector<RawFeature>& out, F
       }
     }
   }
-  if (dom::element g; !obj["geometry"].get(g)) ReadGeometry(g, f, sink);
+  if (dom::element g; !obj["geometry"].get(g)) ReadGeometry(g, f, big, sink);
 }
 
 void ReportSyntax(std::string_view text, int64_t line_offset, simdjson::error_code code, FindingSink& sink,
@@ -162,6 +204,36 @@ void ReportSyntax(std::string_view text, int64_t line_offset, simdjson::error_co
   else
     where = std::string("line ") + std::to_string(line_offset + 1) + ": " + simdjson::error_message(code);
   sink.Error(feature, "", "malformed-json", "malformed JSON at " + where);
+}
+
+// Parses text (the whole file, or one line of a text sequence starting at
+// line line_offset + 1). Where simdjson refuses numbers of a valid document,
+// they go into big and the text is parsed again with placeholders. Else a
+// malformed-json finding and false.
+bool Parse(dom::parser& parser, std::string_view text, bool padded, int64_t line_offset, int64_t feature,
+           FindingSink& sink, BigNumbers& big, dom::element& out) {
+  const simdjson::error_code err = parser.parse(text.data(), text.size(), !padded).get(out);
+  if (!err) return true;
+  if (err == simdjson::NUMBER_ERROR) {  // simdjson 3.0 says so for big integers too
+    const std::vector<OutOfRangeNumber> numbers = FindOutOfRangeNumbers(text);
+    if (!numbers.empty()) {
+      std::string patched;
+      patched.reserve(text.size() + numbers.size() * 8);
+      size_t at = 0;
+      for (const OutOfRangeNumber& n : numbers) {
+        patched.append(text.substr(at, n.offset - at));
+        patched += "\"\\u0000" + std::to_string(big.text.size()) + "\"";
+        const std::string_view number = text.substr(n.offset, n.length);
+        big.text.push_back(Str(number.substr(0, 40)) + (number.size() > 40 ? "..." : ""));
+        big.line.push_back(n.line + line_offset);
+        at = n.offset + n.length;
+      }
+      patched.append(text.substr(at));
+      if (!parser.parse(patched).get(out)) return true;
+    }
+  }
+  ReportSyntax(text, line_offset, err, sink, feature);
+  return false;
 }
 
 bool LooksLikeSequence(std::string_view text, dom::parser& parser) {
@@ -194,20 +266,18 @@ std::vector<RawFeature> ReadGeoJson(std::string_view text, bool padded, FindingS
       while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
       if (line.empty()) continue;
       dom::element el;
-      if (auto err = parser.parse(line.data(), line.size(), !padded).get(el)) {
-        ReportSyntax(line, line_no - 1, err, sink, feature);
+      BigNumbers big;
+      if (!Parse(parser, line, padded, line_no - 1, feature, sink, big, el)) {
         ++feature;
         continue;
       }
-      ReadFeature(el, feature++, out, sink);
+      ReadFeature(el, feature++, out, big, sink);
     }
     return out;
   }
   dom::element root;
-  if (auto err = parser.parse(text.data(), text.size(), !padded).get(root)) {
-    ReportSyntax(text, 0, err, sink, -1);
-    return out;
-  }
+  BigNumbers big;
+  if (!Parse(parser, text, padded, 0, -1, sink, big, root)) return out;
   std::string_view type;
   if (root["type"].get_string().get(type) || type != "FeatureCollection") {
     sink.Error(-1, "", "not-a-feature-collection",
@@ -221,7 +291,7 @@ std::vector<RawFeature> ReadGeoJson(std::string_view text, bool padded, FindingS
   }
   out.reserve(features.size());
   int64_t i = 0;
-  for (dom::element f : features) ReadFeature(f, i++, out, sink);
+  for (dom::element f : features) ReadFeature(f, i++, out, big, sink);
   return out;
 }
 

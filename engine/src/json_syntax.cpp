@@ -1,10 +1,14 @@
 // A small JSON syntax checker whose only job is to say where a document is
-// broken (line and column). simdjson is used for all real parsing; this runs
-// only after it has refused a document.
+// broken (line and column), or which of its numbers are out of range (their
+// lines). simdjson is used for all real parsing; this runs only after it has
+// refused a document.
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <system_error>
 
 #include "raw_feature.h"
 
@@ -131,5 +135,42 @@ class Checker {
 }  // namespace
 
 std::optional<SyntaxError> FindJsonSyntaxError(std::string_view text) { return Checker(text).Run(); }
+
+std::vector<OutOfRangeNumber> FindOutOfRangeNumbers(std::string_view t) {
+  std::vector<OutOfRangeNumber> out;
+  int64_t line = 1;
+  for (size_t i = 0; i < t.size();) {
+    const char c = t[i];
+    if (c == '\n') {
+      ++line, ++i;
+    } else if (c == '"') {  // a string: skipped with its escapes
+      for (++i; i < t.size() && t[i] != '"'; ++i)
+        if (t[i] == '\\') ++i;
+      ++i;
+    } else if (c == '-' || std::isdigit(static_cast<unsigned char>(c))) {
+      const size_t start = i;
+      bool integer = true;
+      while (i < t.size() && t[i] && (std::isdigit(static_cast<unsigned char>(t[i])) || std::strchr(".eE+-", t[i]))) {
+        integer &= std::isdigit(static_cast<unsigned char>(t[i])) || t[i] == '-';
+        ++i;
+      }
+      const std::string_view num = t.substr(start, i - start);
+      bool bad;
+      if (integer) {
+        int64_t s;
+        uint64_t u;
+        bad = std::from_chars(num.data(), num.data() + num.size(), s).ec != std::errc() &&
+              std::from_chars(num.data(), num.data() + num.size(), u).ec != std::errc();
+      } else {
+        const double v = std::strtod(std::string(num).c_str(), nullptr);
+        bad = v == HUGE_VAL || v == -HUGE_VAL;
+      }
+      if (bad) out.push_back({start, num.size(), line});
+    } else {
+      ++i;
+    }
+  }
+  return out;
+}
 
 }  // namespace gridtree::internal

@@ -73,4 +73,13 @@ struct SyntaxError {
 };
 std::optional<SyntaxError> FindJsonSyntaxError(std::string_view text);
 
+// A number in valid JSON that simdjson refuses (NUMBER_ERROR in 3.0):
+// an integer outside both int64 and uint64, or a value past the range of a
+// double. offset and length in the text; line 1-based.
+struct OutOfRangeNumber {
+  size_t offset = 0, length = 0;
+  int64_t line = 0;
+};
+std::vector<OutOfRangeNumber> FindOutOfRangeNumbers(std::string_view text);
+
 }  // namespace gridtree::internal

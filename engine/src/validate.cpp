@@ -399,7 +399,9 @@ std::optional<Dataset> BuildDataset(std::vector<RawFeature> features, const Load
   std::vector<index::Box> node_bounds(n, index::Box::Empty());
   std::vector<double> node_area_km2(n, 0);
   std::vector<int64_t> sums(n * m, 0);
-  bool overflow = false;
+  // The first sum past 2^63-1 (node, metric), named in the finding.
+  int64_t overflow_node = -1;
+  size_t overflow_metric = 0;
   for (size_t k = n; k-- > 0;) {
     if (const int32_t l = ds.leaf_of_node[k]; l >= 0) {
       node_bounds[k] = index::BoundsOf(ds.leaf_geometry[l]);
@@ -410,12 +412,16 @@ std::optional<Dataset> BuildDataset(std::vector<RawFeature> features, const Load
       node_bounds[p].Extend(node_bounds[k]);
       node_area_km2[p] += node_area_km2[k];
       for (size_t j = 0; j < m; ++j)
-        overflow |= __builtin_add_overflow(sums[p * m + j], sums[k * m + j], &sums[p * m + j]);
+        if (__builtin_add_overflow(sums[p * m + j], sums[k * m + j], &sums[p * m + j]) && overflow_node < 0)
+          overflow_node = p, overflow_metric = j;
     }
   }
   ds.node_bounds = std::move(node_bounds);
   ds.node_area_km2 = std::move(node_area_km2);
-  if (overflow) sink.Error(-1, "", "overflow", "a metric sum exceeds 2^63-1");
+  if (overflow_node >= 0)
+    sink.Error(features[order[overflow_node]].index, ds.ids[overflow_node], "overflow",
+               "the sum of metric " + Quote(metric_names[overflow_metric]) + " over the leaves of " +
+                   Quote(ds.ids[overflow_node]) + " exceeds 2^63-1");
   for (size_t k = 0; k < n; ++k) {
     const RawFeature& f = features[order[k]];
     if (ds.leaf_of_node[k] >= 0 || f.metrics.empty()) continue;
