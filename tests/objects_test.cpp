@@ -275,7 +275,7 @@ TEST(Objects, ABadBatchIsRefusedWholeNamingTheRow) {
     std::vector<ObjectReport> batch = {{"c", "boat", x, y, kNow}, {"a", "boat", 0.0, 0.0, kNow}, bad};
     auto r = engine->Track(batch, kNow);
     ASSERT_FALSE(r.ok()) << why;
-    EXPECT_NE(r.status().message().find("report 2"), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find("report 3 of 3"), std::string::npos) << r.status().message();
     EXPECT_NE(r.status().message().find(why), std::string::npos) << r.status().message();
   };
   refused({"", "boat", x, y, kNow}, "id is empty");

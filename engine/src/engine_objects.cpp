@@ -10,6 +10,8 @@
 #include <iterator>
 #include <queue>
 
+#include "gridtree/engine/json_text.h"
+#include "gridtree/engine/utf8.h"
 #include "object_store.h"
 #include "wal.h"
 
@@ -31,37 +33,79 @@ constexpr char kObjectsMagic[8] = {'G', 'T', 'O', 'B', 'J', '0', '0', '1'};
 
 int64_t NowOr(int64_t now) { return now ? now : static_cast<int64_t>(std::time(nullptr)); }
 
-std::string Row(size_t i, const ObjectReport& r) {
-  return "report " + std::to_string(i) + " (id \"" + r.id.substr(0, 64) + "\"): ";
+// "report 12 of 40000 (id "boat-9"): ", 1-based, so that a caller can map
+// it back to its input (gridtree call track: FILE:LINE).
+std::string Row(size_t i, size_t n, const ObjectReport& r) {
+  std::string id = "report " + std::to_string(i + 1) + " of " + std::to_string(n) + " (id ";
+  AppendJsonString(id, r.id.substr(0, 64));
+  return id + "): ";
 }
 
+// The shortest text that reads back as v ("1e+308", not 309 digits).
+std::string Shortest(double v) {
+  std::string out;
+  AppendJsonNumber(out, v);
+  return out == "null" ? std::to_string(v) : out;
+}
+
+std::string NotUtf8(const char* field, std::string_view s) {
+  const size_t at = FindInvalidUtf8(s);
+  char byte[8];
+  std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(s[at]));
+  return std::string("the ") + field + " is not valid UTF-8 (byte " + byte + " at offset " + std::to_string(at) + ")";
+}
+
+// Which texts a batch may hold: new reports must be UTF-8; objects a clean
+// shutdown saved before that was checked are placed again as they were
+// (every JSON output makes them valid: json_text.h).
+enum class Text { kUtf8, kAsSaved };
+
+Status CheckReport(const ObjectReport& r, const ObjectOptions& o, int64_t now, Text text);
+
 // The whole batch is checked before anything changes.
-Status CheckReports(std::span<const ObjectReport> reports, const ObjectOptions& o, int64_t now) {
+Status CheckReports(std::span<const ObjectReport> reports, const ObjectOptions& o, int64_t now, Text text) {
   if (reports.empty()) return InvalidArgument("track: the batch has no reports");
   if (reports.size() > o.max_reports_per_batch)
     return InvalidArgument("track: " + std::to_string(reports.size()) + " reports exceed the limit of " +
                            std::to_string(o.max_reports_per_batch) + " per batch");
-  for (size_t i = 0; i < reports.size(); ++i) {
-    const ObjectReport& r = reports[i];
-    if (r.id.empty()) return InvalidArgument(Row(i, r) + "the id is empty");
-    if (r.id.size() > o.max_id_bytes)
-      return InvalidArgument(Row(i, r) + "the id has " + std::to_string(r.id.size()) + " bytes, more than " +
-                             std::to_string(o.max_id_bytes));
-    if (r.kind.empty()) return InvalidArgument(Row(i, r) + "the kind is empty");
-    if (r.kind.size() > o.max_kind_bytes)
-      return InvalidArgument(Row(i, r) + "the kind has " + std::to_string(r.kind.size()) + " bytes, more than " +
-                             std::to_string(o.max_kind_bytes));
-    if (!std::isfinite(r.lon) || !std::isfinite(r.lat) || r.lon < -180 || r.lon > 180 || r.lat < -90 || r.lat > 90)
-      return InvalidArgument(Row(i, r) + "the position (" + std::to_string(r.lon) + ", " + std::to_string(r.lat) +
-                             ") is not a longitude in [-180, 180] and a latitude in [-90, 90]");
-    if (r.time < 0) return InvalidArgument(Row(i, r) + "the time " + std::to_string(r.time) + " is negative");
-    if (r.time > now + o.max_future_s)
-      return InvalidArgument(Row(i, r) + "the time " + std::to_string(r.time) + " is more than " +
-                             std::to_string(o.max_future_s) + " s after the server's clock (" + std::to_string(now) +
-                             ")");
-  }
+  for (size_t i = 0; i < reports.size(); ++i)
+    if (Status s = CheckReport(reports[i], o, now, text); !s.ok())
+      return InvalidArgument(Row(i, reports.size(), reports[i]) + s.message());
   return Status::Ok();
 }
+
+Status CheckReport(const ObjectReport& r, const ObjectOptions& o, int64_t now, Text text) {
+  if (r.id.empty()) return InvalidArgument("the id is empty");
+  if (r.id.size() > o.max_id_bytes)
+    return InvalidArgument("the id has " + std::to_string(r.id.size()) + " bytes, more than " +
+                           std::to_string(o.max_id_bytes));
+  if (text == Text::kUtf8 && !IsValidUtf8(r.id)) return InvalidArgument(NotUtf8("id", r.id));
+  if (r.kind.empty()) return InvalidArgument("the kind is empty");
+  if (r.kind.size() > o.max_kind_bytes)
+    return InvalidArgument("the kind has " + std::to_string(r.kind.size()) + " bytes, more than " +
+                           std::to_string(o.max_kind_bytes));
+  if (text == Text::kUtf8 && !IsValidUtf8(r.kind)) return InvalidArgument(NotUtf8("kind", r.kind));
+  const bool lon_ok = std::isfinite(r.lon) && r.lon >= -180 && r.lon <= 180;
+  const bool lat_ok = std::isfinite(r.lat) && r.lat >= -90 && r.lat <= 90;
+  const std::string position = "the position (" + Shortest(r.lon) + ", " + Shortest(r.lat) + ")";
+  if (!lon_ok && !lat_ok)
+    return InvalidArgument(position + " is not a longitude in [-180, 180] and a latitude in [-90, 90]");
+  if (!lon_ok) return InvalidArgument(position + ": lon " + Shortest(r.lon) + " is not in [-180, 180]");
+  if (!lat_ok) return InvalidArgument(position + ": lat " + Shortest(r.lat) + " is not in [-90, 90]");
+  if (r.time < 0) return InvalidArgument("the time " + std::to_string(r.time) + " is negative");
+  if (r.time > now && r.time - now > o.max_future_s)
+    return InvalidArgument("the time " + std::to_string(r.time) + " is more than " + std::to_string(o.max_future_s) +
+                           " s after the server's clock (" + std::to_string(now) + ")");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status CheckObjectReport(const ObjectReport& report, const ObjectOptions& options, int64_t now) {
+  return CheckReport(report, options, now, Text::kUtf8);
+}
+
+namespace {
 
 // The net change of one kind's count at one leaf (its node number).
 struct CountDelta {
@@ -322,8 +366,8 @@ ObjectChange StartChange(const internal::EngineState& st) {
 // Engine::Track, with the batch limits to check given (the objects a clean
 // shutdown saved are placed again without them: StartObjects).
 Result<TrackResult> TrackReports(internal::EngineState& st, std::span<const ObjectReport> reports, int64_t now,
-                                 const ObjectOptions& limits) {
-  if (Status s = CheckReports(reports, limits, now); !s.ok()) return s;
+                                 const ObjectOptions& limits, Text text = Text::kUtf8) {
+  if (Status s = CheckReports(reports, limits, now, text); !s.ok()) return s;
   const bool events_wanted = HasSubscribers(st);
   TrackResult result;
   result.reports = reports.size();
@@ -347,7 +391,7 @@ Result<TrackResult> TrackReports(internal::EngineState& st, std::span<const Obje
       for (size_t i = 0; i < reports.size(); ++i)
         if (std::find(kinds.begin(), kinds.end(), reports[i].kind) == kinds.end()) {
           if (kinds.size() == limits.max_kinds)
-            return InvalidArgument(Row(i, reports[i]) + "the kind \"" + reports[i].kind + "\" would be kind " +
+            return InvalidArgument(Row(i, reports.size(), reports[i]) + "the kind \"" + reports[i].kind + "\" would be kind " +
                                    std::to_string(kinds.size() + 1) + ", more than the " +
                                    std::to_string(limits.max_kinds) + " allowed");
           kinds.push_back(reports[i].kind);
@@ -741,7 +785,7 @@ Status Engine::StartObjects(bool had_log) {
   no_limits.max_kinds = SIZE_MAX;
   no_limits.max_future_s = INT64_MAX / 2;
   if (!saved->empty())
-    if (auto placed = TrackReports(st, *saved, NowOr(0), no_limits); !placed.ok()) return placed.status();
+    if (auto placed = TrackReports(st, *saved, NowOr(0), no_limits, Text::kAsSaved); !placed.ok()) return placed.status();
   // Read once: a crash later must not bring back these positions.
   std::filesystem::remove(path, ec);
   return Status::Ok();

@@ -195,7 +195,11 @@ class HttpApi final : public kj::HttpService {
 
   template <typename Reader>
   kj::Promise<void> SendJson(Response& response, Reader reader) {
-    return Send(response, 200, "OK", "application/json", kj::str(json_.encode(reader), "\n"));
+    // JsonCodec passes a Text's bytes through as they are: a name or id
+    // stored before ids were checked may not be UTF-8 (utf8.h).
+    const kj::String text = json_.encode(reader);
+    return Send(response, 200, "OK", "application/json",
+                kj::str(ValidUtf8(std::string_view(text.cStr(), text.size())).c_str(), "\n"));
   }
 
   // Sends the request to the in-process GridTree capability, so that HTTP

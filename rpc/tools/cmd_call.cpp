@@ -12,6 +12,7 @@
 
 #include "batch_json.h"
 #include "call_output.h"
+#include "positions_csv.h"
 #include "commands.h"
 #include "gridtree/engine/json_text.h"
 #include "gridtree/rpc/client.h"
@@ -28,7 +29,8 @@ namespace {
 template <typename Reader>
 void Print(Reader r) {
   capnp::JsonCodec json;
-  std::cout << json.encode(r).cStr() << std::endl;
+  const kj::String text = json.encode(r);  // a Text's bytes as they are: made valid UTF-8 here
+  std::cout << ValidUtf8(std::string_view(text.cStr(), text.size())) << std::endl;
 }
 
 template <typename T>
@@ -154,40 +156,19 @@ class PrintingEventSink final : public proto::EventSink::Server {
   kj::Own<kj::PromiseFulfiller<void>> done_;
 };
 
-// POSITIONS.csv: id,kind,lon,lat[,unix_time] per line; a first line
-// starting with "id," is a header. Errors name the file and line.
-std::vector<ObjectReport> ReadPositionsCsv(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) Fail(path + ": cannot open");
-  std::vector<ObjectReport> out;
-  std::string line;
-  for (size_t n = 1; std::getline(in, line); ++n) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty() || (n == 1 && line.rfind("id,", 0) == 0)) continue;
-    std::vector<std::string> cols;
-    std::stringstream ss(line);
-    for (std::string c; std::getline(ss, c, ',');) cols.push_back(c);
-    const std::string where = path + ":" + std::to_string(n) + ": ";
-    if (cols.size() < 4 || cols.size() > 5) Fail(where + "expected id,kind,lon,lat[,unix_time], got " + std::to_string(cols.size()) + " fields");
-    ObjectReport r;
-    r.id = cols[0];
-    r.kind = cols[1];
-    try {
-      size_t used = 0;
-      r.lon = std::stod(cols[2], &used);
-      if (used != cols[2].size()) throw std::invalid_argument("lon");
-      r.lat = std::stod(cols[3], &used);
-      if (used != cols[3].size()) throw std::invalid_argument("lat");
-      if (cols.size() == 5) {
-        r.time = std::stoll(cols[4], &used);
-        if (used != cols[4].size()) throw std::invalid_argument("time");
-      }
-    } catch (const std::exception&) {
-      Fail(where + "lon, lat and time must be numbers");
-    }
-    out.push_back(std::move(r));
-  }
-  return out;
+// The message of a refused track call with its "report K of M" (1-based,
+// in the call that held rows[begin, ...)) rewritten as FILE:LINE.
+std::string AtLine(std::string message, const std::vector<PositionRow>& rows, size_t begin, const std::string& file) {
+  const std::string remote = "remote exception: ";
+  if (auto at = message.find(remote); at != std::string::npos) message = message.substr(at + remote.size());
+  const size_t at = message.find("report ");
+  if (at == std::string::npos) return message;
+  size_t k = 0, m = 0;
+  int used = 0;
+  if (std::sscanf(message.c_str() + at + 7, "%zu of %zu%n", &k, &m, &used) != 2 || k == 0 || begin + k > rows.size())
+    return message;
+  return message.substr(0, at) + file + ":" + std::to_string(rows[begin + k - 1].line) +
+         message.substr(at + 7 + static_cast<size_t>(used));
 }
 
 // Runs a subcommand; a remote or connection error becomes a clean message
@@ -222,6 +203,7 @@ void RegisterCall(CLI::App& app) {
     std::string kind;
     uint32_t k = 10, offset = 0, limit = 1000;
     size_t batch = 10000;
+    bool partial = false;  // track: calls of `batch` reports, each applied on its own
     bool density = false, json = false;
     int64_t count = 0;
   };
@@ -399,35 +381,69 @@ void RegisterCall(CLI::App& app) {
   auto* track = cmd->add_subcommand("track", "Send position reports from a CSV file (writer token)");
   track->add_option("--token-file", a->token_file, "File holding the writer token (else GRIDTREE_WRITER_TOKEN)");
   track->add_option("--file", a->file, "POSITIONS.csv: id,kind,lon,lat[,unix_time]")->required();
-  track->add_option("--batch", a->batch, "Reports per call")->capture_default_str();
+  track->add_option("--batch", a->batch, "Reports per call with --partial")->capture_default_str();
+  track->add_flag("--partial", a->partial,
+                  "Send calls of --batch reports, each applied on its own (default: the whole file in one call, "
+                  "applied whole or not at all)");
   track->callback(Guarded([a, client] {
     if (a->batch == 0) Fail("--batch must be at least 1");
-    const std::vector<ObjectReport> reports = ReadPositionsCsv(a->file);
-    if (reports.empty()) Fail(a->file + ": no reports");
+    // Every line parsed and checked before anything is sent.
+    auto parsed = ReadPositionsCsv(a->file);
+    if (!parsed.ok()) Fail(parsed.status().message());
+    const std::vector<PositionRow>& rows = *parsed;
+    if (rows.empty()) Fail(a->file + ": no reports");
     const std::string token = Token(a->token_file);
     auto c = client();
+    const auto too_many = [&](uint64_t limit) {
+      Fail(a->file + ": " + std::to_string(rows.size()) + " reports are more than the server's limit of " +
+           std::to_string(limit) + " per call (max_reports_per_batch); nothing was applied. Split the file, or pass "
+           "--partial to send calls of --batch reports, each applied on its own");
+    };
+    const size_t per_call = a->partial ? static_cast<size_t>(a->batch) : rows.size();
+    if (!a->partial) {
+      auto info = c->gridtree().infoRequest().send().wait(c->wait_scope());
+      const uint64_t limit = info.getInfo().getLimits().getMaxReportsPerBatch();
+      if (limit > 0 && rows.size() > limit) too_many(limit);
+    }
     auto wreq = c->gridtree().writerRequest();
     wreq.setToken(token);
     auto writer = wreq.send().getWriter();
     uint64_t outside = 0, moved = 0, version = 0;
-    for (size_t begin = 0; begin < reports.size(); begin += a->batch) {
-      const size_t end = std::min(reports.size(), begin + a->batch);
+    for (size_t begin = 0; begin < rows.size(); begin += per_call) {
+      const size_t end = std::min(rows.size(), begin + per_call);
       auto req = writer.trackRequest();
       auto list = req.initReports(static_cast<unsigned>(end - begin));
       for (size_t i = begin; i < end; ++i) {
+        const ObjectReport& r = rows[i].report;
         auto b = list[static_cast<unsigned>(i - begin)];
-        b.setId(reports[i].id);
-        b.setKind(reports[i].kind);
-        b.setLon(reports[i].lon);
-        b.setLat(reports[i].lat);
-        b.setTime(reports[i].time);
+        b.setId(r.id);
+        b.setKind(r.kind);
+        b.setLon(r.lon);
+        b.setLat(r.lat);
+        b.setTime(r.time);
       }
-      auto r = req.send().wait(c->wait_scope());
-      outside += r.getOutside();
-      moved += r.getMoved();
-      version = r.getObjectsVersion();
+      try {
+        auto r = req.send().wait(c->wait_scope());
+        outside += r.getOutside();
+        moved += r.getMoved();
+        version = r.getObjectsVersion();
+      } catch (const kj::Exception& e) {
+        const std::string why = AtLine(e.getDescription().cStr(), rows, begin, a->file);
+        const int code = e.getType() == kj::Exception::Type::OVERLOADED ? 3 : 1;
+        if (!a->partial) {
+          if (const size_t at = why.find("max_reports_per_batch "); at != std::string::npos)
+            too_many(std::strtoull(why.c_str() + at + 22, nullptr, 10));
+          Fail(why + " (nothing of " + a->file + " was applied)", code);
+        }
+        Fail(why + (begin == 0 ? " (nothing of " + a->file + " was applied)"
+                               : " (" + a->file + ": lines " + std::to_string(rows[0].line) + " to " +
+                                     std::to_string(rows[begin - 1].line) + " were applied; lines " +
+                                     std::to_string(rows[begin].line) + " to " + std::to_string(rows[end - 1].line) +
+                                     ", the call that failed, and after were not)"),
+             code);
+      }
     }
-    std::cout << "{\"reports\":" << reports.size() << ",\"outside\":" << outside << ",\"moved\":" << moved
+    std::cout << "{\"reports\":" << rows.size() << ",\"outside\":" << outside << ",\"moved\":" << moved
               << ",\"objects_version\":" << version << "}" << std::endl;
   }));
 

@@ -1,7 +1,10 @@
 // The one JSON writer of gridtree's own output: the command line's --json,
 // the HTTP error bodies, the generator's GeoJSON and the workload reports.
 // Strings are escaped as RFC 8259 asks (quote, backslash, control
-// characters); numbers are the shortest text that reads back exactly.
+// characters) and always come out valid UTF-8: each byte that does not start
+// a valid character (utf8.h) becomes U+FFFD, so an id or name stored before
+// ids were checked cannot make the output unreadable. Numbers are the
+// shortest text that reads back exactly.
 #pragma once
 
 #include <charconv>
@@ -11,11 +14,22 @@
 #include <string>
 #include <string_view>
 
+#include "gridtree/engine/utf8.h"
+
 namespace gridtree {
 
 inline void AppendJsonString(std::string& out, std::string_view s) {
   out += '"';
-  for (unsigned char c : s) {
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {  // a run of non-ASCII bytes (no character of it is ASCII)
+      size_t end = i;
+      while (end < s.size() && static_cast<unsigned char>(s[end]) >= 0x80) ++end;
+      AppendValidUtf8(out, s.substr(i, end - i));
+      i = end;
+      continue;
+    }
+    ++i;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;

@@ -10,6 +10,7 @@
 
 #include "gridtree/engine/ids.h"
 #include "gridtree/engine/level.h"
+#include "gridtree/engine/status.h"
 #include "gridtree/index/geometry.h"
 
 namespace gridtree {
@@ -46,6 +47,17 @@ struct ObjectReport {
   double lon = 0, lat = 0;
   int64_t time = 0;  // unix seconds; 0: the time the batch arrives
 };
+
+// The checks one report must pass before a batch is applied (Engine::Track
+// runs them on every report of a batch, `gridtree call track` on every line
+// of a file before sending it): a non-empty id and kind of valid UTF-8
+// within max_id_bytes and max_kind_bytes, a finite lon in [-180, 180] and lat
+// in [-90, 90], a time neither negative nor more than max_future_s after
+// `now` (unix seconds). The message names the field ("the id ...", "the
+// kind ...", "the position ...", "the time ..."); the caller says which
+// report. The kind limit (max_kinds) depends on the kinds tracked and is
+// checked by Engine::Track only.
+Status CheckObjectReport(const ObjectReport& report, const ObjectOptions& options, int64_t now);
 
 struct TrackResult {
   size_t reports = 0;

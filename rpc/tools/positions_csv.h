@@ -1,0 +1,44 @@
+// POSITIONS.csv, the input of `gridtree call track`: one position report a
+// line, `id,kind,lon,lat[,unix_time]` (docs/objects.md). Parsed whole and
+// checked with the engine's own per-report checks before anything is sent,
+// so that a bad line anywhere refuses the file with FILE:LINE and the field.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gridtree/engine/objects.h"
+#include "gridtree/engine/status.h"
+
+namespace gridtree {
+
+// One report and the 1-based line it came from.
+struct PositionRow {
+  ObjectReport report;
+  size_t line = 0;
+};
+
+// Parses the text of a positions file; file_name is only for messages
+// ("positions.csv:15001: lon: ..."). Never throws, whatever the bytes.
+// - A UTF-8 byte order mark at the start is skipped; lines end in \n or
+//   \r\n; empty lines are skipped; a first line starting with "id," is a
+//   header.
+// - id and kind: valid UTF-8, non-empty, within the limits (ObjectOptions).
+// - lon, lat: decimal numbers only: an optional '-', digits with an
+//   optional '.' and fraction, an optional exponent (1e-3). Refused:
+//   a leading '+', hex (0x70.F3), inf, nan, spaces, values that overflow a
+//   double.
+// - unix_time: an optional '-' and decimal digits, within int64.
+// - Every report passes CheckObjectReport with `limits`, except the time
+//   limit ahead of the clock, which only the server (its clock) applies.
+// The first bad line is the error: "FILE:LINE: FIELD: what", or for the
+// engine's checks "FILE:LINE (id "x"): the position ...".
+Result<std::vector<PositionRow>> ParsePositionsCsv(std::string_view text, std::string_view file_name,
+                                                   const ObjectOptions& limits = {});
+
+// Reads the file and parses it (ParsePositionsCsv).
+Result<std::vector<PositionRow>> ReadPositionsCsv(const std::string& path, const ObjectOptions& limits = {});
+
+}  // namespace gridtree

@@ -1,0 +1,193 @@
+// `gridtree call track` against a real `gridtree serve`: a positions file is
+// applied whole or not at all; a bad line anywhere is named FILE:LINE with
+// its field, whether the CLI or the server finds it. And every JSON output
+// stays valid UTF-8 when a stored text is not (the dataset's source path).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <simdjson.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <string>
+
+#include "../small_dataset.h"
+#include "serve_process.h"
+
+namespace gridtree::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Ran {
+  std::string out;  // stdout and stderr
+  int status = -1;  // exit status
+};
+
+Ran Shell(const std::string& command) {
+  Ran r;
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
+  const int w = ::pclose(p);
+  r.status = WIFEXITED(w) ? WEXITSTATUS(w) : -1;
+  return r;
+}
+
+// The body of GET target on the HTTP port (Connection: close, read to EOF).
+std::string HttpBody(unsigned port, const std::string& target) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return ::close(fd), "";
+  const std::string req = "GET " + target + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+  if (::send(fd, req.data(), req.size(), 0) != static_cast<ssize_t>(req.size())) return ::close(fd), "";
+  std::string out;
+  char buf[4096];
+  timeval five{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &five, sizeof five);
+  size_t head = std::string::npos, length = 0;
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
+    out.append(buf, static_cast<size_t>(n));
+    if (head == std::string::npos && (head = out.find("\r\n\r\n")) != std::string::npos) {
+      const size_t cl = out.find("Content-Length: ");
+      length = cl < head ? std::stoul(out.substr(cl + 16)) : 0;
+    }
+    if (head != std::string::npos && out.size() >= head + 4 + length) break;
+  }
+  ::close(fd);
+  return head == std::string::npos ? "" : out.substr(head + 4, length);
+}
+
+// Whether text is one JSON document (simdjson refuses invalid UTF-8).
+::testing::AssertionResult IsJson(const std::string& text) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (auto e = parser.parse(text).get(doc)) return ::testing::AssertionFailure() << simdjson::error_message(e) << ": " << text;
+  return ::testing::AssertionSuccess();
+}
+
+class CliTrack : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("gridtree_cli_track_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    std::ofstream(dir_ / "small.geojson") << SmallDatasetGeoJson(10);
+    std::ofstream(dir_ / "token") << "tok-track\n";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // A positions file of `lines` lines, line(i) for i = 1..lines.
+  std::string Write(const std::string& name, size_t lines, const std::function<std::string(size_t)>& line) {
+    const std::string path = (dir_ / name).string();
+    std::ofstream out(path, std::ios::binary);
+    for (size_t i = 1; i <= lines; ++i) out << line(i) << "\n";
+    return path;
+  }
+
+  fs::path dir_;
+};
+
+// Objects anywhere, as `call objects --json` counts them.
+std::string Total(const std::string& call) {
+  const Ran r = Shell(call + " objects --bbox -180,-90,180,90 --limit 1 --json");
+  const size_t at = r.out.find("\"total\":");
+  return at == std::string::npos ? r.out : r.out.substr(at + 8, r.out.find_first_of(",}", at) - at - 8);
+}
+
+TEST_F(CliTrack, ABadLineAnywhereAppliesNothingAndIsNamed) {
+  ServeProcess server({(dir_ / "small.geojson").string(), "--listen", "127.0.0.1:0", "--threads", "1",
+                       "--writer-token-file", (dir_ / "token").string(), "--max-reports-per-batch", "30000"},
+                      dir_ / "serve.log");
+  ASSERT_GT(server.port(), 0u) << server.Log();
+  const std::string call = std::string(GRIDTREE_BINARY) + " call --connect 127.0.0.1:" + std::to_string(server.port());
+  const std::string track = call + " track --token-file " + (dir_ / "token").string() + " --file ";
+  // 64 kinds among the good lines: a 65th is past the server's kind limit.
+  const auto good = [](size_t i) {
+    return "b" + std::to_string(i) + ",k" + std::to_string(i % 64) + ",112.05,22.05";
+  };
+  const std::string future = std::to_string(std::time(nullptr) + 3600);
+  struct Case {
+    std::string bad_line;
+    std::vector<std::string> want;
+  };
+  const std::vector<Case> cases = {
+      {"x,k1,112.05,95", {"pos.csv:15001 (id \"x\"): the position (112.05, 95): lat 95 is not in [-90, 90]"}},
+      {"x\xFF\xFE,k1,112.05,22.05", {"pos.csv:15001", "the id is not valid UTF-8"}},
+      {"x,k1,0x70.F3,22.05", {"pos.csv:15001: lon: \"0x70.F3\" is not a decimal number"}},
+      {"x,k1,1e308,22.05", {"pos.csv:15001 (id \"x\"): the position (1e+308, 22.05): lon 1e+308"}},
+      {"x,k64,112.05,22.05", {"pos.csv:15001 (id \"x\"): the kind \"k64\" would be kind 65", "nothing of"}},
+      {"x,k1,112.05,22.05," + future, {"pos.csv:15001 (id \"x\"): the time " + future, "after the server's clock"}},
+  };
+  for (const Case& c : cases) {
+    const std::string file = Write("pos.csv", 20000, [&](size_t i) { return i == 15001 ? c.bad_line : good(i); });
+    const Ran r = Shell(track + file);
+    EXPECT_NE(r.status, 0) << r.out;
+    for (const std::string& w : c.want) EXPECT_NE(r.out.find(w), std::string::npos) << "want " << w << " in " << r.out;
+    EXPECT_LT(r.out.size(), 400u) << r.out;
+    EXPECT_EQ(Total(call), "0") << c.bad_line;
+  }
+  // A good file goes in whole.
+  std::string file = Write("pos.csv", 20000, good);
+  Ran r = Shell(track + file);
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("{\"reports\":20000,"), std::string::npos) << r.out;
+  EXPECT_EQ(Total(call), "20000");
+  // Past the server's limit: refused before sending, saying what to do.
+  file = Write("pos.csv", 30001, [](size_t i) { return "big" + std::to_string(i) + ",k1,112.05,22.05"; });
+  r = Shell(track + file);
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("30001 reports are more than the server's limit of 30000 per call"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--partial"), std::string::npos) << r.out;
+  EXPECT_EQ(Total(call), "20000");
+  // --partial: calls applied on their own, in order; the failure says which
+  // lines went in and which line failed.
+  file = Write("pos.csv", 20000, [&](size_t i) {
+    return "p" + std::to_string(i) + ",k1,112.05,22.05" + (i == 15001 ? "," + future : "");
+  });
+  r = Shell(track + file + " --partial --batch 10000");
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("pos.csv:15001 (id \"p15001\"): the time"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("lines 1 to 10000 were applied; lines 10001 to 20000"), std::string::npos) << r.out;
+  EXPECT_EQ(Total(call), "30000");
+  // A byte order mark is not part of the first id.
+  file = Write("bom.csv", 1, [](size_t) { return "\xEF\xBB\xBFid,kind,lon,lat\nbom-1,k1,112.0015,22.0015"; });
+  r = Shell(track + file);
+  EXPECT_EQ(r.status, 0) << r.out;
+  r = Shell(call + " objects --bbox 112.001,22.001,112.002,22.002 --json");
+  EXPECT_NE(r.out.find("\"id\":\"bom-1\""), std::string::npos) << r.out;
+}
+
+// A dataset whose path is not UTF-8 (its source, in /info and TileJSON):
+// every JSON answer still parses.
+TEST_F(CliTrack, JsonOutputIsValidUtf8WhateverWasStored) {
+  const fs::path odd = dir_ / "grids-\xFF\xFE.geojson";
+  fs::copy_file(dir_ / "small.geojson", odd);
+  ServeProcess server({odd.string(), "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--threads", "1"},
+                      dir_ / "serve.log");
+  ASSERT_GT(server.port(), 0u) << server.Log();
+  ASSERT_GT(server.http_port(), 0u) << server.Log();
+  const std::string call = std::string(GRIDTREE_BINARY) + " call --connect 127.0.0.1:" + std::to_string(server.port());
+  const Ran info = Shell(call + " info");
+  ASSERT_EQ(info.status, 0) << info.out;
+  EXPECT_NE(info.out.find("grids-\xEF\xBF\xBD\xEF\xBF\xBD.geojson"), std::string::npos) << info.out;
+  EXPECT_TRUE(IsJson(info.out));
+  const std::string http_info = HttpBody(server.http_port(), "/info");
+  EXPECT_NE(http_info.find("grids-"), std::string::npos) << http_info;
+  EXPECT_TRUE(IsJson(http_info));
+  const std::string tilejson = HttpBody(server.http_port(), "/tiles.json");
+  EXPECT_NE(tilejson.find("grids-"), std::string::npos) << tilejson;
+  EXPECT_TRUE(IsJson(tilejson));
+}
+
+}  // namespace
+}  // namespace gridtree::testing
