@@ -1,8 +1,10 @@
 // Engine images: which arrays a View answers from go where (docs/image.md).
 #include "engine_image.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "engine_state.h"
 #include "gridtree/engine/engine.h"
@@ -105,27 +107,91 @@ Result<ImageContents> ReadEngineImage(const std::string& path) {
                           sized(first_leaf.size(), n + 1, "dataset.first_leaf"),
                           sized(node_values.size(), PaddedNodeCount(n) * m, "metrics.node_values")})
     if (!s.ok()) return s;
+  // The hierarchy's structure: everything the walks of the queries rely on
+  // (docs/image.md, "Checks and errors"), each property in one linear pass.
   const auto count = static_cast<int64_t>(n);
+  auto node = [&](int64_t k) {
+    std::string s = "node " + std::to_string(k);
+    if (k >= 0 && k < count) s += " (id \"" + std::string(ds.ids[static_cast<size_t>(k)]) + "\")";
+    return s;
+  };
   for (size_t k = 0; k < n; ++k) {
-    if (static_cast<uint8_t>(levels[k]) >= kLevelCount) return bad("dataset.levels", "level out of range at node " + std::to_string(k));
+    if (static_cast<uint8_t>(levels[k]) >= kLevelCount)
+      return bad("dataset.levels", node(k) + ": level " + std::to_string(static_cast<int>(levels[k])) + " out of range");
     if (parents[k] < -1 || parents[k] >= static_cast<int64_t>(k))
-      return bad("dataset.parents", "node " + std::to_string(k) + " has parent " + std::to_string(parents[k]) + " (not before it)");
+      return bad("dataset.parents", node(k) + " has parent " + std::to_string(parents[k]) + " (not before it)");
     if (subtree_end[k] <= static_cast<int64_t>(k) || subtree_end[k] > count)
-      return bad("dataset.subtree_end", "out of range at node " + std::to_string(k));
-    if (child_begin[k + 1] < child_begin[k]) return bad("dataset.child_begin", "decreases at node " + std::to_string(k));
+      return bad("dataset.subtree_end", node(k) + ": subtree end " + std::to_string(subtree_end[k]) + " out of range");
+    if (child_begin[k + 1] < child_begin[k])
+      return bad("dataset.child_begin", node(k) + ": offsets decrease");
     if (leaf_of_node[k] < -1 || leaf_of_node[k] >= static_cast<int64_t>(leaves))
-      return bad("dataset.leaf_of_node", "out of range at node " + std::to_string(k));
-    if (names_sorted[k] < 0 || names_sorted[k] >= count) return bad("dataset.names_sorted", "node out of range");
-    if (first_leaf[k] < 0 || first_leaf[k] > static_cast<int64_t>(leaves)) return bad("dataset.first_leaf", "out of range");
+      return bad("dataset.leaf_of_node", node(k) + ": leaf " + std::to_string(leaf_of_node[k]) + " out of range");
   }
-  if (first_leaf[n] != static_cast<int64_t>(leaves)) return bad("dataset.first_leaf", "does not end at the leaf count");
   if (child_begin[0] != 0 || static_cast<size_t>(child_begin[n]) != children.size())
     return bad("dataset.child_begin", "does not span dataset.children");
-  for (NodeId c : children)
-    if (c.value < 1 || c.value >= count) return bad("dataset.children", "node out of range");
+  // A pre-order layout: the roots' subtrees tile [0, n); within node k's
+  // subtree [k, subtree_end[k]), k's children come in order, the first at
+  // k + 1, each next one where the previous one's subtree ends, the last
+  // one's subtree ending with k's, each naming k as its parent and lying a
+  // level deeper. By induction on the subtree sizes every node is then
+  // reached exactly once from the roots: no cycle, no node its own child
+  // or listed twice, no child under the wrong parent.
+  for (int64_t root = 0; root < count; root = subtree_end[root])
+    if (parents[root] != -1)
+      return bad("dataset.parents", node(root) + " is where a top-level subtree starts but has parent " +
+                                        std::to_string(parents[root]));
+  for (size_t k = 0; k < n; ++k) {
+    const int32_t first = child_begin[k], last = child_begin[k + 1];
+    const int64_t self = static_cast<int64_t>(k);
+    if ((leaf_of_node[k] >= 0) != (first == last))
+      return bad("dataset.children", node(self) + (first == last ? " has no children but is not a leaf"
+                                                                  : " is a leaf but has children"));
+    int64_t expect = self + 1;
+    for (int32_t i = first; i < last; ++i) {
+      const int64_t c = children[static_cast<size_t>(i)].value;
+      if (c != expect)
+        return bad("dataset.children", node(self) + " lists " + (c >= 0 && c < count ? node(c) : "node " + std::to_string(c)) +
+                                           " as child " + std::to_string(i - first) + " where its subtree layout puts " +
+                                           node(expect < count ? expect : -1) +
+                                           (c == self ? " (a node its own child)" : ""));
+      if (parents[c] != self)
+        return bad("dataset.children", node(self) + " lists " + node(c) + " as its child, but its parent is " +
+                                           (parents[c] < 0 ? std::string("none") : node(parents[c])));
+      if (static_cast<uint8_t>(levels[c]) <= static_cast<uint8_t>(levels[k]))
+        return bad("dataset.levels", node(c) + " is not a level below its parent " + node(self));
+      expect = subtree_end[c];
+    }
+    if (expect != subtree_end[k])
+      return bad("dataset.subtree_end", node(self) + ": subtree ends at " + std::to_string(subtree_end[k]) +
+                                            ", its children's subtrees at " + std::to_string(expect));
+  }
+  // Leaves numbered in node order, so that a subtree's leaves are the run
+  // [first_leaf[k], first_leaf[subtree_end[k]]).
+  int64_t next_leaf = 0;
+  for (size_t k = 0; k < n; ++k)
+    if (leaf_of_node[k] >= 0 && leaf_of_node[k] != next_leaf++)
+      return bad("dataset.leaf_of_node", node(static_cast<int64_t>(k)) + " is leaf " + std::to_string(leaf_of_node[k]) +
+                                             ", not leaf " + std::to_string(next_leaf - 1) + " in node order");
+  if (static_cast<size_t>(next_leaf) != leaves)
+    return bad("dataset.leaf_of_node", std::to_string(next_leaf) + " leaves, dataset.meta says " + std::to_string(leaves));
   for (size_t l = 0; l < leaves; ++l)
     if (leaf_nodes[l] < 0 || leaf_nodes[l] >= count || leaf_of_node[leaf_nodes[l]] != static_cast<int32_t>(l))
       return bad("dataset.leaf_nodes", "leaf " + std::to_string(l) + " and its node disagree");
+  for (size_t k = n + 1; k-- > 0;) {
+    const int64_t want = k == n ? static_cast<int64_t>(leaves) : leaf_of_node[k] >= 0 ? leaf_of_node[k] : first_leaf[k + 1];
+    if (first_leaf[k] != want)
+      return bad("dataset.first_leaf", node(k < n ? static_cast<int64_t>(k) : -1) + ": first leaf " +
+                                           std::to_string(first_leaf[k]) + ", expected " + std::to_string(want));
+  }
+  // Name search reads names_sorted as a permutation of the nodes.
+  std::vector<bool> named(n, false);
+  for (size_t i = 0; i < n; ++i) {
+    const int32_t k = names_sorted[i];
+    if (k < 0 || k >= count || named[static_cast<size_t>(k)])
+      return bad("dataset.names_sorted", "entry " + std::to_string(i) + " names " +
+                                             (k >= 0 && k < count ? node(k) + " a second time" : "node " + std::to_string(k) + ", out of range"));
+    named[static_cast<size_t>(k)] = true;
+  }
   ds.levels = Column<Level>::Borrow(levels);
   ds.parents = Column<int32_t>::Borrow(parents);
   ds.subtree_end = Column<int32_t>::Borrow(subtree_end);
@@ -144,15 +210,21 @@ Result<ImageContents> ReadEngineImage(const std::string& path) {
   GT_ARRAY(inner_rings, uint32_t, "inner.part_rings");
   GT_ARRAY(inner_points_at, uint64_t, "inner.ring_points");
   GT_ARRAY(inner_points, index::Point, "inner.points");
-  if (inner_parts.size() != n + 1 ||
-      !index::FlatPolygons::Borrow(inner_parts, inner_rings, inner_points_at, inner_points, &ds.inner_geometry, &error))
-    return bad("inner.*", error.empty() ? "not one outline per node" : error);
+  size_t bad_polygon = SIZE_MAX;
+  if (inner_parts.size() != n + 1) return bad("inner.polygon_parts", "not one outline per node");
+  if (!index::FlatPolygons::Borrow(inner_parts, inner_rings, inner_points_at, inner_points, &ds.inner_geometry, &error,
+                                   &bad_polygon))
+    return bad("inner.*", (bad_polygon < n ? node(static_cast<int64_t>(bad_polygon)) + ": " : "") + error);
 #undef GT_ARRAY
 
   std::vector<index::PolygonIndex::Section> sections;
   for (const auto& s : img->sections()) sections.push_back({s.name, s.bytes});
-  out.index = index::PolygonIndex::FromSections(sections, &error);
-  if (!out.index) return InvalidArgument(path + ": engine image index: " + error);
+  out.index = index::PolygonIndex::FromSections(sections, &error, &bad_polygon);
+  if (!out.index) {
+    if (bad_polygon < leaves)  // the leaf's geometry: name its node
+      return bad("geometry.*", "leaf " + std::to_string(bad_polygon) + ", " + node(leaf_nodes[bad_polygon]) + ": " + error);
+    return InvalidArgument(path + ": engine image section " + error);  // the index's errors start with the section's name
+  }
   if (out.index->size() != leaves) return bad("geometry.*", "not one polygon per leaf");
   return out;
 }

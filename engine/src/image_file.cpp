@@ -5,9 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 
+#include "gridtree/engine/image.h"
 #include "wal.h"
 
 namespace gridtree::internal {
@@ -40,9 +44,79 @@ static_assert(sizeof(TocEntry) == 56);
 
 std::string Errno() { return std::strerror(errno); }
 
+// The mapped images, for MappedImageAt (a signal handler) and
+// ChangedMappedImage. A slot is live while `begin` is non-zero; its other
+// fields are written before `begin` is published and read after it.
+// Claims, releases and stats hold `mu`; the signal handler takes no lock.
+struct RegistrySlot {
+  std::atomic<uintptr_t> begin{0};
+  std::atomic<size_t> size{0};
+  char path[1024] = {};
+  int fd = -1;  // kept open: fstat sees the mapped file even after a rename over its path
+  struct stat at_open {};
+};
+constexpr int kRegistrySlots = 64;  // more images mapped at once go unnamed
+RegistrySlot g_registry[kRegistrySlots];
+std::mutex g_registry_mu;
+
+int Register(const std::byte* base, size_t size, const std::string& path, int fd, const struct stat& st) {
+  std::lock_guard lock(g_registry_mu);
+  for (int i = 0; i < kRegistrySlots; ++i) {
+    RegistrySlot& s = g_registry[i];
+    if (s.begin.load(std::memory_order_relaxed) != 0) continue;
+    const size_t n = std::min(path.size(), sizeof s.path - 1);
+    std::memcpy(s.path, path.data(), n);
+    s.path[n] = '\0';
+    s.fd = fd;
+    s.at_open = st;
+    s.size.store(size, std::memory_order_relaxed);
+    s.begin.store(reinterpret_cast<uintptr_t>(base), std::memory_order_release);
+    return i;
+  }
+  return -1;
+}
+
+void Unregister(int slot) {
+  std::lock_guard lock(g_registry_mu);
+  RegistrySlot& s = g_registry[slot];
+  s.begin.store(0, std::memory_order_release);
+  if (s.fd >= 0) ::close(s.fd);
+  s.fd = -1;
+}
+
+bool SameFile(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
+         a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
+}
+
 }  // namespace
 
 bool LooksLikeImage(std::string_view head) { return head.size() >= 8 && std::memcmp(head.data(), kImageMagic, 8) == 0; }
+
+bool RecomputeImageChecksums(std::span<std::byte> image) {
+  Header h;
+  if (image.size() < sizeof h) return false;
+  std::memcpy(&h, image.data(), sizeof h);
+  if (std::memcmp(h.magic, kImageMagic, 8) != 0) return false;
+  const uint64_t toc_bytes = static_cast<uint64_t>(h.section_count) * sizeof(TocEntry);
+  if (h.toc_offset > image.size() || toc_bytes > image.size() - h.toc_offset) return false;
+  std::byte* toc_at = image.data() + h.toc_offset;
+  for (uint32_t i = 0; i < h.section_count; ++i) {
+    TocEntry e;
+    std::memcpy(&e, toc_at + i * sizeof e, sizeof e);
+    if (e.offset > image.size() || e.size > image.size() - e.offset) return false;
+  }
+  for (uint32_t i = 0; i < h.section_count; ++i) {
+    TocEntry e;
+    std::memcpy(&e, toc_at + i * sizeof e, sizeof e);
+    e.crc = Crc32c(image.data() + e.offset, e.size);
+    std::memcpy(toc_at + i * sizeof e, &e, sizeof e);
+  }
+  h.toc_crc = Crc32c(toc_at, toc_bytes);
+  h.header_crc = Crc32c(&h, offsetof(Header, header_crc));
+  std::memcpy(image.data(), &h, sizeof h);
+  return true;
+}
 
 Result<std::unique_ptr<ImageWriter>> ImageWriter::Create(const std::string& path) {
   std::unique_ptr<ImageWriter> w(new ImageWriter());
@@ -113,6 +187,7 @@ Status ImageWriter::Finish() {
 }
 
 MappedImage::~MappedImage() {
+  if (registry_slot_ >= 0) Unregister(registry_slot_);
   if (base_) ::munmap(const_cast<std::byte*>(base_), size_);
 }
 
@@ -136,10 +211,17 @@ Result<std::shared_ptr<const MappedImage>> MappedImage::Open(const std::string& 
   // MAP_POPULATE: every page is read for its checksum below; one call maps
   // them all instead of a page fault each.
   void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
-  ::close(fd);
-  if (p == MAP_FAILED) return InvalidArgument(path + ": cannot map: " + Errno());
+  if (p == MAP_FAILED) {
+    const std::string e = Errno();
+    ::close(fd);
+    return InvalidArgument(path + ": cannot map: " + e);
+  }
   img->base_ = static_cast<const std::byte*>(p);
   img->size_ = size;
+  // Named to a fault handler, and watched for changes in place (the
+  // registry closes fd when the image is unmapped).
+  img->registry_slot_ = Register(img->base_, size, path, fd, st);
+  if (img->registry_slot_ < 0) ::close(fd);
   Header h;
   std::memcpy(&h, img->base_, sizeof h);
   if (std::memcmp(h.magic, kImageMagic, 8) != 0) return InvalidArgument(path + ": not an engine image (wrong magic)");
@@ -179,3 +261,26 @@ Result<std::span<const std::byte>> MappedImage::Get(std::string_view name) const
 }
 
 }  // namespace gridtree::internal
+
+namespace gridtree {
+
+const char* MappedImageAt(const void* address) {
+  const auto a = reinterpret_cast<uintptr_t>(address);
+  for (const internal::RegistrySlot& s : internal::g_registry) {
+    const uintptr_t b = s.begin.load(std::memory_order_acquire);
+    if (b != 0 && a >= b && a - b < s.size.load(std::memory_order_relaxed)) return s.path;
+  }
+  return nullptr;
+}
+
+std::string ChangedMappedImage() {
+  std::lock_guard lock(internal::g_registry_mu);
+  for (const internal::RegistrySlot& s : internal::g_registry) {
+    if (s.begin.load(std::memory_order_relaxed) == 0 || s.fd < 0) continue;
+    struct stat now {};
+    if (::fstat(s.fd, &now) == 0 && !internal::SameFile(now, s.at_open)) return s.path;
+  }
+  return "";
+}
+
+}  // namespace gridtree

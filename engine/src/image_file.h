@@ -24,6 +24,14 @@ inline constexpr uint32_t kImageEndianTag = 0x01020304;  // reads 0x04030201 on 
 // Whether the first bytes of a file are an engine image's.
 bool LooksLikeImage(std::string_view head);
 
+// Rewrites, in an image held in memory, every section's CRC32C and those of
+// the table of contents and the header, so that content changed on purpose
+// (tests, a fuzzer's mutator) reaches the structural checks behind the
+// checksums. False, with nothing written, when the header or the table of
+// contents cannot be parsed (too short, wrong magic, sections or table
+// outside the bytes).
+bool RecomputeImageChecksums(std::span<std::byte> image);
+
 class ImageWriter {
  public:
   // Writes to path + ".tmp", renamed over path by Finish.
@@ -84,6 +92,7 @@ class MappedImage {
  private:
   MappedImage() = default;
   std::string path_;
+  int registry_slot_ = -1;  // in the table MappedImageAt reads
   const std::byte* base_ = nullptr;
   size_t size_ = 0;
   std::vector<Section> sections_;

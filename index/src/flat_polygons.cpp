@@ -1,5 +1,6 @@
 #include "gridtree/index/flat_polygons.h"
 
+#include <cmath>
 #include <limits>
 #include <stdexcept>
 
@@ -107,7 +108,7 @@ FlatPolygons FlatPolygons::From(const std::vector<MultiPolygon>& polygons) {
 
 bool FlatPolygons::Borrow(std::span<const uint32_t> polygon_part_begin, std::span<const uint32_t> part_ring_begin,
                           std::span<const uint64_t> ring_point_begin, std::span<const Point> points,
-                          FlatPolygons* out, std::string* error) {
+                          FlatPolygons* out, std::string* error, size_t* bad_polygon) {
   if (part_ring_begin.empty() || ring_point_begin.empty()) {
     *error = "empty offset arrays";
     return false;
@@ -116,10 +117,30 @@ bool FlatPolygons::Borrow(std::span<const uint32_t> polygon_part_begin, std::spa
       !CheckOffsets(part_ring_begin, ring_point_begin.size() - 1, "part rings", error) ||
       !CheckOffsets(ring_point_begin, points.size(), "ring points", error))
     return false;
-  for (size_t r = 0; r + 1 < ring_point_begin.size(); ++r)
-    if (ring_point_begin[r + 1] == ring_point_begin[r]) {
-      *error = "ring " + std::to_string(r) + " lacks its closing point";
-      return false;
+  // Every part has an outer ring, and every ring three corners or more,
+  // closed, with finite coordinates: what the exact tests, exports and
+  // tiles rely on (a ring of one point divides by zero in a tile). One pass
+  // over the points.
+  for (size_t poly = 0; poly + 1 < polygon_part_begin.size(); ++poly)
+    for (uint32_t part = polygon_part_begin[poly]; part < polygon_part_begin[poly + 1]; ++part) {
+      auto fail = [&](const std::string& what) {
+        *error = "polygon " + std::to_string(poly) + " part " + std::to_string(part) + ": " + what;
+        if (bad_polygon) *bad_polygon = poly;
+        return false;
+      };
+      if (part_ring_begin[part] == part_ring_begin[part + 1]) return fail("no ring");
+      for (uint32_t r = part_ring_begin[part]; r < part_ring_begin[part + 1]; ++r) {
+        const uint64_t begin = ring_point_begin[r], end = ring_point_begin[r + 1];
+        if (end - begin < 4)
+          return fail("ring " + std::to_string(r) + " has " + std::to_string(end - begin) +
+                      " positions; a ring needs at least 4 (3 corners and the first repeated at the end)");
+        for (uint64_t q = begin; q < end; ++q)
+          if (!std::isfinite(points[q].x) || !std::isfinite(points[q].y))
+            return fail("ring " + std::to_string(r) + " has a coordinate that is not a finite number at point " +
+                        std::to_string(q - begin));
+        if (points[begin].x != points[end - 1].x || points[begin].y != points[end - 1].y)
+          return fail("ring " + std::to_string(r) + " is not closed (its last position differs from its first)");
+      }
     }
   FlatPolygons f;
   f.owned_ = Owned{};

@@ -74,10 +74,20 @@ bool PackedRTree::Check(const PackedRTreeArrays& a, size_t items, std::string* e
   if (a.level_begin[a.level_begin.size() - 2] + 1 != a.level_begin.back()) return fail("more than one root");
   for (uint32_t i = 0; i < items; ++i)
     if (a.refs[i] >= items) return fail("item " + std::to_string(a.refs[i]) + " out of range");
-  for (size_t l = 1; l + 1 < a.level_begin.size(); ++l)
+  // Each level above the items packs the one below in runs of kNodeSize,
+  // exactly as Build does: every box is reached once, so a query's work is
+  // bounded by the tree's size (children shared between boxes would make
+  // it grow exponentially with the depth).
+  for (size_t l = 1; l + 1 < a.level_begin.size(); ++l) {
+    const uint64_t below = a.level_begin[l] - a.level_begin[l - 1];
+    if (a.level_begin[l + 1] - a.level_begin[l] != (below + kNodeSize - 1) / kNodeSize)
+      return fail("level " + std::to_string(l) + " does not pack the level below in runs of " +
+                  std::to_string(kNodeSize));
     for (uint32_t p = a.level_begin[l]; p < a.level_begin[l + 1]; ++p)
-      if (a.refs[p] < a.level_begin[l - 1] || a.refs[p] >= a.level_begin[l])
-        return fail("child position out of its level");
+      if (a.refs[p] != a.level_begin[l - 1] + uint64_t{p - a.level_begin[l]} * kNodeSize)
+        return fail("box " + std::to_string(p) + " of level " + std::to_string(l) + " names child position " +
+                    std::to_string(a.refs[p]) + ", not its run of the level below");
+  }
   return true;
 }
 

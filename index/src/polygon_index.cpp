@@ -711,7 +711,8 @@ std::vector<PolygonIndex::Section> PolygonIndex::Sections() const {
   };
 }
 
-std::unique_ptr<PolygonIndex> PolygonIndex::FromSections(std::span<const Section> sections, std::string* error) {
+std::unique_ptr<PolygonIndex> PolygonIndex::FromSections(std::span<const Section> sections, std::string* error,
+                                                         size_t* bad_polygon) {
   auto impl = std::make_unique<Impl>();
   Impl& m = *impl;
   std::span<const Impl::Params> params;
@@ -733,8 +734,8 @@ std::unique_ptr<PolygonIndex> PolygonIndex::FromSections(std::span<const Section
   };
   if (params.size() != 1) return fail("index.params: not one record");
   const Impl::Params& p = params[0];
-  if (!FlatPolygons::Borrow(polygon_parts, part_rings, ring_points, points, &m.geometry, error)) {
-    *error = "geometry: " + *error;
+  if (!FlatPolygons::Borrow(polygon_parts, part_rings, ring_points, points, &m.geometry, error, bad_polygon)) {
+    *error = "geometry.*: " + *error;
     return nullptr;
   }
   const size_t polygons = m.geometry.size();

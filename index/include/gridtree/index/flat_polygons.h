@@ -31,11 +31,13 @@ class FlatPolygons {
   static FlatPolygons From(const std::vector<MultiPolygon>& polygons);
   // Views arrays that outlive the object. Checks that every offset array
   // is non-decreasing, starts at 0 and ends at the size of the next one, so
-  // that no access reaches past them; on failure returns false and says
-  // what is wrong in *error.
+  // that no access reaches past them, that every part has a ring and every
+  // ring at least 4 positions, finite, the last repeating the first; on
+  // failure returns false, says what is wrong in *error and, when the fault
+  // lies in one polygon and bad_polygon is given, its number there.
   static bool Borrow(std::span<const uint32_t> polygon_part_begin, std::span<const uint32_t> part_ring_begin,
                      std::span<const uint64_t> ring_point_begin, std::span<const Point> points,
-                     FlatPolygons* out, std::string* error);
+                     FlatPolygons* out, std::string* error, size_t* bad_polygon = nullptr);
 
   FlatPolygons(const FlatPolygons& other);
   FlatPolygons& operator=(const FlatPolygons& other);

@@ -119,10 +119,14 @@ class PolygonIndex {
   // An index over sections that Sections() wrote, borrowed in place (they
   // must outlive the index and be aligned as their elements): nothing is
   // built. Sizes, offsets and every cell's entries are checked so that no
-  // lookup reads past them; on failure returns null and says what is wrong
-  // in *error. Data that passes these checks but was altered (bit flips)
-  // gives wrong answers, not crashes: the image's checksums catch those.
-  static std::unique_ptr<PolygonIndex> FromSections(std::span<const Section> sections, std::string* error);
+  // lookup reads past them, and the geometry's rings as FlatPolygons::Borrow
+  // checks them; on failure returns null, says what is wrong in *error and,
+  // when the fault lies in one polygon's geometry and bad_polygon is given,
+  // its number there. Data that passes these checks but was altered (bit
+  // flips) gives wrong answers, not crashes: the image's checksums catch
+  // those.
+  static std::unique_ptr<PolygonIndex> FromSections(std::span<const Section> sections, std::string* error,
+                                                    size_t* bad_polygon = nullptr);
 
  private:
   struct CandidateSink {
