@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "convert.h"
+#include "gridtree/engine/image.h"
 #include "service.h"
 #include "state.h"
 
@@ -215,6 +216,17 @@ kj::Promise<void> ServerState::Sweep() {
         expiry_running = false;
         running.fetch_sub(1);
       });
+    }
+    // A served image truncated or written over in place faults the next
+    // query that reads a lost page: say which file, and how to replace one
+    // safely, before a query does (once per file).
+    if (std::string changed = ChangedMappedImage(); !changed.empty() && changed != image_change_logged) {
+      Log("error", "image_changed_while_mapped",
+          {{"file", changed},
+           {"note", "the engine image was truncated or written over in place while mapped; the next query reading it "
+                    "may crash the server. Replace a served image by writing a new file and renaming it over the path "
+                    "(gridtree snapshot --out does), then gridtree call reload (docs/operations.md)"}});
+      image_change_logged = std::move(changed);
     }
     if (trim_wanted) {
       // Answers and queues of closed connections go back to the system, not

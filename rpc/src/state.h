@@ -233,6 +233,7 @@ struct ServerState : kj::TaskSet::ErrorHandler {
   kj::Promise<void> Sweep();
   kj::Promise<void> sweep_loop = nullptr;
   bool trim_wanted = false;
+  std::string image_change_logged;  // the mapped image whose change in place Sweep reported
 
   // Last: destroyed first, so that what its tasks touch on the way out
   // (counters, the connection map) still exists.

@@ -11,10 +11,12 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 #include "commands.h"
 #include "gridtree/engine/engine.h"
+#include "gridtree/engine/image.h"
 #include "gridtree/rpc/client.h"
 #include "gridtree/rpc/server.h"
 #include "serve_util.h"
@@ -59,6 +61,45 @@ bool IsLoopback(const std::string& addr) {
   }
   ::freeaddrinfo(found);
   return all;
+}
+
+// A mapped image whose file is truncated or written over in place faults
+// the next query that reads a page it lost (SIGBUS, or SIGSEGV through a
+// garbled offset). The handler names the file when the faulting address is
+// an image's, then lets the previous action (the default: end with the
+// signal and a core, or a sanitizer's report) take the fault again.
+// Async-signal-safe: a lookup in atomics and write(2).
+struct sigaction g_previous_bus, g_previous_segv;
+
+void WriteAll(const char* text) {
+  for (size_t n = std::strlen(text); n > 0;) {
+    const ssize_t w = ::write(STDERR_FILENO, text, n);
+    if (w <= 0) return;
+    text += w, n -= static_cast<size_t>(w);
+  }
+}
+
+void OnMemoryFault(int sig, siginfo_t* info, void*) {
+  const char* path = info && info->si_code > 0 ? MappedImageAt(info->si_addr) : nullptr;
+  if (path) {
+    WriteAll("level=fatal event=image_changed_while_mapped signal=");
+    WriteAll(sig == SIGBUS ? "SIGBUS" : "SIGSEGV");
+    WriteAll(" file=");
+    WriteAll(path);
+    WriteAll(" error=\"the engine image was truncated or written over in place while this server had it mapped; "
+             "replace a served image by writing a new file and renaming it over the path (gridtree snapshot --out "
+             "does), then gridtree call reload (docs/operations.md)\"\n");
+  }
+  ::sigaction(sig, sig == SIGBUS ? &g_previous_bus : &g_previous_segv, nullptr);
+}
+
+void InstallMemoryFaultHandler() {
+  struct sigaction sa {};
+  sa.sa_sigaction = OnMemoryFault;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGBUS, &sa, &g_previous_bus);
+  ::sigaction(SIGSEGV, &sa, &g_previous_segv);
 }
 
 }  // namespace
@@ -196,6 +237,7 @@ void RegisterServe(CLI::App& app) {
                                                     .count())}});
     }
 
+    InstallMemoryFaultHandler();
     auto io = kj::setupAsyncIo();
     auto& ws = io.waitScope;
     rpc::Server server(engine, a->server, io.provider->getTimer());

@@ -1,0 +1,102 @@
+// An engine image changed in place under a real `gridtree serve`: the
+// server names the file and says how to replace an image safely, whether
+// it notices the change first (its sweep) or a query faults on it.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../small_dataset.h"
+#include "gridtree/engine/image.h"
+#include "gridtree/rpc/client.h"
+#include "serve_process.h"
+
+namespace gridtree {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::ServeProcess;
+
+class ServedImageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) / ("gridtree-served-image-" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    image_ = (dir_ / "small.gtimg").string();
+    auto engine = testing::SmallEngine(8);
+    ASSERT_TRUE(WriteEngineImage(*engine->Read(), image_).ok());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::vector<std::string> Args() { return {image_, "--listen", "127.0.0.1:0", "--threads", "2"}; }
+  // Whether the log holds what an operator needs: the file and the safe way.
+  void ExpectNamedWithAdvice(const std::string& log) {
+    EXPECT_NE(log.find("event=image_changed_while_mapped"), std::string::npos) << log;
+    EXPECT_NE(log.find(image_), std::string::npos) << log;
+    EXPECT_NE(log.find("renaming it over the path"), std::string::npos) << log;
+    EXPECT_NE(log.find("gridtree call reload"), std::string::npos) << log;
+  }
+  fs::path dir_;
+  std::string image_;
+};
+
+TEST_F(ServedImageTest, ATruncatedImageEndsTheServerWithALineNamingTheFile) {
+  ServeProcess server(Args(), dir_ / "serve.log");
+  ASSERT_GT(server.port(), 0u) << server.Log();
+  rpc::Client client("127.0.0.1:" + std::to_string(server.port()));
+  const std::vector<double> lon = {113.01, 113.05}, lat = {22.51, 22.55};
+  EXPECT_EQ(client.LocateColumnsSync(lon, lat).size(), 2u);
+  fs::resize_file(image_, 0);  // what `truncate -s 0` or `cp` (O_TRUNC first) does
+  try {
+    client.LocateColumnsSync(lon, lat);
+    ADD_FAILURE() << "a query on the truncated image was answered";
+  } catch (...) {
+    // The connection ends with the server.
+  }
+  const int status = server.WaitExit(10);
+  ASSERT_NE(status, -1) << "the server is still running: " << server.Log();
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS) << status;
+  ExpectNamedWithAdvice(server.Log());
+}
+
+TEST_F(ServedImageTest, AnImageWrittenOverInPlaceIsReportedBeforeAQueryTouchesIt) {
+  ServeProcess server(Args(), dir_ / "serve.log");
+  ASSERT_GT(server.port(), 0u) << server.Log();
+  std::string bytes;
+  {
+    std::ifstream in(image_, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a modification time after the open's
+  {
+    std::fstream out(image_, std::ios::binary | std::ios::in | std::ios::out);  // in place, no truncation
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  std::string log;
+  for (int i = 0; i < 120 && log.find("event=image_changed_while_mapped") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    log = server.Log();
+  }
+  ExpectNamedWithAdvice(log);
+  EXPECT_FALSE(server.exited());
+}
+
+TEST_F(ServedImageTest, AnImageRenamedOverThePathIsNoChangeToTheMappedOne) {
+  ServeProcess server(Args(), dir_ / "serve.log");
+  ASSERT_GT(server.port(), 0u) << server.Log();
+  fs::copy_file(image_, image_ + ".new");
+  fs::rename(image_ + ".new", image_);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past one sweep
+  rpc::Client client("127.0.0.1:" + std::to_string(server.port()));
+  EXPECT_EQ(client.LocateColumnsSync(std::vector<double>{113.01}, std::vector<double>{22.51}).size(), 1u);
+  EXPECT_EQ(server.Log().find("image_changed_while_mapped"), std::string::npos) << server.Log();
+}
+
+}  // namespace
+}  // namespace gridtree
