@@ -1,9 +1,10 @@
-// Client: connection set-up and the locate batch splitter.
+// Client: connection set-up, the locate batch splitter and the objects pager.
 #include "gridtree/rpc/client.h"
 
 #include <kj/debug.h>
 
 #include <algorithm>
+#include <string_view>
 
 namespace gridtree::rpc {
 namespace {
@@ -37,7 +38,76 @@ kj::Promise<void> NextChunk(SplitJob& job) {
   });
 }
 
+struct ObjectsJob {
+  explicit ObjectsJob(proto::GridTree::Client g) : gridtree(kj::mv(g)) {}
+  proto::GridTree::Client gridtree;
+  capnp::MallocMessageBuilder query;  // the caller's, copied
+  uint64_t next = 0;                  // offset of the next page
+  uint64_t end = 0;                   // offset past the last object wanted
+  uint64_t page = 1;                  // objects asked for per call
+  ObjectPages out;
+};
+
+kj::Promise<void> NextPage(ObjectsJob& job) {
+  const uint64_t want = std::min(job.page, job.end - job.next);
+  if (want == 0 || (!job.out.pages.empty() && job.next >= job.out.total)) return kj::READY_NOW;
+  KJ_REQUIRE(job.next <= UINT32_MAX, "objects: offset past what the schema holds", job.next);
+  auto req = job.gridtree.objectsRequest();
+  req.setQuery(job.query.getRoot<proto::ObjectQuery>().asReader());
+  req.getQuery().setOffset(static_cast<uint32_t>(job.next));
+  req.getQuery().setLimit(static_cast<uint32_t>(want));
+  return req.send().then(
+      [&job, want](capnp::Response<proto::GridTree::ObjectsResults> r) -> kj::Promise<void> {
+        const uint64_t got = r.getObjects().size();
+        if (job.out.pages.empty()) {
+          job.out.total = r.getTotal();
+          job.out.objects_version = r.getObjectsVersion();
+        }
+        job.next += got;
+        job.out.pages.push_back(kj::mv(r));
+        if (got < want) return kj::READY_NOW;  // past the last one
+        return NextPage(job);
+      },
+      [&job, want](kj::Exception&& e) -> kj::Promise<void> {
+        // Objects with long ids take more room than the page size assumed.
+        const bool too_large = e.getType() == kj::Exception::Type::FAILED &&
+                               std::string_view(e.getDescription().cStr()).find("objects: the answer") !=
+                                   std::string_view::npos;
+        if (!too_large || want == 1) return kj::mv(e);
+        job.page = want / 2;
+        return NextPage(job);
+      });
+}
+
 }  // namespace
+
+size_t ObjectPages::size() const {
+  size_t n = 0;
+  for (const auto& p : pages) n += p.getObjects().size();
+  return n;
+}
+
+kj::Promise<ObjectPages> ObjectsPaged(proto::GridTree::Client gridtree, proto::ObjectQuery::Reader query,
+                                      uint64_t offset, uint64_t limit, const ClientOptions& options) {
+  auto job = kj::heap<ObjectsJob>(gridtree);
+  job->query.setRoot(query);
+  job->next = offset;
+  job->end = limit == 0 ? UINT64_MAX : offset + limit;
+  auto info = gridtree.infoRequest().send();
+  return info
+      .then([&job = *job, options](capnp::Response<proto::GridTree::InfoResults> r) {
+        auto limits = r.getInfo().getLimits();
+        // A page's objects at 64 words each (a TrackedObject is 7, and its
+        // id, kind and leaf texts rarely take 57 more), under the smaller of
+        // the two message limits with room for the message around them.
+        const uint64_t words = std::min(options.max_message_bytes, limits.getMaxMessageBytes()) / 8;
+        const uint64_t by_bytes = std::max<uint64_t>(1, (words - std::min<uint64_t>(words, 128)) / 64);
+        job.page = std::min<uint64_t>(by_bytes, std::max<uint32_t>(1, limits.getMaxReportsPerBatch()));
+        return NextPage(job);
+      })
+      .then([&job = *job]() { return kj::mv(job.out); })
+      .attach(kj::mv(job));
+}
 
 kj::Promise<std::vector<int32_t>> LocateColumns(proto::GridTree::Client gridtree, std::span<const double> lon,
                                                 std::span<const double> lat, const ClientOptions& options) {

@@ -313,10 +313,19 @@ void ServerState::PushEvents(uint64_t sub_id) {
     sub.dropped = 0;
   }
   sub.sending = true;
+  // As many events as one message holds; the rest go in the next push.
+  const uint64_t budget = AnswerBudgetWords(options.max_message_bytes);
+  uint64_t words = 4;  // the params struct and the list's tag
+  size_t n = 0;
+  for (; n < sub.pending.size(); ++n) {
+    const uint64_t w = ObjectEventWords(sub.pending[n]);
+    if (n > 0 && words + w > budget) break;
+    words += w;
+  }
   auto req = sub.sink.pushRequest();
-  auto out = req.initEvents(static_cast<unsigned>(sub.pending.size()));
-  for (size_t i = 0; i < sub.pending.size(); ++i) FillObjectEvent(out[static_cast<unsigned>(i)], sub.pending[i]);
-  sub.pending.clear();
+  auto out = req.initEvents(static_cast<unsigned>(n));
+  for (size_t i = 0; i < n; ++i) FillObjectEvent(out[static_cast<unsigned>(i)], sub.pending[i]);
+  sub.pending.erase(sub.pending.begin(), sub.pending.begin() + static_cast<std::ptrdiff_t>(n));
   tasks.add(req.send().then(
       [this, sub_id](auto&&) {
         auto it = event_subscriptions.find(sub_id);

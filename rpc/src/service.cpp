@@ -5,6 +5,7 @@
 #include <kj/debug.h>
 
 #include <cmath>
+#include <span>
 #include <unordered_map>
 
 #include "convert.h"
@@ -15,8 +16,72 @@ namespace {
 
 std::string Str(capnp::Text::Reader t) { return std::string(t.begin(), t.size()); }
 
+// Sizes in words: a struct is its data and pointer sections, inline in a
+// list of structs after the list's tag word, and so is what it points to;
+// a text is its bytes and a NUL rounded up to words; a list of numbers its
+// values rounded up to words.
+template <typename T>
+constexpr uint64_t StructWords() {
+  return T::_capnpPrivate::dataWordSize + T::_capnpPrivate::pointerCount;
+}
+template <typename T>
+constexpr uint64_t StructListWords(size_t n) {
+  return 1 + n * StructWords<T>();
+}
+constexpr uint64_t ValueListWords(size_t n, size_t bytes_each) { return (n * bytes_each + 7) / 8; }
+uint64_t TextWords(std::string_view text) { return (text.size() + 8) / 8; }
+
+// The id and name of a NodeRef (the struct itself is counted by its holder).
+uint64_t NodeRefTextWords(const View& view, NodeId node) { return TextWords(view.id(node)) + TextWords(view.name(node)); }
+// A NodeRef a struct points to.
+uint64_t NodeRefWords(const View& view, NodeId node) {
+  return StructWords<proto::NodeRef>() + NodeRefTextWords(view, node);
+}
+// A list of NodeRefs (children, path).
+uint64_t NodeRefListWords(const View& view, std::span<const NodeId> nodes) {
+  uint64_t words = StructListWords<proto::NodeRef>(nodes.size());
+  for (NodeId n : nodes) words += NodeRefTextWords(view, n);
+  return words;
+}
+uint64_t TrackedObjectListWords(const std::vector<TrackedObject>& objects) {
+  uint64_t words = StructListWords<proto::TrackedObject>(objects.size());
+  for (const TrackedObject& o : objects) words += TextWords(o.id) + TextWords(o.kind) + TextWords(o.leaf_id);
+  return words;
+}
+
+uint64_t InfoWords(const View& view) {
+  uint64_t words = StructWords<proto::GridTree::InfoResults>() + StructWords<proto::Info>() +
+                   TextWords(view.dataset().source) + ValueListWords(kLevelCount, 8) + StructWords<proto::Bounds>() +
+                   StructWords<proto::Limits>() + 1 + view.metric_count();
+  for (size_t i = 0; i < view.metric_count(); ++i) words += TextWords(view.metric_name(static_cast<int>(i)));
+  return words;
+}
+
+uint64_t RegionWords(const View& view, const RegionResult& r) {
+  uint64_t words = StructWords<proto::GridTree::RegionAggregateResults>() + StructWords<proto::RegionResult>() +
+                   ValueListWords(r.total.size(), 8) + ValueListWords(r.counts.size(), 8) +
+                   StructListWords<proto::RegionRow>(r.rows.size());
+  for (const auto& row : r.rows)
+    words += NodeRefWords(view, row.node) + ValueListWords(row.values.size(), 8) + ValueListWords(row.counts.size(), 8);
+  return words;
+}
+
+uint64_t TopKWords(const View& view, const TopKResult& r) {
+  uint64_t words = StructWords<proto::GridTree::TopKResults>() + StructListWords<proto::TopEntry>(r.entries.size());
+  for (const TopEntry& e : r.entries) words += NodeRefWords(view, e.node);
+  return words;
+}
+
+// How to ask for less, per method (the end of the refusal).
+constexpr const char* kPageObjects =
+    "page through them with query.offset and a smaller query.limit (gridtree call objects pages by itself)";
+constexpr const char* kSmallerK = "ask for a smaller k";
+constexpr const char* kRaiseLimit = "raise the server's --max-message-bytes (and the client's to match)";
+
 // The handle of a watch or an events subscription: cancel() or dropping it
-// ends the subscription (`cancel_` is ServerState::CancelWatch or CancelEvents).
+// ends the subscription (`cancel_` is ServerState::CancelWatch or
+// CancelEvents) and frees its slot on the connection, once: a client whose
+// library never releases handles (capnp-es) still gets its slots back.
 class SubscriptionHandleImpl final : public proto::WatchHandle::Server {
  public:
   using Cancel = void (ServerState::*)(uint64_t);
@@ -24,21 +89,26 @@ class SubscriptionHandleImpl final : public proto::WatchHandle::Server {
       : state_(state), id_(id), conn_(std::move(conn)), cancel_(cancel) {
     ++conn_->watches;
   }
-  ~SubscriptionHandleImpl() noexcept(false) {
-    (state_.*cancel_)(id_);
-    --conn_->watches;
-  }
+  ~SubscriptionHandleImpl() noexcept(false) { End(); }
 
   kj::Promise<void> cancel(CancelContext) override {
-    (state_.*cancel_)(id_);
+    End();
     return kj::READY_NOW;
   }
 
  private:
+  void End() {
+    if (ended_) return;
+    ended_ = true;
+    (state_.*cancel_)(id_);
+    --conn_->watches;
+  }
+
   ServerState& state_;
   uint64_t id_;
-  std::shared_ptr<ConnState> conn_;  // a connection with a subscription is never idle
+  std::shared_ptr<ConnState> conn_;  // a connection with a live subscription is never idle
   Cancel cancel_;
+  bool ended_ = false;  // cancelled: the subscription and its slot are gone
 };
 
 class WriterImpl final : public proto::Writer::Server {
@@ -126,7 +196,9 @@ class GridTreeImpl final : public proto::GridTree::Server {
 
   kj::Promise<void> info(InfoContext ctx) override {
     return state_.Call(conn_, "info", [this, ctx]() mutable {
-      FillInfo(ctx.getResults().initInfo(), *state_.engine.Read(), state_.options);
+      auto view = state_.engine.Read();
+      CheckAnswerSize("info", InfoWords(*view), "", state_.options.max_message_bytes, kRaiseLimit);
+      FillInfo(ctx.getResults().initInfo(), *view, state_.options);
       return kj::READY_NOW;
     });
   }
@@ -181,6 +253,9 @@ class GridTreeImpl final : public proto::GridTree::Server {
       auto view = state_.engine.Read();
       const NodeId n = RequireNode(*view, ctx.getParams().getId(), "id");
       auto kids = view->Children(n);
+      CheckAnswerSize("children", StructWords<proto::GridTree::ChildrenResults>() + NodeRefListWords(*view, kids),
+                      "with " + std::to_string(kids.size()) + " children", state_.options.max_message_bytes,
+                      std::string(kRaiseLimit) + ", or ask regionAggregate or topK for the level below");
       auto res = ctx.getResults();
       auto out = res.initChildren(static_cast<unsigned>(kids.size()));
       for (size_t i = 0; i < kids.size(); ++i) FillNodeRef(out[static_cast<unsigned>(i)], *view, kids[i]);
@@ -193,6 +268,10 @@ class GridTreeImpl final : public proto::GridTree::Server {
     return state_.Call(conn_, "path", [this, ctx]() mutable {
       auto view = state_.engine.Read();
       const Chain c = view->ChainOf(RequireNode(*view, ctx.getParams().getId(), "id"));
+      CheckAnswerSize("path",
+                      StructWords<proto::GridTree::PathResults>() +
+                          NodeRefListWords(*view, std::span<const NodeId>(c.nodes.data(), static_cast<size_t>(c.size))),
+                      "", state_.options.max_message_bytes, kRaiseLimit);
       auto res = ctx.getResults();
       FillChain(res.initChain(static_cast<unsigned>(c.size)), *view, c);
       res.setDatasetVersion(view->dataset_version());
@@ -208,6 +287,10 @@ class GridTreeImpl final : public proto::GridTree::Server {
       std::vector<NodeId> nodes;
       for (unsigned i = 0; i < ids.size(); ++i)
         nodes.push_back(RequireNode(*view, ids[i], ("ids[" + std::to_string(i) + "]").c_str()));
+      uint64_t words = StructWords<proto::GridTree::AggregateResults>() + StructListWords<proto::Aggregate>(nodes.size());
+      for (NodeId n : nodes) words += AggregateWords(*view, n) - StructWords<proto::Aggregate>();
+      CheckAnswerSize("aggregate", words, "for " + std::to_string(nodes.size()) + " ids",
+                      state_.options.max_message_bytes, "send fewer ids per call");
       auto res = ctx.getResults();
       auto out = res.initAggregates(ids.size());
       for (unsigned i = 0; i < ids.size(); ++i) FillAggregate(out[i], *view, nodes[i]);
@@ -220,7 +303,10 @@ class GridTreeImpl final : public proto::GridTree::Server {
   kj::Promise<void> regionAggregate(RegionAggregateContext ctx) override {
     return state_.Call(conn_, "regionAggregate", [this, ctx]() mutable {
       RegionQuery q = RegionQueryFromProto(ctx.getParams().getQuery());
-      return RegionAsync(state_, std::move(q)).then([ctx](RegionAnswer a) mutable {
+      return RegionAsync(state_, std::move(q)).then([ctx, max_bytes = state_.options.max_message_bytes](RegionAnswer a) mutable {
+        CheckAnswerSize("regionAggregate", RegionWords(*a.view, a.result),
+                        "with " + std::to_string(a.result.rows.size()) + " rows", max_bytes,
+                        "use a smaller region, or groupBy a coarser level (or none)");
         FillRegionResult(ctx.getResults().initResult(), *a.view, a.result);
       });
     });
@@ -240,8 +326,10 @@ class GridTreeImpl final : public proto::GridTree::Server {
       if (q.getWithin().size() > 0) tq.within = RequireNode(*view, q.getWithin(), "query.within");
       tq.density = q.getDensity();
       return state_.Offload([view, tq]() { return view->TopK(tq); })
-          .then([ctx, view, density = tq.density](Result<TopKResult> r) mutable {
+          .then([ctx, view, density = tq.density, max_bytes = state_.options.max_message_bytes](Result<TopKResult> r) mutable {
             if (!r.ok()) ThrowStatus(r.status());
+            CheckAnswerSize("topK", TopKWords(*view, r.value()), "with " + std::to_string(r->entries.size()) + " entries",
+                            max_bytes, kSmallerK);
             auto res = ctx.getResults();
             FillTopK(res.initEntries(static_cast<unsigned>(r->entries.size())), *view, r.value(), density);
             res.setVersion(r->version);
@@ -296,8 +384,11 @@ class GridTreeImpl final : public proto::GridTree::Server {
       CheckLimit("query.limit", "objects", q.limit, state_.options.max_reports_per_batch, "max_reports_per_batch");
       Engine* engine = &state_.engine;
       return state_.Offload([engine, q = std::move(q)]() { return engine->Objects(q); })
-          .then([ctx](Result<ObjectPage> r) mutable {
+          .then([ctx, max_bytes = state_.options.max_message_bytes](Result<ObjectPage> r) mutable {
             if (!r.ok()) ThrowStatus(r.status());
+            CheckAnswerSize("objects",
+                            StructWords<proto::GridTree::ObjectsResults>() + TrackedObjectListWords(r->objects),
+                            "with " + std::to_string(r->objects.size()) + " objects", max_bytes, kPageObjects);
             auto res = ctx.getResults();
             auto out = res.initObjects(static_cast<unsigned>(r->objects.size()));
             for (size_t i = 0; i < r->objects.size(); ++i) FillTrackedObject(out[static_cast<unsigned>(i)], r->objects[i]);
@@ -316,8 +407,10 @@ class GridTreeImpl final : public proto::GridTree::Server {
       CheckLimit("k", "objects", k, state_.options.max_top_k, "max_top_k");
       Engine* engine = &state_.engine;
       return state_.Offload([engine, lon, lat, k, kind = Str(p.getKind())]() { return engine->Nearest({lon, lat}, k, kind); })
-          .then([ctx](Result<std::vector<TrackedObject>> r) mutable {
+          .then([ctx, max_bytes = state_.options.max_message_bytes](Result<std::vector<TrackedObject>> r) mutable {
             if (!r.ok()) ThrowStatus(r.status());
+            CheckAnswerSize("nearest", StructWords<proto::GridTree::NearestResults>() + TrackedObjectListWords(*r),
+                            "with " + std::to_string(r->size()) + " objects", max_bytes, kSmallerK);
             auto out = ctx.getResults().initObjects(static_cast<unsigned>(r->size()));
             for (size_t i = 0; i < r->size(); ++i) FillTrackedObject(out[static_cast<unsigned>(i)], (*r)[i]);
           });
@@ -382,6 +475,12 @@ class GridTreeImpl final : public proto::GridTree::Server {
         RequireNode(*view, ids[i], ("ids[" + std::to_string(i) + "]").c_str());
         sub.ids.push_back(Str(ids[i]));
       }
+      // Every push carries an Aggregate per id: refused now if one would not
+      // fit (a push that fails later, metrics added since, ends the watch).
+      uint64_t words = StructWords<proto::Watcher::PushParams>() + StructListWords<proto::Aggregate>(0);
+      for (const auto& sid : sub.ids) words += AggregateWords(*view, *view->Find(sid));
+      CheckAnswerSize("watch", words, "(each push) for " + std::to_string(ids.size()) + " ids",
+                      state_.options.max_message_bytes, "watch fewer ids per subscription");
       const uint64_t id = state_.next_subscription++;
       state_.subscriptions.emplace(id, std::move(sub));
       state_.Log("info", "watch", {{"subscription", std::to_string(id)}, {"ids", std::to_string(ids.size())}});
@@ -401,20 +500,41 @@ kj::Own<proto::GridTree::Server> NewGridTree(ServerState& state, std::shared_ptr
   return kj::heap<GridTreeImpl>(state, std::move(conn));
 }
 
-namespace {
-// Refuses an answer of `words` 8-byte words past the message limit.
-void CheckAnswerSize(uint64_t words, size_t points, bool with_chains, uint64_t max_bytes) {
-  if (words * 8 <= max_bytes) return;
-  ThrowFailed(std::string(with_chains ? "withChains: " : "lon: ") + "the answer for " + std::to_string(points) +
-              " points would take " + std::to_string(words * 8) + " bytes, over max_message_bytes " +
-              std::to_string(max_bytes) + "; send fewer points per call" +
-              (with_chains ? " or set withChains = false" : ""));
+uint64_t AnswerBudgetWords(uint64_t max_bytes) {
+  // Message, Return or Call, Payload, an empty cap table and the segment
+  // table come to a few dozen words; 64 leaves room to spare.
+  constexpr uint64_t kEnvelopeWords = 64;
+  const uint64_t words = max_bytes / 8;
+  return words > kEnvelopeWords ? words - kEnvelopeWords : 0;
 }
 
-// The answer's size in words (docs/rpc.md) without the chain nodes: the
-// leaves list, and with chains six indexes a point.
+void CheckAnswerSize(const char* method, uint64_t words, const std::string& what, uint64_t max_bytes,
+                     const std::string& how) {
+  if (words <= AnswerBudgetWords(max_bytes)) return;
+  ThrowFailed(std::string(method) + ": the answer" + (what.empty() ? "" : " " + what) + " would take " +
+              std::to_string(words * 8) +
+              " bytes, over max_message_bytes " + std::to_string(max_bytes) + "; " + how);
+}
+
+uint64_t ObjectEventWords(const ObjectEvent& e) {
+  return StructWords<proto::ObjectEvent>() + TextWords(e.object_id) + TextWords(e.kind) + TextWords(e.node_id);
+}
+
+uint64_t AggregateWords(const View& view, NodeId node) {
+  return StructWords<proto::Aggregate>() + NodeRefWords(view, node) + ValueListWords(view.metric_count(), 8);
+}
+
+namespace {
+void CheckBatchSize(uint64_t words, size_t points, bool with_chains, uint64_t max_bytes) {
+  CheckAnswerSize("locateBatch", words, "for " + std::to_string(points) + " points", max_bytes,
+                  std::string("send fewer points per call") + (with_chains ? " or set withChains = false" : ""));
+}
+
+// The answer's size in words without the chain nodes: the leaves list, and
+// with chains kLevelCount indexes a point.
 uint64_t AnswerWordsBeforeNodes(size_t points, bool with_chains) {
-  return 16 + (points + 1) / 2 + (with_chains ? (points * kLevelCount + 1) / 2 : 0);
+  return StructWords<proto::GridTree::LocateBatchResults>() + StructWords<proto::LocateBatchResult>() +
+         ValueListWords(points, 4) + (with_chains ? ValueListWords(points * kLevelCount, 4) + 1 : 0);
 }
 }  // namespace
 
@@ -425,7 +545,7 @@ kj::Promise<BatchAnswer> LocateBatchAsync(ServerState& state, capnp::List<double
   CheckLimit("lon", "points", lon.size(), state.options.max_points_per_batch, "max_points_per_batch");
   const uint64_t max_bytes = state.options.max_message_bytes;
   // What the answer takes whatever the points hit: refused before any work.
-  CheckAnswerSize(AnswerWordsBeforeNodes(lon.size(), with_chains), lon.size(), with_chains, max_bytes);
+  CheckBatchSize(AnswerWordsBeforeNodes(lon.size(), with_chains), lon.size(), with_chains, max_bytes);
   // Copied out of the message on the loop thread: the task owns its input.
   std::vector<double> xs(lon.size()), ys(lat.size());
   for (unsigned i = 0; i < lon.size(); ++i) {
@@ -457,9 +577,8 @@ kj::Promise<BatchAnswer> LocateBatchAsync(ServerState& state, capnp::List<double
       }
     }
     // The chain nodes, each once: a NodeRef and its two texts.
-    uint64_t words = AnswerWordsBeforeNodes(xs.size(), true);
-    for (NodeId n : a.chain_nodes) words += 4 + (view->id(n).size() + 8) / 8 + (view->name(n).size() + 8) / 8;
-    CheckAnswerSize(words, xs.size(), true, max_bytes);
+    CheckBatchSize(AnswerWordsBeforeNodes(xs.size(), true) + NodeRefListWords(*view, a.chain_nodes), xs.size(), true,
+                   max_bytes);
     return a;
   });
 }

@@ -453,12 +453,14 @@ void RegisterCall(CLI::App& app) {
   objects->add_option("--circle", a->circle, "LON,LAT,RADIUS_M")->delimiter(',')->expected(3);
   objects->add_option("--kind", a->kind, "Only this kind");
   objects->add_option("--offset", a->offset, "Skip this many (by id)")->capture_default_str();
-  objects->add_option("--limit", a->limit, "At most this many")->capture_default_str();
+  // All by default, in as many calls as the server's limits need.
+  auto objects_limit = std::make_shared<uint64_t>(0);
+  objects->add_option("--limit", *objects_limit, "At most this many (0: all)")->capture_default_str();
   objects->add_flag("--json", a->json, "One JSON object instead of one line per object");
-  objects->callback(Guarded([a, client] {
+  objects->callback(Guarded([a, client, objects_limit] {
     auto c = client();
-    auto req = c->gridtree().objectsRequest();
-    auto q = req.initQuery();
+    capnp::MallocMessageBuilder query;
+    auto q = query.initRoot<proto::ObjectQuery>();
     const int given = !a->id.empty() + !a->box.empty() + !a->circle.empty();
     if (given != 1) Fail("give one of --node ID, --bbox W,S,E,N or --circle LON,LAT,M");
     if (!a->id.empty()) q.getWhere().setNode(a->id);
@@ -476,20 +478,25 @@ void RegisterCall(CLI::App& app) {
       ci.setRadiusM(a->circle[2]);
     }
     q.setKind(a->kind);
-    q.setOffset(a->offset);
-    q.setLimit(a->limit);
-    auto r = req.send().wait(c->wait_scope());
+    const rpc::ObjectPages r =
+        rpc::ObjectsPaged(c->gridtree(), q.asReader(), a->offset, *objects_limit, c->options()).wait(c->wait_scope());
     if (a->json) {
-      std::string out = "{\"total\":" + std::to_string(r.getTotal()) +
-                        ",\"objects_version\":" + std::to_string(r.getObjectsVersion()) + ",\"objects\":[";
-      for (unsigned i = 0; i < r.getObjects().size(); ++i) out += (i ? "," : "") + ObjectJson(r.getObjects()[i], false);
+      std::string out = "{\"total\":" + std::to_string(r.total) +
+                        ",\"objects_version\":" + std::to_string(r.objects_version) + ",\"objects\":[";
+      bool first = true;
+      for (const auto& page : r.pages)
+        for (auto o : page.getObjects()) {  // read once: every get of a list counts against the traversal limit
+          out += (first ? "" : ",") + ObjectJson(o, false);
+          first = false;
+        }
       std::cout << out << "]}" << std::endl;
       return;
     }
-    for (auto o : r.getObjects())
-      std::printf("%s\t%s\t%.6f\t%.6f\t%s\n", o.getId().cStr(), o.getKind().cStr(), o.getLon(), o.getLat(),
-                  o.getLeaf().size() ? o.getLeaf().cStr() : "(outside)");
-    std::printf("%llu object(s)\n", static_cast<unsigned long long>(r.getTotal()));
+    for (const auto& page : r.pages)
+      for (auto o : page.getObjects())
+        std::printf("%s\t%s\t%.6f\t%.6f\t%s\n", o.getId().cStr(), o.getKind().cStr(), o.getLon(), o.getLat(),
+                    o.getLeaf().size() ? o.getLeaf().cStr() : "(outside)");
+    std::printf("%llu object(s)\n", static_cast<unsigned long long>(r.total));
   }));
 
   auto* nearest = cmd->add_subcommand("nearest", "The K tracked objects nearest to LON LAT");

@@ -15,11 +15,13 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <regex>
 #include <set>
 #include <thread>
 
 #include "../small_dataset.h"
 #include "batch_json.h"
+#include "command_output.h"
 #include "gridtree/engine/region.h"
 #include "gridtree/engine/tiles.h"
 #include "gridtree/rpc/client.h"
@@ -415,12 +417,164 @@ TEST(RpcLimits, AnAnswerTooLargeForTheMessageLimitIsRefusedByName) {
   auto e = ExpectThrows(ask(true), ws);
   EXPECT_EQ(e.getType(), kj::Exception::Type::FAILED);
   const std::string message = e.getDescription().cStr();
-  EXPECT_NE(message.find("withChains: the answer for 40000 points would take "), std::string::npos) << message;
+  EXPECT_NE(message.find("locateBatch: the answer for 40000 points would take "), std::string::npos) << message;
+  EXPECT_NE(message.find("set withChains = false"), std::string::npos) << message;
   EXPECT_NE(message.find("over max_message_bytes 1048576"), std::string::npos) << message;
   EXPECT_EQ(ask(false).wait(ws).getResult().getLeaves().size(), n);
   // The refusal is an error in the metrics, not a success.
   EXPECT_NE(h.server.MetricsText().find("gridtree_errors_total{method=\"locateBatch\"} 1"), std::string::npos)
       << h.server.MetricsText();
+}
+
+// Every answer that grows with the request or the data is sized before it
+// is built: past the message limit it is a FAILED naming the method, the
+// size, the limit and how to ask for less, counted in gridtree_errors_total
+// and logged as call_error; the same query asked smaller is answered.
+TEST(RpcLimits, LargeTopKAndRegionAnswersAreRefusedByNameCountedAndLogged) {
+  EngineOptions eo;
+  eo.threads = 2;
+  auto created = Engine::Create(SmallDataset(20), eo);  // 400 grids
+  ASSERT_TRUE(created.ok());
+  auto engine = std::move(created).value();
+  LogCapture logs;
+  rpc::ServerOptions o = QuietOptions(&logs);
+  o.max_message_bytes = 8192;  // 1024 words: about 100 top entries
+  PipeHarness h(*engine, o);
+  auto& ws = h.ws();
+  const std::string metric = engine->Read()->dataset().metric_names[0];
+  auto topk = [&](uint32_t k) {
+    auto req = h.gt.topKRequest();
+    auto q = req.initQuery();
+    q.setLevel(proto::Level::GRID);
+    q.setMetric(metric);
+    q.setK(k);
+    return req.send();
+  };
+  auto e = ExpectThrows(topk(400), ws);
+  EXPECT_EQ(e.getType(), kj::Exception::Type::FAILED);
+  std::string message = e.getDescription().cStr();
+  EXPECT_NE(message.find("topK: the answer with 400 entries would take "), std::string::npos) << message;
+  EXPECT_NE(message.find(" bytes, over max_message_bytes 8192; ask for a smaller k"), std::string::npos) << message;
+  EXPECT_EQ(topk(10).wait(ws).getEntries().size(), 10u);
+
+  auto region = [&](proto::Level level) {
+    auto req = h.gt.regionAggregateRequest();
+    auto q = req.initQuery();
+    auto box = q.initRegion().initBox();
+    box.setWest(111.9), box.setSouth(21.9), box.setEast(112.5), box.setNorth(22.5);
+    q.getGroupBy().setLevel(level);
+    return req.send();
+  };
+  auto refused = ExpectThrows(region(proto::Level::GRID), ws);
+  EXPECT_EQ(refused.getType(), kj::Exception::Type::FAILED);
+  message = refused.getDescription().cStr();
+  EXPECT_NE(message.find("regionAggregate: the answer with 400 rows would take "), std::string::npos) << message;
+  EXPECT_NE(message.find("over max_message_bytes 8192; use a smaller region, or groupBy a coarser level"),
+            std::string::npos)
+      << message;
+  EXPECT_GT(region(proto::Level::COUNTY).wait(ws).getResult().getRows().size(), 0u);
+
+  const std::string metrics = h.server.MetricsText();
+  EXPECT_NE(metrics.find("gridtree_errors_total{method=\"topK\"} 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("gridtree_errors_total{method=\"regionAggregate\"} 1\n"), std::string::npos) << metrics;
+  EXPECT_TRUE(logs.Contains("event=call_error method=topK type=failed")) << logs.All();
+  EXPECT_TRUE(logs.Contains("event=call_error method=regionAggregate type=failed")) << logs.All();
+}
+
+std::set<std::string> IdsInJson(const std::string& text) {
+  std::set<std::string> ids;
+  const std::regex id("\"id\":\"([^\"]+)\"");
+  for (std::sregex_iterator it(text.begin(), text.end(), id), end; it != end; ++it) ids.insert((*it)[1]);
+  return ids;
+}
+
+size_t CountOf(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// Tracks `count` boats, "boat-<first + i>", spread over the leaves of
+// SmallDataset(10), `per_call` reports a call; their ids.
+std::set<std::string> TrackBoats(proto::Writer::Client& writer, kj::WaitScope& ws, int first, int count, int per_call) {
+  std::set<std::string> ids;
+  for (int b = 0; b < count; b += per_call) {
+    const int n = std::min(per_call, count - b);
+    auto t = writer.trackRequest();
+    auto reports = t.initReports(static_cast<unsigned>(n));
+    for (int i = 0; i < n; ++i) {
+      const int k = b + i;
+      const std::string id = "boat-" + std::to_string(first + k);
+      ids.insert(id);
+      auto r = reports[static_cast<unsigned>(i)];
+      r.setId(id), r.setKind("boat");
+      r.setLon(112.0005 + (k % 97) * 0.001), r.setLat(22.0005 + (k % 89) * 0.001);
+    }
+    t.send().wait(ws);
+  }
+  return ids;
+}
+
+// 5,000 tracked objects do not fit one answer under a 256 KiB limit: the
+// objects call says how to page (and counts, and logs), the client library
+// pages, and `gridtree call objects --json` prints every one of them.
+TEST(RpcLimits, ObjectsPastTheMessageLimitArePagedByTheClient) {
+  auto engine = NewEngine();
+  LogCapture logs;
+  rpc::ServerOptions o = QuietOptions(&logs);
+  o.max_message_bytes = 256 << 10;
+  o.writer_token = "tok";
+  ServerThread server(*engine, o);
+  rpc::Client c(server.address(), rpc::ClientOptions{256 << 10, 1});
+  auto& ws = c.wait_scope();
+  auto wreq = c.gridtree().writerRequest();
+  wreq.setToken("tok");
+  auto writer = wreq.send().getWriter();
+  constexpr int kObjects = 5000;
+  const std::set<std::string> tracked = TrackBoats(writer, ws, 100000, kObjects, 500);
+  ASSERT_EQ(tracked.size(), static_cast<size_t>(kObjects));
+  {
+    auto req = c.gridtree().objectsRequest();
+    req.initQuery().setLimit(kObjects);
+    auto e = ExpectThrows(req.send(), ws);
+    EXPECT_EQ(e.getType(), kj::Exception::Type::FAILED);
+    const std::string message = e.getDescription().cStr();
+    EXPECT_NE(message.find("objects: the answer with 5000 objects would take "), std::string::npos) << message;
+    EXPECT_NE(message.find("over max_message_bytes 262144; page through them with query.offset and a smaller query.limit"),
+              std::string::npos)
+        << message;
+  }
+  {  // the library pages: every object once, in id order
+    capnp::MallocMessageBuilder query;
+    query.initRoot<proto::ObjectQuery>();
+    const rpc::ObjectPages all =
+        rpc::ObjectsPaged(c.gridtree(), query.getRoot<proto::ObjectQuery>().asReader(), 0, 0, c.options()).wait(ws);
+    EXPECT_EQ(all.total, static_cast<uint64_t>(kObjects));
+    EXPECT_GT(all.pages.size(), 1u);
+    std::vector<std::string> got;
+    for (const auto& page : all.pages)
+      for (auto obj : page.getObjects()) got.emplace_back(obj.getId().cStr());
+    EXPECT_EQ(got, std::vector<std::string>(tracked.begin(), tracked.end()));
+    const rpc::ObjectPages some =
+        rpc::ObjectsPaged(c.gridtree(), query.getRoot<proto::ObjectQuery>().asReader(), 10, 1500, c.options()).wait(ws);
+    ASSERT_EQ(some.size(), 1500u);
+    EXPECT_EQ(std::string(some.pages[0].getObjects()[0].getId().cStr()), *std::next(tracked.begin(), 10));
+  }
+  // The command line: every tracked id once, with the total.
+  const std::string call = std::string(GRIDTREE_BINARY) + " call --connect " + server.address() +
+                           " --max-message-bytes 262144 objects --node c --json";
+  const std::string out = CommandOutput(call);
+  EXPECT_EQ(out.rfind("{\"total\":5000,", 0), 0u) << out.substr(0, 200);
+  EXPECT_EQ(CountOf(out, "\"id\":"), static_cast<size_t>(kObjects)) << out.substr(0, 200);
+  EXPECT_EQ(IdsInJson(out), tracked);
+  // ... and at the default limit, where one answer would hold them all.
+  const std::string all_default = CommandOutput(std::string(GRIDTREE_BINARY) + " call --connect " +
+                                                server.address() + " objects --node c --json");
+  EXPECT_EQ(IdsInJson(all_default), tracked) << all_default.substr(0, 200);
+  server.Stop();
+  EXPECT_NE(server.final_metrics().find("gridtree_errors_total{method=\"objects\"} 1\n"), std::string::npos)
+      << server.final_metrics();
+  EXPECT_TRUE(logs.Contains("event=call_error method=objects type=failed")) << logs.All();
 }
 
 TEST(RpcLimits, CallsInFlightPastTheLimitAreOverloaded) {
@@ -674,6 +828,92 @@ TEST(RpcWatch, SubscriptionsReceivePushesUntilReleased) {
   apply("g0_0", 1);
   settle();
   EXPECT_EQ(got.size(), 2u);
+}
+
+class CollectingSink final : public proto::EventSink::Server {
+ public:
+  explicit CollectingSink(std::set<std::string>* objects = nullptr, int* pushes = nullptr)
+      : objects_(objects), pushes_(pushes) {}
+  kj::Promise<void> push(PushContext ctx) override {
+    if (pushes_) ++*pushes_;
+    if (objects_)
+      for (auto e : ctx.getParams().getEvents()) objects_->insert(e.getObjectId().cStr());
+    return kj::READY_NOW;
+  }
+
+ private:
+  std::set<std::string>* objects_;
+  int* pushes_;
+};
+
+// Events that do not fit one message under the limit go out in several
+// pushes; the subscription is not dropped for it.
+TEST(RpcWatch, EventsPastTheMessageLimitArriveInSeveralPushes) {
+  auto engine = NewEngine();
+  LogCapture logs;
+  rpc::ServerOptions o = QuietOptions(&logs);
+  o.max_message_bytes = 8192;
+  o.writer_token = "tok";
+  PipeHarness h(*engine, o);
+  auto& ws = h.ws();
+  std::set<std::string> seen;
+  int pushes = 0;
+  auto ereq = h.gt.eventsRequest();
+  ereq.setSink(kj::heap<CollectingSink>(&seen, &pushes));
+  auto handle = ereq.send().wait(ws).getHandle();
+  auto wreq = h.gt.writerRequest();
+  wreq.setToken("tok");
+  auto writer = wreq.send().getWriter();
+  // ~250 events of ~10 words a batch: 2 messages' worth.
+  const std::set<std::string> tracked = TrackBoats(writer, ws, 0, 200, 50);
+  for (int i = 0; i < 100 && seen.size() < tracked.size(); ++i)
+    h.io.provider->getTimer().afterDelay(10 * kj::MILLISECONDS).wait(ws);
+  EXPECT_EQ(seen, tracked);
+  EXPECT_GT(pushes, 1);
+  EXPECT_FALSE(logs.Contains("events_sink_failed")) << logs.All();
+}
+
+// cancel() frees the subscription's slot on the connection at once (a
+// client library that never releases handles is not stuck at the limit),
+// and releasing the cancelled handle later does not free it again.
+TEST(RpcWatch, CancelFreesTheSlotOnceWithoutARelease) {
+  auto engine = NewEngine();
+  rpc::ServerOptions o = QuietOptions();
+  o.max_watches_per_connection = 4;
+  PipeHarness h(*engine, o);
+  auto& ws = h.ws();
+  std::vector<Pushed> got;
+  auto watch = [&] {
+    auto req = h.gt.watchRequest();
+    req.initIds(1).set(0, "k1");
+    req.setCallback(kj::heap<CollectingWatcher>(&got));
+    return req.send();
+  };
+  std::vector<proto::WatchHandle::Client> handles;
+  for (int i = 0; i < 3; ++i) handles.push_back(watch().wait(ws).getHandle());
+  auto ereq = h.gt.eventsRequest();
+  ereq.setSink(kj::heap<CollectingSink>());
+  auto events = ereq.send().wait(ws).getHandle();
+  auto refused = ExpectThrows(watch(), ws);
+  EXPECT_NE(std::string(refused.getDescription().cStr()).find("exceed max_watches_per_connection 4"), std::string::npos)
+      << refused.getDescription().cStr();
+  // Cancelled (twice: idempotent), not released: the slots come back.
+  handles[0].cancelRequest().send().wait(ws);
+  handles[0].cancelRequest().send().wait(ws);
+  events.cancelRequest().send().wait(ws);
+  handles.push_back(watch().wait(ws).getHandle());
+  handles.push_back(watch().wait(ws).getHandle());
+  ExpectThrows(watch(), ws);
+  // Released after the cancel: nothing more is freed.
+  handles[0] = nullptr;
+  events = nullptr;
+  h.gt.infoRequest().send().wait(ws);  // the releases reach the server first
+  ExpectThrows(watch(), ws);
+  // A live handle released still frees its slot.
+  handles[1] = nullptr;
+  h.gt.infoRequest().send().wait(ws);
+  handles.push_back(watch().wait(ws).getHandle());
+  ExpectThrows(watch(), ws);
 }
 
 // GET with optional If-None-Match; the status, the body and the ETag.

@@ -1,6 +1,6 @@
 // Client: a connection to a gridtree server, with helpers that hide the
 // server's limits (a locate batch larger than one message allows is split
-// into several calls and pipelined).
+// into several calls and pipelined; an objects listing is paged).
 //
 // Thread safety: a Client belongs to the thread that created it (it owns
 // that thread's kj event loop); use one Client per thread.
@@ -34,6 +34,24 @@ struct ClientOptions {
 // pipeline_depth at once. Works over any GridTree capability.
 kj::Promise<std::vector<int32_t>> LocateColumns(proto::GridTree::Client gridtree, std::span<const double> lon,
                                                 std::span<const double> lat, const ClientOptions& options = {});
+
+// What ObjectsPaged collected: the pages as they came, in id order.
+struct ObjectPages {
+  std::vector<capnp::Response<proto::GridTree::ObjectsResults>> pages;
+  uint64_t total = 0;            // objects the query selects, as the first page counted them
+  uint64_t objects_version = 0;  // of the first page
+  size_t size() const;           // objects in all pages
+};
+
+// The objects `query` selects (its where and kind; its offset and limit are
+// ignored), from `offset` on, at most `limit` of them (0: all), through as
+// many objects calls as the server's limits (Info.limits) and
+// max_message_bytes need, one after another. A page the server refuses as
+// too large is asked again at half the size. Objects that move between
+// pages may be missed or seen twice; compare objects_version with the last
+// page's to know. Works over any GridTree capability.
+kj::Promise<ObjectPages> ObjectsPaged(proto::GridTree::Client gridtree, proto::ObjectQuery::Reader query,
+                                      uint64_t offset = 0, uint64_t limit = 0, const ClientOptions& options = {});
 
 class Client {
  public:
