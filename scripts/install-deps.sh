@@ -12,10 +12,12 @@ packages=(cmake ninja-build g++ pkg-config ccache libssl-dev
 # PostGIS, for bench/postgis.sh. --ladder: the tools of bench/scale_ladder.sh
 # and docs/scale.gp. --browser: headless Chromium, CJK fonts and Node.js for
 # the map page's browser test (tests/browser; then `npm ci --prefix tests/browser`).
+# --fuzz: clang 15 and libFuzzer, for scripts/fuzz.sh (docs/fuzzing.md).
 for arg in "$@"; do
   case "$arg" in
     --peers) packages+=(libs2-dev libabsl-dev) ;;
     --postgis) packages+=(postgresql postgresql-15-postgis-3) ;;
+    --fuzz) packages+=(clang-15 libfuzzer-15-dev) ;;
     --ladder) packages+=(time bc bsdextrautils gnuplot-nox) ;;
     --browser)
       packages+=(chromium fonts-noto-cjk)
