@@ -512,7 +512,8 @@ void RegisterCall(CLI::App& app) {
     req.setKind(a->kind);
     auto r = req.send().wait(c->wait_scope());
     std::string out = "{\"objects\":[";
-    for (unsigned i = 0; i < r.getObjects().size(); ++i) out += (i ? "," : "") + ObjectJson(r.getObjects()[i], true);
+    const auto objects = r.getObjects();  // read once: every get of a list counts against the traversal limit
+    for (unsigned i = 0; i < objects.size(); ++i) out += (i ? "," : "") + ObjectJson(objects[i], true);
     std::cout << out << "]}" << std::endl;
   }));
 
