@@ -221,6 +221,106 @@ TEST_F(ImageStructureTest, ReferencesOutOfTheirSectionAreRefused) {
   }
 }
 
+TEST_F(ImageStructureTest, AChildIdEqualToTheNodeCountIsRefusedNamingIt) {
+  // The last node L becomes a root of its own whose one child entry (taken
+  // from its old parent's list) names node n: every subtree end and the
+  // layout agree, so the only defect is the id itself, which a layout check
+  // alone would take for the child where L's subtree ends and read one past
+  // dataset.parents, dataset.levels and dataset.subtree_end.
+  std::string image = bytes_;
+  const int32_t n = static_cast<int32_t>(Count<int32_t>("dataset.parents"));
+  const auto size = static_cast<int32_t>(Count<int32_t>("dataset.children"));
+  const int32_t last = n - 1;
+  int32_t* parents = Array<int32_t>(image, "dataset.parents");
+  int32_t* subtree_end = Array<int32_t>(image, "dataset.subtree_end");
+  int32_t* begin = Array<int32_t>(image, "dataset.child_begin");
+  int32_t* kids = Array<int32_t>(image, "dataset.children");
+  int32_t* leaf_of_node = Array<int32_t>(image, "dataset.leaf_of_node");
+  const int32_t p = parents[last];
+  ASSERT_GE(p, 0);
+  ASSERT_EQ(kids[size - 1], last);
+  ASSERT_GE(begin[p + 1] - begin[p], 2) << "the parent keeps a child";
+  for (int32_t a = p; a >= 0; a = parents[a]) {
+    ASSERT_EQ(subtree_end[a], n);
+    subtree_end[a] = last;
+  }
+  for (int32_t k = p + 1; k <= last; ++k) {
+    ASSERT_EQ(begin[k], size) << "node " << k << " has children";
+    begin[k] = size - 1;
+  }
+  parents[last] = -1;
+  leaf_of_node[last] = -1;
+  kids[size - 1] = n;
+  ExpectRefused(image, {"dataset.children", "node " + std::to_string(last) + " ", "node " + std::to_string(n) + " ",
+                        "out of range"});
+}
+
+// Two roots, a leaf at town level beside deeper leaves, levels skipped: a
+// valid image the structure checks must open, answering as the dataset it
+// was written from does.
+TEST_F(ImageStructureTest, AnImageWithTwoRootsAndAShallowLeafOpensAndAnswersAsItsDataset) {
+  std::string text = "{\"type\":\"FeatureCollection\",\"features\":[\n";
+  auto square = [](double x, double y) {
+    auto c = [](double v) { return std::to_string(v); };
+    const double d = 0.01;
+    return "{\"type\":\"Polygon\",\"coordinates\":[[[" + c(x) + "," + c(y) + "],[" + c(x + d) + "," + c(y) + "],[" +
+           c(x + d) + "," + c(y + d) + "],[" + c(x) + "," + c(y + d) + "],[" + c(x) + "," + c(y) + "]]]}";
+  };
+  auto emit = [&](const std::string& id, const std::string& parent, const std::string& level, int population,
+                  const std::string& geometry) {
+    text += "{\"type\":\"Feature\",\"id\":\"" + id + "\",\"properties\":{\"parent\":" +
+            (parent.empty() ? std::string("null") : "\"" + parent + "\"") + ",\"level\":\"" + level +
+            "\",\"name\":\"" + level + " " + id + "\"" +
+            (population < 0 ? "" : ",\"metrics\":{\"population\":" + std::to_string(population) + "}") +
+            "},\"geometry\":" + geometry + "},\n";
+  };
+  emit("a", "", "city", -1, "null");
+  emit("a_town", "a", "town", 40, square(113.00, 22.50));  // a leaf at town level
+  emit("a_county", "a", "county", -1, "null");
+  emit("a_grid1", "a_county", "grid", 10, square(113.01, 22.50));  // town and community skipped
+  emit("a_grid2", "a_county", "grid", 20, square(113.02, 22.50));
+  emit("b", "", "county", -1, "null");  // a second root, below city level
+  emit("b_comm", "b", "community", -1, "null");
+  emit("b_micro", "b_comm", "micro_grid", 5, square(113.00, 22.52));
+  emit("b_town", "b", "town", 7, square(113.01, 22.52));  // a town leaf after a deeper subtree
+  text.resize(text.size() - 2);
+  text += "\n]}\n";
+  LoadOptions load;
+  load.threads = 1;
+  LoadResult loaded = LoadDatasetFromText(text, "two-roots", load);
+  ASSERT_TRUE(loaded.dataset) << (loaded.report.findings.empty() ? "" : loaded.report.findings[0].ToString());
+  auto memory = Engine::Create(std::move(*loaded.dataset), OneThread());
+  ASSERT_TRUE(memory.ok()) << memory.status().message();
+  const std::string path = dir_ + "/two-roots.gtimg";
+  ASSERT_TRUE(WriteEngineImage(*memory.value()->Read(), path).ok());
+  auto mapped = Engine::Open(path, OneThread());
+  ASSERT_TRUE(mapped.ok()) << mapped.status().message();
+  const auto want = memory.value()->Read(), got = mapped.value()->Read();
+  ASSERT_EQ(got->dataset().node_count(), want->dataset().node_count());
+  ASSERT_EQ(got->dataset().node_count(), 9u);
+  EXPECT_EQ(got->dataset().leaf_count(), want->dataset().leaf_count());
+  for (size_t k = 0; k < want->dataset().node_count(); ++k) {
+    const NodeId node(static_cast<int32_t>(k));
+    SCOPED_TRACE(std::string(want->id(node)));
+    EXPECT_EQ(got->id(node), want->id(node));
+    const Chain a = want->ChainOf(node), b = got->ChainOf(node);
+    ASSERT_EQ(b.size, a.size);
+    for (int i = 0; i < a.size; ++i) EXPECT_EQ(got->id(b.nodes[i]), want->id(a.nodes[i]));
+    EXPECT_EQ(got->Aggregate(node), want->Aggregate(node));
+  }
+  EXPECT_EQ(want->ChainOf(want->Find("b_town").value()).size, 2);
+  for (double x : {113.005, 113.015, 113.025, 113.035})
+    for (double y : {22.505, 22.525, 22.545}) {
+      const LocateResult a = want->Locate({x, y}), b = got->Locate({x, y});
+      ASSERT_EQ(b.hit(), a.hit()) << x << " " << y;
+      if (!a.hit()) continue;
+      EXPECT_EQ(got->id(b.node), want->id(a.node)) << x << " " << y;
+      EXPECT_EQ(b.leaf.value, a.leaf.value);
+    }
+  EXPECT_EQ(got->id(got->Locate({113.005, 22.505}).node), "a_town");
+  EXPECT_EQ(got->id(got->Locate({113.015, 22.525}).node), "b_town");
+}
+
 // Every query kind on an image that opened. Nothing is compared: damaged
 // values may give other answers, but never a crash, a hang or a read past
 // the mapping (run under AddressSanitizer too).

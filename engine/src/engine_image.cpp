@@ -58,6 +58,11 @@ Result<ImageContents> ReadEngineImage(const std::string& path) {
   GT_ARRAY(meta, ImageMeta, "dataset.meta");
   if (meta.size() != 1) return bad("dataset.meta", "not one record");
   const size_t n = meta[0].nodes, leaves = meta[0].leaves, m = meta[0].metrics;
+  // Node and leaf numbers are int32_t, and the sizes below are products of
+  // these counts: bound them before any is used.
+  if (n > INT32_MAX || leaves > n || m > UINT32_MAX)
+    return bad("dataset.meta", std::to_string(n) + " nodes, " + std::to_string(leaves) + " leaves, " +
+                                   std::to_string(m) + " metrics: out of range");
   ds.fingerprint = meta[0].fingerprint;
   GT_ARRAY(text, char, "strings.text");
   GT_ARRAY(metric_offsets, uint32_t, "strings.metric_names");
@@ -149,6 +154,14 @@ Result<ImageContents> ReadEngineImage(const std::string& path) {
     int64_t expect = self + 1;
     for (int32_t i = first; i < last; ++i) {
       const int64_t c = children[static_cast<size_t>(i)].value;
+      // In range first: `expect` reaches `count` when k's subtree (or an
+      // earlier child's) claims to end there, and a child id equal to it
+      // would index one past parents, levels and subtree_end.
+      if (c <= self || c >= count)
+        return bad("dataset.children", node(self) + " lists " + (c >= 0 && c < count ? node(c) : "node " + std::to_string(c)) +
+                                           " as child " + std::to_string(i - first) + ", out of range (" +
+                                           std::to_string(self + 1) + " to " + std::to_string(count - 1) + ")" +
+                                           (c == self ? " (a node its own child)" : ""));
       if (c != expect)
         return bad("dataset.children", node(self) + " lists " + (c >= 0 && c < count ? node(c) : "node " + std::to_string(c)) +
                                            " as child " + std::to_string(i - first) + " where its subtree layout puts " +

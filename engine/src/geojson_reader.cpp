@@ -16,8 +16,9 @@ namespace dom = simdjson::dom;
 
 std::string Str(std::string_view s) { return std::string(s); }
 
-// Numbers simdjson refuses in a valid document (an integer past 64 bits, a
-// value past a double's range: NUMBER_ERROR). They are
+// Numbers simdjson refuses in a valid document (an integer past 64 bits:
+// NUMBER_ERROR before simdjson 3.1, BIGINT_ERROR since; a value past a
+// double's range: NUMBER_ERROR). They are
 // replaced by placeholder strings "\u0000<k>" and the text parsed again, so
 // that the reader can name the feature, the member and the line.
 struct BigNumbers {
@@ -206,6 +207,17 @@ void ReportSyntax(std::string_view text, int64_t line_offset, simdjson::error_co
   sink.Error(feature, "", "malformed-json", "malformed JSON at " + where);
 }
 
+// Whether err is the code simdjson 3.1 and later give an integer past 64
+// bits. 3.0 has no such code (and says NUMBER_ERROR), so it is looked up
+// through a template instead of named.
+template <typename Code>
+bool IsBigIntError(Code err) {
+  if constexpr (requires { Code::BIGINT_ERROR; })
+    return err == Code::BIGINT_ERROR;
+  else
+    return false;
+}
+
 // Parses text (the whole file, or one line of a text sequence starting at
 // line line_offset + 1). Where simdjson refuses numbers of a valid document,
 // they go into big and the text is parsed again with placeholders. Else a
@@ -214,7 +226,7 @@ bool Parse(dom::parser& parser, std::string_view text, bool padded, int64_t line
            FindingSink& sink, BigNumbers& big, dom::element& out) {
   const simdjson::error_code err = parser.parse(text.data(), text.size(), !padded).get(out);
   if (!err) return true;
-  if (err == simdjson::NUMBER_ERROR) {  // simdjson 3.0 says so for big integers too
+  if (err == simdjson::NUMBER_ERROR || IsBigIntError(err)) {
     const std::vector<OutOfRangeNumber> numbers = FindOutOfRangeNumbers(text);
     if (!numbers.empty()) {
       std::string patched;
