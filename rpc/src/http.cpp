@@ -19,6 +19,7 @@
 #include "gridtree/engine/json_text.h"
 #include "gridtree/engine/region.h"
 #include "gridtree/engine/tiles.h"
+#include "gridtree/engine/utf8.h"
 #include "http_header_limit.h"
 #include "service.h"
 #include "web_assets.h"
@@ -197,9 +198,17 @@ class HttpApi final : public kj::HttpService {
   kj::Promise<void> SendJson(Response& response, Reader reader) {
     // JsonCodec passes a Text's bytes through as they are: a name or id
     // stored before ids were checked may not be UTF-8 (utf8.h).
+    // Checked first, repaired only when needed: the usual body is copied once.
     const kj::String text = json_.encode(reader);
-    return Send(response, 200, "OK", "application/json",
-                kj::str(ValidUtf8(std::string_view(text.cStr(), text.size())).c_str(), "\n"));
+    const std::string_view body(text.cStr(), text.size());
+    const size_t bad = FindInvalidUtf8(body);
+    if (bad == std::string_view::npos) return Send(response, 200, "OK", "application/json", kj::str(text, "\n"));
+    std::string repaired;
+    repaired.reserve(body.size() + 8);
+    repaired.append(body.substr(0, bad));  // the valid start as it is
+    AppendValidUtf8(repaired, body.substr(bad));
+    repaired += '\n';
+    return Send(response, 200, "OK", "application/json", kj::heapString(repaired.data(), repaired.size()));
   }
 
   // Sends the request to the in-process GridTree capability, so that HTTP

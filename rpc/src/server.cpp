@@ -8,6 +8,7 @@
 #include <capnp/serialize-async.h>
 #include <malloc.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/un.h>
@@ -219,14 +220,25 @@ kj::Promise<void> ServerState::Sweep() {
     }
     // A served image truncated or written over in place faults the next
     // query that reads a lost page: say which file, and how to replace one
-    // safely, before a query does (once per file).
-    if (std::string changed = ChangedMappedImage(); !changed.empty() && changed != image_change_logged) {
-      Log("error", "image_changed_while_mapped",
-          {{"file", changed},
-           {"note", "the engine image was truncated or written over in place while mapped; the next query reading it "
-                    "may crash the server. Replace a served image by writing a new file and renaming it over the path "
-                    "(gridtree snapshot --out does), then gridtree call reload (docs/operations.md)"}});
-      image_change_logged = std::move(changed);
+    // safely, before a query does (once per change: keyed on the path and
+    // what is there now, device, inode, size and modification time, and
+    // forgotten once no mapped image is changed, so that a change after a
+    // reload of the same path is reported too).
+    if (std::string changed = ChangedMappedImage(); changed.empty()) {
+      image_change_logged.clear();
+    } else {
+      std::string key = changed;
+      if (struct stat st {}; ::stat(changed.c_str(), &st) == 0)
+        key += '\0' + std::to_string(st.st_dev) + ':' + std::to_string(st.st_ino) + ':' + std::to_string(st.st_size) +
+               ':' + std::to_string(st.st_mtim.tv_sec) + '.' + std::to_string(st.st_mtim.tv_nsec);
+      if (key != image_change_logged) {
+        Log("error", "image_changed_while_mapped",
+            {{"file", changed},
+             {"note", "the engine image was truncated or written over in place while mapped; the next query reading "
+                      "it may crash the server. Replace a served image by writing a new file and renaming it over the "
+                      "path (gridtree snapshot --out does), then gridtree call reload (docs/operations.md)"}});
+        image_change_logged = std::move(key);
+      }
     }
     if (trim_wanted) {
       // Answers and queues of closed connections go back to the system, not

@@ -233,7 +233,9 @@ struct ServerState : kj::TaskSet::ErrorHandler {
   kj::Promise<void> Sweep();
   kj::Promise<void> sweep_loop = nullptr;
   bool trim_wanted = false;
-  std::string image_change_logged;  // the mapped image whose change in place Sweep reported
+  // The change in place of a mapped image Sweep last reported: its path and
+  // the file there then (device, inode, size, mtime); empty when none is.
+  std::string image_change_logged;
 
   // Last: destroyed first, so that what its tasks touch on the way out
   // (counters, the connection map) still exists.

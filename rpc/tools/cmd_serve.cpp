@@ -71,12 +71,43 @@ bool IsLoopback(const std::string& addr) {
 // Async-signal-safe: a lookup in atomics and write(2).
 struct sigaction g_previous_bus, g_previous_segv;
 
-void WriteAll(const char* text) {
-  for (size_t n = std::strlen(text); n > 0;) {
+void WriteAll(const char* text, size_t n) {
+  while (n > 0) {
     const ssize_t w = ::write(STDERR_FILENO, text, n);
     if (w <= 0) return;
     text += w, n -= static_cast<size_t>(w);
   }
+}
+void WriteAll(const char* text) { WriteAll(text, std::strlen(text)); }
+
+// `"path"` escaped as the log's quoted values are (rpc/src/log.cpp): `"` and
+// `\` preceded by a backslash, control bytes as \n, \r, \t or \xNN, so that a
+// path can neither end the value nor start a line. In a fixed buffer: no
+// allocation in a signal handler. A registry path is at most 1023 bytes.
+void WriteQuoted(const char* path) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  char buf[2 + 4 * 1024];
+  size_t n = 0;
+  buf[n++] = '"';
+  for (const char* p = path; *p != '\0' && n + 5 < sizeof buf; ++p) {
+    const auto c = static_cast<unsigned char>(*p);
+    if (c == '"' || c == '\\') {
+      buf[n++] = '\\';
+      buf[n++] = static_cast<char>(c);
+    } else if (c == '\n' || c == '\r' || c == '\t') {
+      buf[n++] = '\\';
+      buf[n++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+    } else if (c < 0x20 || c == 0x7F) {
+      buf[n++] = '\\';
+      buf[n++] = 'x';
+      buf[n++] = kHex[c >> 4];
+      buf[n++] = kHex[c & 0xF];
+    } else {
+      buf[n++] = static_cast<char>(c);
+    }
+  }
+  buf[n++] = '"';
+  WriteAll(buf, n);
 }
 
 void OnMemoryFault(int sig, siginfo_t* info, void*) {
@@ -85,7 +116,7 @@ void OnMemoryFault(int sig, siginfo_t* info, void*) {
     WriteAll("level=fatal event=image_changed_while_mapped signal=");
     WriteAll(sig == SIGBUS ? "SIGBUS" : "SIGSEGV");
     WriteAll(" file=");
-    WriteAll(path);
+    WriteQuoted(path);
     WriteAll(" error=\"the engine image was truncated or written over in place while this server had it mapped; "
              "replace a served image by writing a new file and renaming it over the path (gridtree snapshot --out "
              "does), then gridtree call reload (docs/operations.md)\"\n");

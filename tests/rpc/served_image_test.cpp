@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -84,6 +85,49 @@ TEST_F(ServedImageTest, AnImageWrittenOverInPlaceIsReportedBeforeAQueryTouchesIt
     log = server.Log();
   }
   ExpectNamedWithAdvice(log);
+  EXPECT_FALSE(server.exited());
+}
+
+TEST_F(ServedImageTest, AChangeInPlaceAfterAReloadOfTheSamePathIsReportedAgain) {
+  const std::string token_file = (dir_ / "token").string();
+  std::ofstream(token_file) << "served-image-token\n";
+  std::vector<std::string> args = Args();
+  args.insert(args.end(), {"--writer-token-file", token_file});
+  ServeProcess server(args, dir_ / "serve.log");
+  ASSERT_GT(server.port(), 0u) << server.Log();
+  std::string bytes;
+  {
+    std::ifstream in(image_, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto count = [&]() {
+    const std::string log = server.Log();
+    size_t n = 0;
+    for (size_t at = log.find("event=image_changed_while_mapped"); at != std::string::npos;
+         at = log.find("event=image_changed_while_mapped", at + 1))
+      ++n;
+    return n;
+  };
+  auto change_in_place = [&]() {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a modification time after the last one
+    std::fstream out(image_, std::ios::binary | std::ios::in | std::ios::out);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  };
+  auto wait_for = [&](size_t n) {
+    for (int i = 0; i < 120 && count() < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    return count();
+  };
+  change_in_place();
+  ASSERT_GE(wait_for(1), 1u) << server.Log();
+  // The same path again: the changed mapping goes, the sweep sees none.
+  const std::string reload = std::string(GRIDTREE_BINARY) + " call --connect 127.0.0.1:" +
+                             std::to_string(server.port()) + " reload --token-file " + token_file + " " + image_ +
+                             " > /dev/null";
+  ASSERT_EQ(std::system(reload.c_str()), 0) << server.Log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past one sweep
+  const size_t before = count();
+  change_in_place();
+  EXPECT_GT(wait_for(before + 1), before) << server.Log();
   EXPECT_FALSE(server.exited());
 }
 
