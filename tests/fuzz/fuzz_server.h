@@ -9,7 +9,9 @@
 #include <cstdint>
 #include <memory>
 
+#include "gridtree/engine/dataset.h"
 #include "gridtree/engine/engine.h"
+#include "gridtree/engine/executor.h"
 #include "gridtree/rpc/server.h"
 #include "small_dataset.h"
 
@@ -31,18 +33,21 @@ class PipeReceiver final : public kj::ConnectionReceiver {
   kj::Own<kj::PromiseFulfiller<kj::Own<kj::AsyncIoStream>>> waiting_;
 };
 
-// A fresh Server for every input (so that a finding reproduces from its
-// input alone), over one engine that lives for the process.
+// A fresh engine and Server for every input, so that a finding reproduces
+// from its input alone. The engines share one executor thread: making and
+// joining a thread per input would cost more than the input.
 class FuzzServer {
  public:
   // The writer token the seed corpus uses, so that fuzzed inputs reach the writes.
   static constexpr const char* kToken = "fuzz-token";
 
-  FuzzServer() : io_(kj::setupAsyncIo()), engine_(testing::SmallEngine(4)) {}
+  FuzzServer()
+      : io_(kj::setupAsyncIo()), executor_(std::make_shared<const Executor>(1)), dataset_(testing::SmallDataset(4)) {}
 
   // Sends bytes as one RPC connection's whole input.
   void Rpc(const uint8_t* data, size_t size) {
-    auto server = NewServer();
+    auto engine = NewEngine();
+    auto server = NewServer(*engine);
     auto pipe = kj::newTwoWayPipe();
     server->Accept(kj::mv(pipe.ends[0]));
     Exchange(*server, kj::mv(pipe.ends[1]), data, size);
@@ -51,7 +56,8 @@ class FuzzServer {
 
   // Sends bytes as one HTTP connection's whole input.
   void Http(const uint8_t* data, size_t size) {
-    auto server = NewServer();
+    auto engine = NewEngine();
+    auto server = NewServer(*engine);
     PipeReceiver receiver;
     auto listening = server->ListenHttp(receiver).eagerlyEvaluate([](kj::Exception&&) {});
     auto pipe = kj::newTwoWayPipe();
@@ -63,12 +69,19 @@ class FuzzServer {
   }
 
  private:
-  std::unique_ptr<rpc::Server> NewServer() {
+  std::unique_ptr<Engine> NewEngine() {
+    EngineOptions options;
+    options.executor = executor_;
+    auto engine = Engine::Create(dataset_, options);  // a copy: loading and validating once is enough
+    if (!engine.ok()) std::abort();
+    return std::move(engine).value();
+  }
+  std::unique_ptr<rpc::Server> NewServer(Engine& engine) {
     rpc::ServerOptions options;
     options.writer_token = kToken;
     options.token_failure_delay_ms = 0;
     options.log = [](std::string_view) {};
-    return std::make_unique<rpc::Server>(*engine_, options, io_.provider->getTimer());
+    return std::make_unique<rpc::Server>(engine, options, io_.provider->getTimer());
   }
 
   // Writes the input and closes the sending half while reading the
@@ -107,7 +120,8 @@ class FuzzServer {
   }
 
   kj::AsyncIoContext io_;
-  std::unique_ptr<Engine> engine_;
+  std::shared_ptr<const Executor> executor_;
+  Dataset dataset_;
 };
 
 }  // namespace gridtree::fuzz
