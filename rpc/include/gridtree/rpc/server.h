@@ -101,6 +101,8 @@ class Server {
   // Must be constructed on a thread with a running kj event loop (the
   // AsyncIoContext's). The engine must outlive the Server.
   Server(Engine& engine, ServerOptions options, kj::Timer& timer);
+  // Wait for Drain() first: a call still on the engine's executor comes
+  // back to the event loop after the Server is gone otherwise.
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
