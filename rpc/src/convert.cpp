@@ -283,8 +283,11 @@ std::vector<ObjectReport> ReportsFromProto(capnp::List<proto::ObjectReport>::Rea
   std::vector<ObjectReport> out(reports.size());
   for (unsigned i = 0; i < reports.size(); ++i) {
     auto r = reports[i];
-    out[i].id.assign(r.getId().begin(), r.getId().size());
-    out[i].kind.assign(r.getKind().begin(), r.getKind().size());
+    // Each text read once: every get counts against the traversal limit,
+    // which a request near max_message_bytes would otherwise pass.
+    const capnp::Text::Reader id = r.getId(), kind = r.getKind();
+    out[i].id.assign(id.begin(), id.size());
+    out[i].kind.assign(kind.begin(), kind.size());
     out[i].lon = r.getLon();
     out[i].lat = r.getLat();
     out[i].time = r.getTime();

@@ -57,6 +57,29 @@ uint64_t InfoWords(const View& view) {
   return words;
 }
 
+// The node answer: its NodeRef, kind and parent texts, bounds and one value
+// a metric.
+uint64_t NodeInfoWords(const View& view, NodeId node) {
+  const NodeId parent = view.Parent(node);
+  return StructWords<proto::GridTree::NodeResults>() + StructWords<proto::NodeInfo>() + NodeRefWords(view, node) +
+         TextWords(view.kind(node)) + TextWords(parent.valid() ? view.id(parent) : std::string_view()) +
+         StructWords<proto::Bounds>() + ValueListWords(view.metric_count(), 8);
+}
+
+// The locate answer: the chain of a hit (an empty list on a miss).
+uint64_t LocateWords(const View& view, const LocateResult& r) {
+  uint64_t words = StructWords<proto::GridTree::LocateResults>() + StructWords<proto::LocateResult>();
+  if (!r.hit()) return words + StructListWords<proto::NodeRef>(0);
+  const Chain c = view.ChainOf(r.node);
+  return words + NodeRefListWords(view, std::span<const NodeId>(c.nodes.data(), static_cast<size_t>(c.size)));
+}
+
+uint64_t KindCountsWords(const std::vector<ObjectKindCount>& kinds) {
+  uint64_t words = StructWords<proto::GridTree::ObjectKindsResults>() + StructListWords<proto::KindCount>(kinds.size());
+  for (const ObjectKindCount& k : kinds) words += TextWords(k.kind);
+  return words;
+}
+
 uint64_t RegionWords(const View& view, const RegionResult& r) {
   uint64_t words = StructWords<proto::GridTree::RegionAggregateResults>() + StructWords<proto::RegionResult>() +
                    ValueListWords(r.total.size(), 8) + ValueListWords(r.counts.size(), 8) +
@@ -215,6 +238,7 @@ class GridTreeImpl final : public proto::GridTree::Server {
       lo.max_distance_m = d;
       const LocateResult r = view->Locate({lon, lat}, lo);
       ++state_.points_located;
+      CheckAnswerSize("locate", LocateWords(*view, r), "", state_.options.max_message_bytes, kRaiseLimit);
       FillLocate(ctx.getResults().initResult(), *view, r);
       return kj::READY_NOW;
     });
@@ -243,7 +267,10 @@ class GridTreeImpl final : public proto::GridTree::Server {
   kj::Promise<void> node(NodeContext ctx) override {
     return state_.Call(conn_, "node", [this, ctx]() mutable {
       auto view = state_.engine.Read();
-      FillNodeInfo(ctx.getResults().initNode(), *view, RequireNode(*view, ctx.getParams().getId(), "id"));
+      const NodeId n = RequireNode(*view, ctx.getParams().getId(), "id");
+      CheckAnswerSize("node", NodeInfoWords(*view, n), "with " + std::to_string(view->metric_count()) + " metrics",
+                      state_.options.max_message_bytes, kRaiseLimit);
+      FillNodeInfo(ctx.getResults().initNode(), *view, n);
       return kj::READY_NOW;
     });
   }
@@ -420,6 +447,8 @@ class GridTreeImpl final : public proto::GridTree::Server {
   kj::Promise<void> objectKinds(ObjectKindsContext ctx) override {
     return state_.Call(conn_, "objectKinds", [this, ctx]() mutable {
       const std::vector<ObjectKindCount> kinds = state_.engine.ObjectKinds();
+      CheckAnswerSize("objectKinds", KindCountsWords(kinds), "with " + std::to_string(kinds.size()) + " kinds",
+                      state_.options.max_message_bytes, kRaiseLimit);
       auto res = ctx.getResults();
       auto out = res.initKinds(static_cast<unsigned>(kinds.size()));
       for (size_t i = 0; i < kinds.size(); ++i) {
@@ -500,10 +529,13 @@ kj::Own<proto::GridTree::Server> NewGridTree(ServerState& state, std::shared_ptr
   return kj::heap<GridTreeImpl>(state, std::move(conn));
 }
 
+namespace {
+// Message, Return or Call, Payload, an empty cap table and the segment
+// table come to a few dozen words; 64 leaves room to spare.
+constexpr uint64_t kEnvelopeWords = 64;
+}  // namespace
+
 uint64_t AnswerBudgetWords(uint64_t max_bytes) {
-  // Message, Return or Call, Payload, an empty cap table and the segment
-  // table come to a few dozen words; 64 leaves room to spare.
-  constexpr uint64_t kEnvelopeWords = 64;
   const uint64_t words = max_bytes / 8;
   return words > kEnvelopeWords ? words - kEnvelopeWords : 0;
 }
@@ -511,9 +543,11 @@ uint64_t AnswerBudgetWords(uint64_t max_bytes) {
 void CheckAnswerSize(const char* method, uint64_t words, const std::string& what, uint64_t max_bytes,
                      const std::string& how) {
   if (words <= AnswerBudgetWords(max_bytes)) return;
+  // The message's size, the envelope included: the number compared with
+  // the limit.
   ThrowFailed(std::string(method) + ": the answer" + (what.empty() ? "" : " " + what) + " would take " +
-              std::to_string(words * 8) +
-              " bytes, over max_message_bytes " + std::to_string(max_bytes) + "; " + how);
+              std::to_string((words + kEnvelopeWords) * 8) + " bytes, over max_message_bytes " +
+              std::to_string(max_bytes) + "; " + how);
 }
 
 uint64_t ObjectEventWords(const ObjectEvent& e) {

@@ -20,7 +20,8 @@ kj::Own<proto::GridTree::Server> NewGridTree(ServerState& state, std::shared_ptr
 // RPC message around it (Message, Return or Call, Payload, cap table).
 uint64_t AnswerBudgetWords(uint64_t max_bytes);
 // FAILED "<method>: the answer <what> would take B bytes, over
-// max_message_bytes M; <how>" when `words` do not fit AnswerBudgetWords.
+// max_message_bytes M; <how>" when `words` do not fit AnswerBudgetWords
+// (B: the content and the envelope AnswerBudgetWords leaves room for).
 void CheckAnswerSize(const char* method, uint64_t words, const std::string& what, uint64_t max_bytes,
                      const std::string& how);
 // One element of a List(ObjectEvent), texts included (event pushes).

@@ -5,9 +5,11 @@
 #include <capnp/compat/json.h>
 #include <kj/debug.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <span>
 #include <sstream>
 
 #include "batch_json.h"
@@ -20,6 +22,10 @@
 
 namespace gridtree::cli {
 namespace {
+
+// TrackRequestBytes (positions_csv.h) counts an ObjectReport as this schema lays it out.
+static_assert(proto::ObjectReport::_capnpPrivate::dataWordSize + proto::ObjectReport::_capnpPrivate::pointerCount ==
+              kObjectReportWords);
 
 [[noreturn]] void Fail(const std::string& message, int code = 1) {
   std::cerr << "gridtree call: " << message << "\n";
@@ -381,7 +387,9 @@ void RegisterCall(CLI::App& app) {
   auto* track = cmd->add_subcommand("track", "Send position reports from a CSV file (writer token)");
   track->add_option("--token-file", a->token_file, "File holding the writer token (else GRIDTREE_WRITER_TOKEN)");
   track->add_option("--file", a->file, "POSITIONS.csv: id,kind,lon,lat[,unix_time]")->required();
-  track->add_option("--batch", a->batch, "Reports per call with --partial")->capture_default_str();
+  track->add_option("--batch", a->batch, "Reports per call with --partial (fewer where a call would not fit the "
+                                         "server's max_reports_per_batch or the message limit)")
+      ->capture_default_str();
   track->add_flag("--partial", a->partial,
                   "Send calls of --batch reports, each applied on its own (default: the whole file in one call, "
                   "applied whole or not at all)");
@@ -399,18 +407,44 @@ void RegisterCall(CLI::App& app) {
            std::to_string(limit) + " per call (max_reports_per_batch); nothing was applied. Split the file, or pass "
            "--partial to send calls of --batch reports, each applied on its own");
     };
-    const size_t per_call = a->partial ? static_cast<size_t>(a->batch) : rows.size();
+    // The server's limits, and the message limit both ends hold to: the
+    // smaller of the server's and --max-message-bytes.
+    auto info = c->gridtree().infoRequest().send().wait(c->wait_scope());
+    const auto limits = info.getInfo().getLimits();
+    const uint64_t max_reports = limits.getMaxReportsPerBatch();
+    const uint64_t max_bytes = limits.getMaxMessageBytes() > 0
+                                   ? std::min(limits.getMaxMessageBytes(), a->max_message_bytes)
+                                   : a->max_message_bytes;
+    const std::string message_limit =
+        std::to_string(max_bytes) + " bytes (" +
+        (limits.getMaxMessageBytes() > 0 ? "max_message_bytes: the smaller of the server's " +
+                                               std::to_string(limits.getMaxMessageBytes()) + " and "
+                                         : std::string()) +
+        "--max-message-bytes " + std::to_string(a->max_message_bytes) + ")";
     if (!a->partial) {
-      auto info = c->gridtree().infoRequest().send().wait(c->wait_scope());
-      const uint64_t limit = info.getInfo().getLimits().getMaxReportsPerBatch();
-      if (limit > 0 && rows.size() > limit) too_many(limit);
+      if (max_reports > 0 && rows.size() > max_reports) too_many(max_reports);
+      if (ReportsThatFit(rows, 0, max_bytes) < rows.size())
+        Fail(a->file + ": " + std::to_string(rows.size()) + " reports would take about " +
+             std::to_string(TrackRequestBytes(rows)) + " bytes in one call, over the message limit of " +
+             message_limit + "; nothing was applied. Split the file, or pass --partial to send calls that fit, "
+             "each applied on its own");
     }
     auto wreq = c->gridtree().writerRequest();
     wreq.setToken(token);
     auto writer = wreq.send().getWriter();
     uint64_t outside = 0, moved = 0, version = 0;
-    for (size_t begin = 0; begin < rows.size(); begin += per_call) {
-      const size_t end = std::min(rows.size(), begin + per_call);
+    for (size_t begin = 0, end = 0; begin < rows.size(); begin = end) {
+      // Whole: every row (checked above). Partial: --batch rows, fewer when
+      // the server's limits or the message limit need.
+      const auto next = std::span(rows).subspan(begin, std::min(a->batch, rows.size() - begin));
+      const size_t take = a->partial ? ReportsThatFit(next, max_reports, max_bytes) : rows.size();
+      if (take == 0)
+        Fail(a->file + ":" + std::to_string(rows[begin].line) + ": the report alone would take about " +
+             std::to_string(TrackRequestBytes(next.first(1))) + " bytes, over the message limit of " + message_limit +
+             (begin == 0 ? "; nothing was applied"
+                         : "; lines " + std::to_string(rows[0].line) + " to " + std::to_string(rows[begin - 1].line) +
+                               " were applied"));
+      end = begin + take;
       auto req = writer.trackRequest();
       auto list = req.initReports(static_cast<unsigned>(end - begin));
       for (size_t i = begin; i < end; ++i) {

@@ -125,4 +125,26 @@ Result<std::vector<PositionRow>> ReadPositionsCsv(const std::string& path, const
   return ParsePositionsCsv(*bytes, path, limits);
 }
 
+uint64_t TrackReportWords(const ObjectReport& report) {
+  const auto text_words = [](const std::string& t) { return (uint64_t{t.size()} + 8) / 8; };
+  return kObjectReportWords + text_words(report.id) + text_words(report.kind);
+}
+
+uint64_t TrackRequestBytes(std::span<const PositionRow> rows) {
+  uint64_t words = kTrackEnvelopeWords;
+  for (const PositionRow& r : rows) words += TrackReportWords(r.report);
+  return words * 8;
+}
+
+size_t ReportsThatFit(std::span<const PositionRow> rows, uint64_t max_reports, uint64_t max_bytes) {
+  const uint64_t budget = max_bytes / 8;
+  uint64_t words = kTrackEnvelopeWords;
+  size_t n = 0;
+  for (; n < rows.size() && (max_reports == 0 || n < max_reports); ++n) {
+    words += TrackReportWords(rows[n].report);
+    if (words > budget) break;
+  }
+  return n;
+}
+
 }  // namespace gridtree

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,5 +42,25 @@ Result<std::vector<PositionRow>> ParsePositionsCsv(std::string_view text, std::s
 
 // Reads the file and parses it (ParsePositionsCsv).
 Result<std::vector<PositionRow>> ReadPositionsCsv(const std::string& path, const ObjectOptions& limits = {});
+
+// The size of a Writer.track request, estimated before it is built so that
+// one past the message limit is refused with a message of ours rather than
+// Cap'n Proto's. Never under the real size:
+// - a report: its struct inline in the list (kObjectReportWords: lon, lat,
+//   time and the id and kind pointers), and the id and kind texts, each
+//   with its NUL rounded up to words;
+// - kTrackEnvelopeWords once: the list's tag word, the params struct, the
+//   Message, Call and Payload around them, the segment table and the far
+//   pointers where the builder starts a new segment (a few words each, and
+//   a message of any size has fewer than 40 segments).
+inline constexpr uint64_t kObjectReportWords = 5;
+inline constexpr uint64_t kTrackEnvelopeWords = 256;
+uint64_t TrackReportWords(const ObjectReport& report);
+uint64_t TrackRequestBytes(std::span<const PositionRow> rows);
+
+// How many of rows, from the first, go in one track call of at most
+// max_reports reports (0: no limit) and at most max_bytes bytes
+// (TrackRequestBytes); 0 when the first report alone does not fit.
+size_t ReportsThatFit(std::span<const PositionRow> rows, uint64_t max_reports, uint64_t max_bytes);
 
 }  // namespace gridtree

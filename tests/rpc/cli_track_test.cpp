@@ -12,12 +12,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <ctime>
 #include <fstream>
 #include <functional>
 #include <string>
 
 #include "../small_dataset.h"
+#include "objects_json.h"
 #include "serve_process.h"
 
 namespace gridtree::testing {
@@ -97,11 +99,16 @@ class CliTrack : public ::testing::Test {
   fs::path dir_;
 };
 
-// Objects anywhere, as `call objects --json` counts them.
-std::string Total(const std::string& call) {
-  const Ran r = Shell(call + " objects --bbox -180,-90,180,90 --limit 1 --json");
-  const size_t at = r.out.find("\"total\":");
-  return at == std::string::npos ? r.out : r.out.substr(at + 8, r.out.find_first_of(",}", at) - at - 8);
+// Objects anywhere, as `call objects --json` lists them all: its total,
+// checked against the objects listed (-1 when the output does not parse).
+int64_t Total(const std::string& call) {
+  const Ran r = Shell(call + " objects --bbox -180,-90,180,90 --json");
+  ListedObjects listed;
+  const ::testing::AssertionResult parsed = ParseObjectsJson(r.out, listed);
+  EXPECT_TRUE(parsed);
+  if (!parsed) return -1;
+  EXPECT_EQ(listed.total, listed.ids.size()) << r.out.substr(0, 300);
+  return static_cast<int64_t>(listed.total);
 }
 
 TEST_F(CliTrack, ABadLineAnywhereAppliesNothingAndIsNamed) {
@@ -134,21 +141,21 @@ TEST_F(CliTrack, ABadLineAnywhereAppliesNothingAndIsNamed) {
     EXPECT_NE(r.status, 0) << r.out;
     for (const std::string& w : c.want) EXPECT_NE(r.out.find(w), std::string::npos) << "want " << w << " in " << r.out;
     EXPECT_LT(r.out.size(), 400u) << r.out;
-    EXPECT_EQ(Total(call), "0") << c.bad_line;
+    EXPECT_EQ(Total(call), 0) << c.bad_line;
   }
   // A good file goes in whole.
   std::string file = Write("pos.csv", 20000, good);
   Ran r = Shell(track + file);
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("{\"reports\":20000,"), std::string::npos) << r.out;
-  EXPECT_EQ(Total(call), "20000");
+  EXPECT_EQ(Total(call), 20000);
   // Past the server's limit: refused before sending, saying what to do.
   file = Write("pos.csv", 30001, [](size_t i) { return "big" + std::to_string(i) + ",k1,112.05,22.05"; });
   r = Shell(track + file);
   EXPECT_NE(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("30001 reports are more than the server's limit of 30000 per call"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("--partial"), std::string::npos) << r.out;
-  EXPECT_EQ(Total(call), "20000");
+  EXPECT_EQ(Total(call), 20000);
   // --partial: calls applied on their own, in order; the failure says which
   // lines went in and which line failed.
   file = Write("pos.csv", 20000, [&](size_t i) {
@@ -158,13 +165,60 @@ TEST_F(CliTrack, ABadLineAnywhereAppliesNothingAndIsNamed) {
   EXPECT_NE(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("pos.csv:15001 (id \"p15001\"): the time"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("lines 1 to 10000 were applied; lines 10001 to 20000"), std::string::npos) << r.out;
-  EXPECT_EQ(Total(call), "30000");
+  EXPECT_EQ(Total(call), 30000);
   // A byte order mark is not part of the first id.
   file = Write("bom.csv", 1, [](size_t) { return "\xEF\xBB\xBFid,kind,lon,lat\nbom-1,k1,112.0015,22.0015"; });
   r = Shell(track + file);
   EXPECT_EQ(r.status, 0) << r.out;
   r = Shell(call + " objects --bbox 112.001,22.001,112.002,22.002 --json");
-  EXPECT_NE(r.out.find("\"id\":\"bom-1\""), std::string::npos) << r.out;
+  ListedObjects listed;
+  ASSERT_TRUE(ParseObjectsJson(r.out, listed));
+  EXPECT_EQ(listed.ids, std::vector<std::string>{"bom-1"});
+  EXPECT_EQ(listed.total, listed.ids.size());
+}
+
+// A file under max_reports_per_batch but over the message limit (the smaller
+// of the server's and --max-message-bytes) is refused before anything is
+// sent, with the sizes and what to do; --partial sends calls that fit.
+TEST_F(CliTrack, AFileOverTheMessageLimitIsRefusedBeforeSending) {
+  ServeProcess server({(dir_ / "small.geojson").string(), "--listen", "127.0.0.1:0", "--threads", "1",
+                       "--writer-token-file", (dir_ / "token").string(), "--max-message-bytes", "65536"},
+                      dir_ / "serve.log");
+  ASSERT_GT(server.port(), 0u) << server.Log();
+  const std::string call = std::string(GRIDTREE_BINARY) + " call --connect 127.0.0.1:" + std::to_string(server.port());
+  const std::string track = call + " track --token-file " + (dir_ / "token").string() + " --file ";
+  // A report "m1000001,boat,..." is 8 words: its struct (5), its id (2) and
+  // its kind (1); 3,000 of them with 256 words around them take 194,048 bytes.
+  const auto line = [](size_t i) { return "m" + std::to_string(1000000 + i) + ",boat,112.05,22.05"; };
+  const std::string file = Write("big.csv", 3000, line);
+  Ran r = Shell(track + file);
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("big.csv: 3000 reports would take about 194048 bytes in one call, over the message limit "
+                       "of 65536 bytes (max_message_bytes: the smaller of the server's 65536 and --max-message-bytes "),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("nothing was applied. Split the file, or pass --partial"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("exception"), std::string::npos) << r.out;  // ours, not Cap'n Proto's
+  EXPECT_EQ(Total(call), 0);
+  // The client's own limit, when it is the smaller one.
+  r = Shell(call + " --max-message-bytes 16384 track --token-file " + (dir_ / "token").string() + " --file " +
+            Write("mid.csv", 1000, line));
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("mid.csv: 1000 reports would take about 66048 bytes in one call, over the message limit of "
+                       "16384 bytes (max_message_bytes: the smaller of the server's 65536 and --max-message-bytes "
+                       "16384)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(Total(call), 0);
+  // Just under the limit, the whole file goes in one call.
+  r = Shell(track + Write("fits.csv", 7000 / 8, line));
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(Total(call), 875);
+  // --partial: calls sized to fit (each under 65536 bytes, whatever --batch).
+  r = Shell(track + file + " --partial --batch 100000");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("{\"reports\":3000,"), std::string::npos) << r.out;
+  EXPECT_EQ(Total(call), 3000);
 }
 
 // A dataset whose path is not UTF-8 (its source, in /info and TileJSON):

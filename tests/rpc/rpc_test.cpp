@@ -15,7 +15,6 @@
 #include <fstream>
 #include <map>
 #include <random>
-#include <regex>
 #include <set>
 #include <thread>
 
@@ -26,6 +25,7 @@
 #include "gridtree/engine/tiles.h"
 #include "gridtree/rpc/client.h"
 #include "gridtree/rpc/server.h"
+#include "objects_json.h"
 #include "rpc_test_util.h"
 
 namespace gridtree::testing {
@@ -481,17 +481,75 @@ TEST(RpcLimits, LargeTopKAndRegionAnswersAreRefusedByNameCountedAndLogged) {
   EXPECT_TRUE(logs.Contains("event=call_error method=regionAggregate type=failed")) << logs.All();
 }
 
-std::set<std::string> IdsInJson(const std::string& text) {
-  std::set<std::string> ids;
-  const std::regex id("\"id\":\"([^\"]+)\"");
-  for (std::sregex_iterator it(text.begin(), text.end(), id), end; it != end; ++it) ids.insert((*it)[1]);
-  return ids;
-}
-
-size_t CountOf(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
+// node (one value a metric, and tracked kinds add metrics), objectKinds (a
+// row a kind) and locate (the chain's ids and names) are sized before they
+// are built too, like every answer that can grow.
+TEST(RpcLimits, NodeObjectKindsAndLocateAnswersAreSizedToo) {
+  auto engine = NewEngine();
+  LogCapture logs;
+  rpc::ServerOptions o = QuietOptions(&logs);
+  o.writer_token = "tok";
+  o.max_message_bytes = 8 * (64 + 60);  // 60 words for the answer's content
+  {
+    PipeHarness h(*engine, o);
+    auto& ws = h.ws();
+    auto wreq = h.gt.writerRequest();
+    wreq.setToken("tok");
+    auto writer = wreq.send().getWriter();
+    auto track = [&](int kinds) {  // a boat of each of `kinds` kinds
+      auto t = writer.trackRequest();
+      auto reports = t.initReports(static_cast<unsigned>(kinds));
+      for (int i = 0; i < kinds; ++i) {
+        auto r = reports[static_cast<unsigned>(i)];
+        r.setId("b" + std::to_string(i)), r.setKind("k" + std::to_string(i));
+        r.setLon(112.0005 + i * 0.001), r.setLat(22.0005);
+      }
+      t.send().wait(ws);
+    };
+    auto node = [&] {
+      auto req = h.gt.nodeRequest();
+      req.setId("c");
+      return req.send();
+    };
+    auto kinds = [&] { return h.gt.objectKindsRequest().send(); };
+    track(1);
+    const unsigned metrics = node().wait(ws).getNode().getMetrics().size();
+    EXPECT_EQ(kinds().wait(ws).getKinds().size(), 1u);
+    track(64);  // 63 more metrics, 63 more kinds
+    auto e = ExpectThrows(node(), ws);
+    EXPECT_EQ(e.getType(), kj::Exception::Type::FAILED);
+    std::string message = e.getDescription().cStr();
+    EXPECT_NE(message.find("node: the answer with " + std::to_string(metrics + 63) + " metrics would take "),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find(" bytes, over max_message_bytes 992; raise the server's --max-message-bytes"),
+              std::string::npos)
+        << message;
+    auto refused = ExpectThrows(kinds(), ws);
+    EXPECT_EQ(refused.getType(), kj::Exception::Type::FAILED);
+    message = refused.getDescription().cStr();
+    EXPECT_NE(message.find("objectKinds: the answer with 64 kinds would take "), std::string::npos) << message;
+    EXPECT_NE(message.find("over max_message_bytes 992; raise"), std::string::npos) << message;
+  }
+  o.max_message_bytes = 8 * (64 + 8);  // a miss (7 words), not a chain
+  {
+    PipeHarness h(*engine, o);
+    auto& ws = h.ws();
+    auto locate = [&](double lon, double lat) {
+      auto req = h.gt.locateRequest();
+      req.setLon(lon), req.setLat(lat);
+      return req.send();
+    };
+    EXPECT_FALSE(locate(0, 0).wait(ws).getResult().getFound());
+    auto e = ExpectThrows(locate(112.0005, 22.0005), ws);
+    EXPECT_EQ(e.getType(), kj::Exception::Type::FAILED);
+    const std::string message = e.getDescription().cStr();
+    EXPECT_NE(message.find("locate: the answer would take "), std::string::npos) << message;
+    EXPECT_NE(message.find("over max_message_bytes 576; raise"), std::string::npos) << message;
+  }
+  EXPECT_TRUE(logs.Contains("event=call_error method=node type=failed")) << logs.All();
+  EXPECT_TRUE(logs.Contains("event=call_error method=objectKinds type=failed")) << logs.All();
+  EXPECT_TRUE(logs.Contains("event=call_error method=locate type=failed")) << logs.All();
 }
 
 // Tracks `count` boats, "boat-<first + i>", spread over the leaves of
@@ -563,14 +621,19 @@ TEST(RpcLimits, ObjectsPastTheMessageLimitArePagedByTheClient) {
   // The command line: every tracked id once, with the total.
   const std::string call = std::string(GRIDTREE_BINARY) + " call --connect " + server.address() +
                            " --max-message-bytes 262144 objects --node c --json";
-  const std::string out = CommandOutput(call);
-  EXPECT_EQ(out.rfind("{\"total\":5000,", 0), 0u) << out.substr(0, 200);
-  EXPECT_EQ(CountOf(out, "\"id\":"), static_cast<size_t>(kObjects)) << out.substr(0, 200);
-  EXPECT_EQ(IdsInJson(out), tracked);
+  const std::vector<std::string> in_order(tracked.begin(), tracked.end());
+  ListedObjects listed;
+  ASSERT_TRUE(ParseObjectsJson(CommandOutput(call), listed));
+  EXPECT_EQ(listed.total, static_cast<uint64_t>(kObjects));
+  EXPECT_EQ(listed.total, listed.ids.size());
+  EXPECT_EQ(listed.ids, in_order);  // each once, in id order
   // ... and at the default limit, where one answer would hold them all.
-  const std::string all_default = CommandOutput(std::string(GRIDTREE_BINARY) + " call --connect " +
-                                                server.address() + " objects --node c --json");
-  EXPECT_EQ(IdsInJson(all_default), tracked) << all_default.substr(0, 200);
+  ListedObjects all_default;
+  ASSERT_TRUE(ParseObjectsJson(CommandOutput(std::string(GRIDTREE_BINARY) + " call --connect " + server.address() +
+                                             " objects --node c --json"),
+                               all_default));
+  EXPECT_EQ(all_default.total, all_default.ids.size());
+  EXPECT_EQ(all_default.ids, in_order);
   server.Stop();
   EXPECT_NE(server.final_metrics().find("gridtree_errors_total{method=\"objects\"} 1\n"), std::string::npos)
       << server.final_metrics();
