@@ -522,11 +522,13 @@ struct HttpPort {
   kj::TaskSet connections{quiet};
 };
 
+}  // namespace
+
 // Before a connection closes, what the client still sends is read and
 // dropped (up to 1 MiB or 2 s): closing with unread bytes makes the kernel
 // send a reset, and the client would lose the error reply it was just sent.
 kj::Promise<void> DrainAndClose(ServerState& state, kj::Own<kj::AsyncIoStream> stream,
-                                kj::Duration limit = 2 * kj::SECONDS, size_t buffer_bytes = 65536) {
+                                kj::Duration limit, size_t buffer_bytes) {
   stream->shutdownWrite();
   auto buffer = kj::heapArray<kj::byte>(buffer_bytes);
   struct Drain {
@@ -544,7 +546,6 @@ kj::Promise<void> DrainAndClose(ServerState& state, kj::Own<kj::AsyncIoStream> s
       .attach(kj::mv(buffer), kj::mv(stream));
 }
 
-}  // namespace
 }  // namespace internal
 
 kj::Promise<void> Server::ListenHttp(kj::ConnectionReceiver& listener) {

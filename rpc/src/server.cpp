@@ -487,7 +487,13 @@ void Server::Accept(kj::Own<kj::AsyncIoStream> stream) {
     abort.setReason(reason);
     abort.setType(capnp::rpc::Exception::Type::OVERLOADED);
     auto written = capnp::writeMessage(*stream, *message);
-    s.tasks.add(written.attach(kj::mv(message), kj::mv(stream)).catch_([](kj::Exception&&) {}));
+    // Drained before it closes, or the client's first call, unread, turns
+    // the close into a reset that can reach the client before the Abort.
+    s.tasks.add(written.attach(kj::mv(message))
+                    .then([&s, stream = kj::mv(stream)]() mutable {
+                      return internal::DrainAndClose(s, kj::mv(stream), 100 * kj::MILLISECONDS, 4096);
+                    })
+                    .catch_([](kj::Exception&&) {}));
     return;
   }
   auto conn_state = std::make_shared<ConnState>();

@@ -319,6 +319,13 @@ struct ServerState : kj::TaskSet::ErrorHandler {
   void Push(uint64_t sub_id, std::shared_ptr<const View> view);
 };
 
+// Before a connection closes, what the client still sends is read and
+// dropped (up to 1 MiB, or for `limit`): closing with unread
+// bytes makes the kernel send a reset, and the client would lose the error
+// reply it was just sent (HTTP errors, refused RPC connections).
+kj::Promise<void> DrainAndClose(ServerState& state, kj::Own<kj::AsyncIoStream> stream,
+                                kj::Duration limit = 2 * kj::SECONDS, size_t buffer_bytes = 65536);
+
 }  // namespace gridtree::rpc::internal
 
 namespace gridtree::rpc {
