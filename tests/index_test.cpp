@@ -202,6 +202,23 @@ TEST(PolygonIndex, ExactOnNearlyCollinearPoints) {
   }
 }
 
+// Found by the wkt fuzzer: a long, thin region (a ring 140 degrees wide
+// and a millionth of a degree high) sized its lookup grid by area alone and
+// got tens of millions of cells (seconds and 100 MB per query). The grid
+// stays near the target count along each side; answers stay exact.
+TEST(PolygonIndex, ALongThinPolygonGetsASmallGrid) {
+  Ring sliver{{12.0, 22.0}, {152.0, 22.0}, {152.0, 22.000001}, {12.0, 22.000001}};
+  const std::vector<MultiPolygon> polys{MultiPolygon{{Polygon{{sliver}}}}};
+  auto index = PolygonIndex::Build(polys);
+  const gridtree::index::IndexStats stats = index->stats();
+  EXPECT_LE(stats.grid_cells, int64_t{4} * 4 * 4) << stats.grid_cells;  // cells_per_edge x edges, per side
+  for (int k = 0; k <= 1000; ++k) {
+    const Point q{12.07 + 0.139 * k, k % 3 == 0 ? 22.0000005 : (k % 3 == 1 ? 22.0000015 : 21.9999995)};
+    const bool inside = !OracleCovering(polys, q).empty();
+    ASSERT_EQ(index->Locate(q) == 0, inside) << k;
+  }
+}
+
 // A malformed "hole" that reaches past its outer ring (as a user's region
 // polygon may): the build must stay within its arrays (ASan) and the grid
 // must answer like the brute-force crossing test, on 1 and on 4 threads.

@@ -214,6 +214,12 @@ TEST(Region, ParsersRejectBadInputClearly) {
   EXPECT_TRUE(ParseRegionGeoJson(
                   "{\"type\":\"Feature\",\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[113,22.5],[113.1,22.5],[113.1,22.6],[113,22.5]]]}}")
                   .ok());
+  // Found by the geojson fuzzer: a Feature without "geometry" threw out of
+  // the parser (tests/fuzz/regressions/geojson).
+  auto no_geometry = ParseRegionGeoJson("{\"type\":\"Feature\",\"properties\":{}}");
+  ASSERT_FALSE(no_geometry.ok());
+  EXPECT_NE(no_geometry.status().message().find("without \"geometry\""), std::string::npos)
+      << no_geometry.status().message();
   RegionQuery q;
   q.region = CircleRegion(113, 22.5, -5);
   auto bad = SharedJiangmen().engine->Read()->RegionAggregate(q);

@@ -172,7 +172,11 @@ Result<Region> ParseRegionGeoJson(std::string_view json) {
   if (auto err = parser.parse(json.data(), json.size()).get(root))
     return InvalidArgument(std::string("GeoJSON region: malformed JSON (") + simdjson::error_message(err) + ")");
   std::string_view type;
-  if (!root["type"].get_string().get(type) && type == "Feature") root = root["geometry"];
+  if (!root["type"].get_string().get(type) && type == "Feature") {
+    simdjson::dom::element geometry;
+    if (root["geometry"].get(geometry)) return InvalidArgument("GeoJSON region: a Feature without \"geometry\"");
+    root = geometry;
+  }
   if (root["type"].get_string().get(type)) return InvalidArgument("GeoJSON region: no \"type\"");
   simdjson::dom::array coords;
   if (root["coordinates"].get_array().get(coords)) return InvalidArgument("GeoJSON region: no \"coordinates\" array");

@@ -243,7 +243,10 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options, const std
   const double h = std::max(extent.max_y - extent.min_y, 1e-9);
   const double target = std::clamp(options.cells_per_edge * static_cast<double>(edge_count), 1.0,
                                     static_cast<double>(options.max_cells));
-  cell = std::sqrt(w * h / target);
+  // Square cells of the target count, but never more than `target` along
+  // one side: a long thin extent (a ring along one parallel, found by the
+  // fuzzer as a region) would otherwise get tens of millions of cells.
+  cell = std::max(std::sqrt(w * h / target), std::max(w, h) / target);
   nx = std::max(1, static_cast<int>(std::ceil(w / cell)));
   ny = std::max(1, static_cast<int>(std::ceil(h / cell)));
   while (static_cast<int64_t>(nx) * ny > options.max_cells) {  // rounding up may overshoot the cap
