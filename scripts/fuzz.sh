@@ -9,6 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
+# A fixed seed makes a run repeatable (CI's, and a failure's); set
+# GRIDTREE_FUZZ_SEED=0 for a random one when exploring.
+seed="${GRIDTREE_FUZZ_SEED:-1}"
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(image geojson wkt wal track_csv http rpc)
@@ -28,7 +31,7 @@ for t in "${targets[@]}"; do
   dirs=("$work" "tests/fuzz/corpus/$t")
   [ -d "tests/fuzz/regressions/$t" ] && dirs+=("tests/fuzz/regressions/$t")
   echo "fuzz: $t for ${seconds}s" >&2
-  if ! "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+  if ! "$bin" -seed="$seed" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
       -artifact_prefix="$artifacts" "${dirs[@]}" > "build/fuzz/$t.log" 2>&1; then
     failed+=("$t")
     tail -n 60 "build/fuzz/$t.log" >&2

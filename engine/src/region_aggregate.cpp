@@ -23,6 +23,14 @@
 namespace gridtree {
 namespace {
 
+// Adds with wrap-around, not undefined behaviour, where a sum passes int64:
+// a dataset's own sums are checked when it loads, but an image holds the
+// values it was written with (found by the image fuzzer).
+inline void WrappingAdd(int64_t& sum, int64_t v) {
+  sum = static_cast<int64_t>(static_cast<uint64_t>(sum) + static_cast<uint64_t>(v));
+}
+
+
 using index::Box;
 using index::MultiPolygon;
 using index::Point;
@@ -484,7 +492,7 @@ Result<RegionResult> View::RegionAggregate(const RegionQuery& query) const {
   auto add = [&](int32_t node, double w) {
     for (size_t j = 0; j < m; ++j) {
       const int64_t v = Metric(NodeId(node), static_cast<int>(j));
-      if (exact) result.counts[j] += v;
+      if (exact) WrappingAdd(result.counts[j], v);
       else result.total[j] += w * static_cast<double>(v);
     }
     if (!query.group_by) return;
@@ -498,7 +506,7 @@ Result<RegionResult> View::RegionAggregate(const RegionQuery& query) const {
     RegionRow& row = result.rows[row_of[g]];
     for (size_t j = 0; j < m; ++j) {
       const int64_t v = Metric(NodeId(node), static_cast<int>(j));
-      if (exact) row.counts[j] += v;
+      if (exact) WrappingAdd(row.counts[j], v);
       else row.values[j] += w * static_cast<double>(v);
     }
   };

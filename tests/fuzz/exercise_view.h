@@ -58,6 +58,7 @@ inline void ExerciseView(const View& view, size_t max_nodes = 64) {
     }
   }
   // The tiles over the middle of the first root, from the world down.
+  if (!std::isfinite(all.min_x + all.max_x + all.min_y + all.max_y)) return;  // a root without geometry
   const double lon = std::clamp((all.min_x + all.max_x) / 2, -180.0, 179.999);
   const double lat = std::clamp((all.min_y + all.max_y) / 2, -85.0, 85.0);
   for (int z = 0; z <= 14; z += 2) {
