@@ -171,6 +171,14 @@ struct Info {
   limits @9 :Limits;
   writable @10 :Bool;           # a writer token is configured
   objectsVersion @11 :UInt64;   # batches of position reports (and expiries) since the server started
+  # Cluster mode (docs/cluster.md); all zero / false / "" on a single server.
+  position @12 :UInt64;         # last position of the replicated log applied here
+  lag @13 :UInt64;              # positions in the log not yet applied, as last seen
+  digest @14 :UInt64;           # of the replicated state at digestPosition: equal on replicas at one position
+  digestPosition @15 :UInt64;
+  ready @16 :Bool;              # caught up with the log's end as it was when this replica started
+  replication @17 :Text;        # e.g. "jetstream stream gridtree on nats://..."
+  skippedMessages @18 :UInt64;  # log entries that were not gridtree writes, skipped by every replica
 }
 
 struct MetricUpdate {
@@ -256,11 +264,13 @@ interface WatchHandle {
 }
 
 interface Writer {
-  apply @0 (updates :List(MetricUpdate)) -> (version :UInt64);
+  # position: where the write stands in the replicated log (0 on a single
+  # server); read it back anywhere with GridTree.atPosition.
+  apply @0 (updates :List(MetricUpdate)) -> (version :UInt64, position :UInt64);
   checkpoint @1 () -> ();
   reload @2 (path :Text) -> (datasetVersion :UInt64, nodes :Int64, leaves :Int64);
   # Position reports: refused whole, naming the first bad one, or applied whole.
-  track @3 (reports :List(ObjectReport)) -> (reports :UInt64, outside :UInt64, moved :UInt64, objectsVersion :UInt64);
+  track @3 (reports :List(ObjectReport)) -> (reports :UInt64, outside :UInt64, moved :UInt64, objectsVersion :UInt64, position :UInt64);
 }
 
 # The bootstrap capability: every read query, plus the doors to writes and
@@ -283,4 +293,8 @@ interface GridTree {
   # Enter/exit events of the chosen nodes (any when empty), levels and
   # kinds; dropping the handle unsubscribes.
   events @14 (nodes :List(Text), levels :List(Level), kinds :List(Text), sink :EventSink) -> (handle :WatchHandle);
+  # Read your writes in a cluster: this capability once the replica has
+  # applied the log up to `position` (pipeline calls on it: one round
+  # trip); past timeoutMs (0: 5000) the call fails with "lagging: ...".
+  atPosition @15 (position :UInt64, timeoutMs :UInt32) -> (gridtree :GridTree);
 }

@@ -2,11 +2,13 @@
 # Installs the Debian 12 packages gridtree needs, when any is missing
 # (gdal-bin: the tests check that GDAL reads `gridtree export --flat` and the
 # vector tiles; libprotozero-dev encodes the tiles; libgeos-dev fits the
-# generated shapes to the published county borders).
+# generated shapes to the published county borders; nats-server and
+# libnats-dev: cluster mode, docs/cluster.md).
 set -euo pipefail
 packages=(cmake ninja-build g++ pkg-config ccache libssl-dev
   libboost-dev libtbb-dev capnproto libcapnp-dev libsimdjson-dev libcli11-dev
-  libbenchmark-dev libgtest-dev curl gdal-bin libprotozero-dev libgeos-dev)
+  libbenchmark-dev libgtest-dev curl gdal-bin libprotozero-dev libgeos-dev
+  nats-server libnats-dev)
 # --peers: also Google S2 and Abseil, for the optional side-by-side
 # benchmark (GRIDTREE_BENCH_PEERS, bench/README.md). --postgis: PostgreSQL and
 # PostGIS, for bench/postgis.sh. --ladder: the tools of bench/scale_ladder.sh

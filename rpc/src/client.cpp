@@ -132,14 +132,54 @@ kj::Promise<std::vector<int32_t>> LocateColumns(proto::GridTree::Client gridtree
   });
 }
 
-Client::Client(const std::string& address, ClientOptions options)
-    : options_(options),
-      ez_([&] {
-        capnp::ReaderOptions ro;
-        ro.traversalLimitInWords = std::max<uint64_t>(options.max_message_bytes / 8, 1024);
-        return std::make_unique<capnp::EzRpcClient>(address.c_str(), kDefaultPort, ro);
-      }()),
-      gridtree_(ez_->getMain<proto::GridTree>()) {}
+Client::Client(const std::string& address, ClientOptions options) : options_(options), gridtree_(nullptr) {
+  for (size_t at = 0; at <= address.size();) {
+    const size_t comma = std::min(address.find(',', at), address.size());
+    if (comma > at) addresses_.push_back(address.substr(at, comma - at));
+    at = comma + 1;
+  }
+  if (addresses_.empty()) addresses_.push_back(address);
+  if (addresses_.size() == 1) {
+    ConnectTo(0, false);
+    return;
+  }
+  for (size_t i = 0; i < addresses_.size(); ++i)
+    if (ConnectTo(i, true)) return;
+  ConnectTo(0, false);  // none answers: the first call says why
+}
+
+bool Client::ConnectTo(size_t i, bool check) {
+  capnp::ReaderOptions ro;
+  ro.traversalLimitInWords = std::max<uint64_t>(options_.max_message_bytes / 8, 1024);
+  gridtree_ = nullptr;
+  ez_.reset();
+  ez_ = std::make_unique<capnp::EzRpcClient>(addresses_[i].c_str(), kDefaultPort, ro);
+  gridtree_ = ez_->getMain<proto::GridTree>();
+  current_ = i;
+  if (!check) return true;
+  bool answered = false;
+  kj::runCatchingExceptions([&] {
+    gridtree_.infoRequest().send().wait(ez_->getWaitScope());
+    answered = true;
+  });
+  return answered;
+}
+
+bool Client::Failover() {
+  const size_t from = current_;
+  for (size_t step = 1; step <= addresses_.size(); ++step)
+    if (ConnectTo((from + step) % addresses_.size(), true)) return true;
+  ConnectTo(from, false);
+  return false;
+}
+
+void Client::ReadAtLeast(uint64_t position, uint32_t timeout_ms) {
+  if (position == 0) return;
+  auto req = gridtree_.atPositionRequest();
+  req.setPosition(position);
+  req.setTimeoutMs(timeout_ms);
+  gridtree_ = req.send().getGridtree();
+}
 
 Client::~Client() = default;
 

@@ -1,6 +1,8 @@
 // Engine values <-> Cap'n Proto values, and the Status -> kj::Exception map.
 #include "convert.h"
 
+#include "gridtree/rpc/write_log.h"
+
 #include <kj/debug.h>
 
 #include <algorithm>
@@ -98,6 +100,18 @@ void FillInfo(proto::Info::Builder out, const View& view, const ServerOptions& o
   FillBounds(out.initBounds(), view.spatial_index().extent());
   auto lim = out.initLimits();
   lim.setMaxMessageBytes(options.max_message_bytes);
+  if (options.write_log) {
+    const ReplicaStatus r = options.write_log->status();
+    out.setPosition(r.position);
+    out.setLag(r.lag);
+    out.setDigest(r.digest);
+    out.setDigestPosition(r.digest_position);
+    out.setReady(r.ready);
+    out.setReplication(Text(r.log));
+    out.setSkippedMessages(r.skipped_messages);
+  } else {
+    out.setReady(true);
+  }
   lim.setMaxPointsPerBatch(options.max_points_per_batch);
   lim.setMaxCallsInFlightPerConnection(options.max_calls_in_flight_per_connection);
   lim.setMaxQueuedWork(options.max_queued_work);

@@ -143,6 +143,17 @@ class HttpApi final : public kj::HttpService {
         return Send(response, 503, "Service Unavailable", "text/plain", kj::str(why, "\n"));
       return Send(response, 200, "OK", "text/plain", kj::str("ok\n"));
     }
+    if (path == "/healthz/ready") {
+      // Readiness, for a balancer: a replica that has not caught up with
+      // the log it joined gets no traffic yet (docs/cluster.md).
+      if (state_.options.write_log) {
+        const ReplicaStatus r = state_.options.write_log->status();
+        if (!r.ready)
+          return Send(response, 503, "Service Unavailable", "text/plain",
+                      kj::str("catching up: at position ", r.position, ", ", r.lag, " behind\n"));
+      }
+      return Send(response, 200, "OK", "text/plain", kj::str("ready\n"));
+    }
     if (path == "/metrics")
       return Send(response, 200, "OK", "text/plain; version=0.0.4", kj::str(MetricsText()));
     if (path == "/tiles.json") return SendTileJson(headers, response);
@@ -158,15 +169,37 @@ class HttpApi final : public kj::HttpService {
     if (path.starts_with("/tiles/")) return SendTile(path, headers, response);
     const char* name = Route(path);
     if (!name) return SendError(response, 404, "Not Found", "unknown path " + Quoted(path));
+    // ?min_position=P (and min_position_wait_ms=): answer once this
+    // replica has applied position P, for reading one's own writes.
+    uint64_t min_position = 0;
+    uint32_t wait_ms = 0;
+    auto take_number = [&q](const char* key, auto& out) {
+      auto it = q.find(key);
+      if (it == q.end()) return true;
+      const char* b = it->second.data();
+      const char* e = b + it->second.size();
+      const bool ok = !it->second.empty() && std::from_chars(b, e, out).ptr == e;
+      q.erase(it);
+      return ok;
+    };
+    if (!take_number("min_position", min_position))
+      return SendError(response, 400, "Bad Request", "min_position: not a log position (an unsigned integer)");
+    if (!take_number("min_position_wait_ms", wait_ms))
+      return SendError(response, 400, "Bad Request", "min_position_wait_ms: not a number of milliseconds");
     return state_
         .Call(nullptr, name,
-              [this, path, q = std::move(q), &response]() mutable { return Handle(path, q, response); })
+              [this, path, q = std::move(q), &response, min_position, wait_ms]() mutable {
+                return state_.WaitForPosition(min_position, wait_ms).then(
+                    [this, path, q = std::move(q), &response]() mutable { return Handle(path, q, response); });
+              })
         .catch_([this, &response](kj::Exception&& e) {
           // The kinds of docs/rpc.md "Errors": OVERLOADED is 503; a FAILED
           // message says "not found: ..." (404) or "internal: ..." (500,
           // logged, a bug); any other FAILED is the request's fault (400).
           const std::string message = e.getDescription().cStr();
           if (e.getType() == kj::Exception::Type::OVERLOADED)
+            return SendError(response, 503, "Service Unavailable", message);
+          if (e.getType() == kj::Exception::Type::FAILED && message.starts_with("lagging: "))
             return SendError(response, 503, "Service Unavailable", message);
           if (e.getType() == kj::Exception::Type::FAILED && message.starts_with("not found: "))
             return SendError(response, 404, "Not Found", message);

@@ -193,6 +193,25 @@ kj::Promise<void> ServerState::AcceptLoop(kj::ConnectionReceiver& listener, size
       });
 }
 
+kj::Promise<void> ServerState::WaitForPosition(uint64_t position, uint32_t timeout_ms) {
+  if (!options.write_log || options.write_log->applied_position() >= position) return kj::READY_NOW;
+  const uint32_t wait_ms = timeout_ms ? timeout_ms : options.default_position_wait_ms;
+  const kj::TimePoint deadline = timer.now() + wait_ms * kj::MILLISECONDS;
+  // Polled on the loop every millisecond: a replica that lags does so by
+  // milliseconds (docs/cluster.md), and no thread waits meanwhile.
+  auto poll = [this, position, deadline, wait_ms](auto& self) -> kj::Promise<void> {
+    const uint64_t applied = options.write_log->applied_position();
+    if (applied >= position) return kj::READY_NOW;
+    if (timer.now() >= deadline)
+      return KJ_EXCEPTION(FAILED, kj::str("lagging: this replica has applied position ", applied, ", not ", position,
+                                          ", after waiting ", wait_ms, " ms; ask another replica or wait longer"));
+    return timer.afterDelay(1 * kj::MILLISECONDS).then([&self]() { return self(self); });
+  };
+  auto loop = kj::heap<decltype(poll)>(poll);
+  auto& ref = *loop;
+  return ref(ref).attach(kj::mv(loop));
+}
+
 kj::Promise<void> ServerState::Sweep() {
   return timer.afterDelay(1 * kj::SECONDS).then([this]() {
     FlushSuppressed(false);
@@ -208,7 +227,10 @@ kj::Promise<void> ServerState::Sweep() {
                                 std::to_string(options.idle_timeout_seconds) + " s (idle_timeout_seconds)",
                         0 * kj::SECONDS);
     }
-    if (engine.object_count() > 0 && !expiry_running.exchange(true)) {
+    if (options.write_log) {
+      // In a cluster, expiry goes through the log, at the log's time.
+      options.write_log->ExpireObjects();
+    } else if (engine.object_count() > 0 && !expiry_running.exchange(true)) {
       // Objects not heard from in time leave, with exit events (on a
       // worker: it scans every object; one expiry at a time).
       running.fetch_add(1);
@@ -608,6 +630,16 @@ std::string Server::MetricsText() const {
   gauge("gridtree_dataset_version", "Dataset version (reloads).", "gauge", static_cast<double>(view->dataset_version()));
   gauge("gridtree_metric_version", "Metric version (applied update batches).", "gauge",
         static_cast<double>(view->version()));
+  if (s.options.write_log) {
+    const ReplicaStatus r = s.options.write_log->status();
+    gauge("gridtree_log_position", "Last position of the replicated log applied here.", "gauge",
+          static_cast<double>(r.position));
+    gauge("gridtree_log_lag", "Positions of the replicated log not yet applied, as last seen.", "gauge",
+          static_cast<double>(r.lag));
+    gauge("gridtree_log_skipped_total", "Log entries that were not gridtree writes, skipped.", "counter",
+          static_cast<double>(r.skipped_messages));
+    gauge("gridtree_ready", "1 once caught up with the log's end as seen at start.", "gauge", r.ready ? 1 : 0);
+  }
   gauge("gridtree_nodes", "Nodes in the dataset.", "gauge", static_cast<double>(view->dataset().node_count()));
   gauge("gridtree_leaves", "Leaves in the dataset.", "gauge", static_cast<double>(view->dataset().leaf_count()));
   gauge("gridtree_index_memory_bytes", "Memory of the spatial index.", "gauge",

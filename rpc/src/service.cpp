@@ -2,6 +2,8 @@
 // checkpoint, reload) and WatchHandle (subscriptions).
 #include "service.h"
 
+#include "gridtree/rpc/write_log.h"
+
 #include <kj/debug.h>
 
 #include <cmath>
@@ -51,7 +53,7 @@ uint64_t TrackedObjectListWords(const std::vector<TrackedObject>& objects) {
 
 uint64_t InfoWords(const View& view) {
   uint64_t words = StructWords<proto::GridTree::InfoResults>() + StructWords<proto::Info>() +
-                   TextWords(view.dataset().source) + ValueListWords(kLevelCount, 8) + StructWords<proto::Bounds>() +
+                   TextWords(view.dataset().source) + 64 /* replication */ + ValueListWords(kLevelCount, 8) + StructWords<proto::Bounds>() +
                    StructWords<proto::Limits>() + 1 + view.metric_count();
   for (size_t i = 0; i < view.metric_count(); ++i) words += TextWords(view.metric_name(static_cast<int>(i)));
   return words;
@@ -143,6 +145,14 @@ class WriterImpl final : public proto::Writer::Server {
       auto updates = ctx.getParams().getUpdates();
       CheckLimit("updates", "updates", updates.size(), state_.options.max_updates_per_batch, "max_updates_per_batch");
       UpdateBatch batch = UpdatesFromProto(updates);
+      if (auto& log = state_.options.write_log)
+        return state_.ViaWriteLog([log, batch = std::move(batch)](WriteLog::Done done) mutable {
+          log->Apply(std::move(batch), std::move(done));
+        }).then([ctx](Result<WriteAck> r) mutable {
+          if (!r.ok()) ThrowStatus(r.status());
+          ctx.getResults().setVersion(r->version);
+          ctx.getResults().setPosition(r->position);
+        });
       Engine* engine = &state_.engine;
       return state_.Offload([engine, batch = std::move(batch)]() { return engine->Apply(batch); })
           .then([ctx](Result<uint64_t> r) mutable {
@@ -163,6 +173,18 @@ class WriterImpl final : public proto::Writer::Server {
       // allows it, and ~ServerState waits for `running`), and a reader of
       // an immutable message is safe on any thread. Keep it so: a call made
       // cancellable must copy the reports first.
+      if (auto& log = state_.options.write_log)
+        return state_.ViaWriteLog([log, reports = ReportsFromProto(reports)](WriteLog::Done done) mutable {
+          log->Track(std::move(reports), std::move(done));
+        }).then([ctx](Result<WriteAck> r) mutable {
+          if (!r.ok()) ThrowStatus(r.status());
+          auto res = ctx.getResults();
+          res.setReports(r->track.reports);
+          res.setOutside(r->track.outside);
+          res.setMoved(r->track.moved);
+          res.setObjectsVersion(r->track.objects_version);
+          res.setPosition(r->position);
+        });
       return state_.Offload([engine, reports]() { return engine->Track(ReportsFromProto(reports)); })
           .then([ctx](Result<TrackResult> r) mutable {
             if (!r.ok()) ThrowStatus(r.status());
@@ -177,6 +199,10 @@ class WriterImpl final : public proto::Writer::Server {
 
   kj::Promise<void> checkpoint(CheckpointContext) override {
     return state_.Call(conn_, "checkpoint", [this]() {
+      if (auto& log = state_.options.write_log)
+        return state_.Offload([log]() { return log->Checkpoint(); }).then([](Status s) {
+          if (!s.ok()) ThrowStatus(s);
+        });
       Engine* engine = &state_.engine;
       return state_.Offload([engine]() { return engine->Checkpoint(); }).then([](Status s) {
         if (!s.ok()) ThrowStatus(s);
@@ -188,6 +214,9 @@ class WriterImpl final : public proto::Writer::Server {
     return state_.Call(conn_, "reload", [this, ctx]() mutable {
       std::string path = Str(ctx.getParams().getPath());
       if (path.empty()) ThrowFailed("path: empty");
+      if (state_.options.write_log)
+        ThrowFailed("reload: refused in a cluster: every replica serves the image its stream belongs to "
+                    "(docs/cluster.md, \"Changing the image\")");
       Engine* engine = &state_.engine;
       state_.Log("info", "reload_start", {{"path", path}});
       return state_
@@ -458,6 +487,16 @@ class GridTreeImpl final : public proto::GridTree::Server {
       }
       res.setObjectsVersion(state_.engine.Read()->objects_version());
       return kj::READY_NOW;
+    });
+  }
+
+  kj::Promise<void> atPosition(AtPositionContext ctx) override {
+    return state_.Call(conn_, "atPosition", [this, ctx]() mutable {
+      const uint64_t position = ctx.getParams().getPosition();
+      const uint32_t timeout_ms = ctx.getParams().getTimeoutMs();
+      return state_.WaitForPosition(position, timeout_ms).then([this, ctx]() mutable {
+        ctx.getResults().setGridtree(kj::heap<GridTreeImpl>(state_, conn_));
+      });
     });
   }
 

@@ -27,6 +27,7 @@
 #include "gridtree.capnp.h"
 #include "gridtree/engine/engine.h"
 #include "gridtree/rpc/server.h"
+#include "gridtree/rpc/write_log.h"
 
 namespace gridtree::rpc::internal {
 
@@ -313,6 +314,20 @@ struct ServerState : kj::TaskSet::ErrorHandler {
   }
 
   void Enqueue(std::function<void()> task);
+
+  // Hands a write to options.write_log and resolves on the loop with its
+  // answer, which may come from any thread (the log's reader).
+  template <typename Start>
+  kj::Promise<Result<WriteAck>> ViaWriteLog(Start start) {
+    auto paf = kj::newPromiseAndCrossThreadFulfiller<Result<WriteAck>>();
+    auto fulfiller = std::make_shared<kj::Own<kj::CrossThreadPromiseFulfiller<Result<WriteAck>>>>(kj::mv(paf.fulfiller));
+    start([fulfiller](Result<WriteAck> r) { (*fulfiller)->fulfill(kj::mv(r)); });
+    return kj::mv(paf.promise);
+  }
+  // Resolves once the write log has applied `position` (at once without a
+  // write log, or at a position already applied); fails with "lagging: ..."
+  // after timeout_ms (0: options.default_position_wait_ms).
+  kj::Promise<void> WaitForPosition(uint64_t position, uint32_t timeout_ms);
 
   void Deliver(const Batch& batch);
   kj::Promise<void> BatchLoop();

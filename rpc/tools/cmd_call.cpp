@@ -193,6 +193,30 @@ std::function<void()> Guarded(Fn fn) {
   };
 }
 
+// A read: when the connection is lost and --connect names several servers,
+// it is asked again of the next one (a write is not: whether it was applied
+// is not known, and the error says so).
+template <typename Fn>
+std::function<void()> GuardedRead(std::string* connect, Fn fn) {
+  return [connect, fn]() {
+    const size_t addresses = static_cast<size_t>(std::count(connect->begin(), connect->end(), ',')) + 1;
+    for (size_t attempt = 1;; ++attempt) {
+      try {
+        fn();
+        return;
+      } catch (const kj::Exception& e) {
+        if (e.getType() != kj::Exception::Type::DISCONNECTED || attempt >= addresses) {
+          Guarded([e]() -> void { throw kj::cp(e); })();
+          return;
+        }
+        // The next address first: rotate the list.
+        const size_t comma = connect->find(',');
+        *connect = connect->substr(comma + 1) + "," + connect->substr(0, comma);
+      }
+    }
+  };
+}
+
 }  // namespace
 
 void RegisterCall(CLI::App& app) {
@@ -212,15 +236,28 @@ void RegisterCall(CLI::App& app) {
     bool partial = false;  // track: calls of `batch` reports, each applied on its own
     bool density = false, json = false;
     int64_t count = 0;
+    uint64_t min_position = 0;
+    uint32_t min_position_wait_ms = 0;
   };
   auto a = std::make_shared<Args>();
-  cmd->add_option("--connect", a->connect, "Server address: HOST:PORT or unix:/path")->capture_default_str();
+  cmd->add_option("--connect", a->connect,
+                  "Server address: HOST:PORT or unix:/path; several, comma-separated: the replicas of a cluster "
+                  "(the first that answers; reads move to the next when one is lost)")
+      ->capture_default_str();
+  cmd->add_option("--min-position", a->min_position,
+                  "Cluster: answer only once the server has applied this log position (a write's \"position\")");
+  cmd->add_option("--min-position-wait-ms", a->min_position_wait_ms,
+                  "Cluster: how long a lagging server may wait for --min-position (0: the server's default, 5000)");
   cmd->add_option("--max-message-bytes", a->max_message_bytes, "Largest message (match the server)")
       ->capture_default_str();
-  auto client = [a] { return std::make_unique<rpc::Client>(a->connect, rpc::ClientOptions{a->max_message_bytes, 4}); };
+  auto client = [a] {
+    auto c = std::make_unique<rpc::Client>(a->connect, rpc::ClientOptions{a->max_message_bytes, 4});
+    c->ReadAtLeast(a->min_position, a->min_position_wait_ms);
+    return c;
+  };
 
   auto* info = cmd->add_subcommand("info", "Dataset version, counts, metric names, limits");
-  info->callback(Guarded([client] {
+  info->callback(GuardedRead(&a->connect, [client] {
     auto c = client();
     Print(c->gridtree().infoRequest().send().wait(c->wait_scope()).getInfo());
   }));
@@ -228,7 +265,7 @@ void RegisterCall(CLI::App& app) {
   auto* locate = cmd->add_subcommand("locate", "The leaf holding LON LAT and its chain");
   locate->add_option("lonlat", a->lonlat, "LON LAT")->expected(2)->required();
   locate->add_option("--max-distance", a->max_distance_m, "Snap misses within this many metres");
-  locate->callback(Guarded([a, client] {
+  locate->callback(GuardedRead(&a->connect, [a, client] {
     auto c = client();
     auto req = c->gridtree().locateRequest();
     req.setLon(a->lonlat[0]);
@@ -242,7 +279,7 @@ void RegisterCall(CLI::App& app) {
   for (const char* name : {"node", "children", "path"}) {
     auto* sub = cmd->add_subcommand(name, std::string("The ") + name + " of a node");
     sub->add_option("id", a->id, "Node id")->required();
-    sub->callback(Guarded([a, client, name = std::string(name)] {
+    sub->callback(GuardedRead(&a->connect, [a, client, name = std::string(name)] {
       auto c = client();
       auto& gt = c->gridtree();
       auto& ws = c->wait_scope();
@@ -272,7 +309,7 @@ void RegisterCall(CLI::App& app) {
   agg->add_option("--wkt", a->wkt, "POLYGON((...)) or MULTIPOLYGON(...)");
   agg->add_option("--mode", a->mode, "intersecting | contained | area_weighted")->capture_default_str();
   agg->add_option("--group-by", a->group_by, "Level to group rows by");
-  agg->callback(Guarded([a, client] {
+  agg->callback(GuardedRead(&a->connect, [a, client] {
     auto c = client();
     auto& ws = c->wait_scope();
     if (!a->ids.empty()) {
@@ -321,7 +358,7 @@ void RegisterCall(CLI::App& app) {
   topk->add_option("--k", a->k, "How many")->capture_default_str();
   topk->add_option("--within", a->within, "Only inside this node");
   topk->add_flag("--density", a->density, "Rank by metric per km²");
-  topk->callback(Guarded([a, client] {
+  topk->callback(GuardedRead(&a->connect, [a, client] {
     auto c = client();
     auto req = c->gridtree().topKRequest();
     auto q = req.initQuery();
@@ -356,7 +393,8 @@ void RegisterCall(CLI::App& app) {
       b.setValue(u.value);
     }
     auto r = req.send().wait(c->wait_scope());
-    std::cout << "{\"version\":" << r.getVersion() << ",\"updates\":" << batch->updates.size() << "}" << std::endl;
+    std::cout << "{\"version\":" << r.getVersion() << ",\"position\":" << r.getPosition()
+              << ",\"updates\":" << batch->updates.size() << "}" << std::endl;
   }));
 
   auto* checkpoint = cmd->add_subcommand("checkpoint", "Snapshot the metrics and trim the log (writer token)");
@@ -432,7 +470,7 @@ void RegisterCall(CLI::App& app) {
     auto wreq = c->gridtree().writerRequest();
     wreq.setToken(token);
     auto writer = wreq.send().getWriter();
-    uint64_t outside = 0, moved = 0, version = 0;
+    uint64_t outside = 0, moved = 0, version = 0, position = 0;
     for (size_t begin = 0, end = 0; begin < rows.size(); begin = end) {
       // Whole: every row (checked above). Partial: --batch rows, fewer when
       // the server's limits or the message limit need.
@@ -461,6 +499,7 @@ void RegisterCall(CLI::App& app) {
         outside += r.getOutside();
         moved += r.getMoved();
         version = r.getObjectsVersion();
+        position = r.getPosition();
       } catch (const kj::Exception& e) {
         const std::string why = AtLine(e.getDescription().cStr(), rows, begin, a->file);
         const int code = e.getType() == kj::Exception::Type::OVERLOADED ? 3 : 1;
@@ -478,7 +517,7 @@ void RegisterCall(CLI::App& app) {
       }
     }
     std::cout << "{\"reports\":" << rows.size() << ",\"outside\":" << outside << ",\"moved\":" << moved
-              << ",\"objects_version\":" << version << "}" << std::endl;
+              << ",\"objects_version\":" << version << ",\"position\":" << position << "}" << std::endl;
   }));
 
   auto* objects = cmd->add_subcommand("objects", "Tracked objects in a node, a box or a circle");
@@ -491,7 +530,7 @@ void RegisterCall(CLI::App& app) {
   auto objects_limit = std::make_shared<uint64_t>(0);
   objects->add_option("--limit", *objects_limit, "At most this many (0: all)")->capture_default_str();
   objects->add_flag("--json", a->json, "One JSON object instead of one line per object");
-  objects->callback(Guarded([a, client, objects_limit] {
+  objects->callback(GuardedRead(&a->connect, [a, client, objects_limit] {
     auto c = client();
     capnp::MallocMessageBuilder query;
     auto q = query.initRoot<proto::ObjectQuery>();
@@ -537,7 +576,7 @@ void RegisterCall(CLI::App& app) {
   nearest->add_option("lonlat", a->lonlat, "LON LAT")->expected(2)->required();
   nearest->add_option("-k", a->k, "How many")->capture_default_str();
   nearest->add_option("--kind", a->kind, "Only this kind");
-  nearest->callback(Guarded([a, client] {
+  nearest->callback(GuardedRead(&a->connect, [a, client] {
     auto c = client();
     auto req = c->gridtree().nearestRequest();
     req.setLon(a->lonlat[0]);

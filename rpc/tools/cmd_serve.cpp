@@ -14,6 +14,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "cluster_log.h"
 #include "commands.h"
 #include "gridtree/engine/engine.h"
 #include "gridtree/engine/image.h"
@@ -145,6 +146,8 @@ void RegisterServe(CLI::App& app) {
     rpc::ServerOptions server;
     ObjectOptions objects;
     double drain_seconds = 30;
+    std::string cluster;  // comma-separated NATS URLs: cluster mode (docs/cluster.md)
+    cluster::ClusterOptions cluster_options;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("path", a->path, "Dataset file")->required();
@@ -209,6 +212,19 @@ void RegisterServe(CLI::App& app) {
   cmd->add_option("--max-watches-per-connection", a->server.max_watches_per_connection,
                   "Watch and event subscriptions per connection")
       ->capture_default_str();
+  cmd->add_option("--cluster", a->cluster,
+                  "Cluster mode: NATS JetStream servers, nats://H1:4222,nats://H2:4222,... (docs/cluster.md)");
+  cmd->add_option("--stream", a->cluster_options.stream, "Cluster mode: the JetStream stream of this grid")
+      ->capture_default_str();
+  cmd->add_option("--stream-replicas", a->cluster_options.stream_replicas,
+                  "Cluster mode: copies of the stream when this replica creates it (0: 3, or fewer servers)")
+      ->capture_default_str();
+  cmd->add_option("--publish-timeout-ms", a->cluster_options.publish_timeout_ms,
+                  "Cluster mode: a write JetStream has not acknowledged in this time is refused")
+      ->capture_default_str();
+  cmd->add_option("--checkpoint-seconds", a->cluster_options.checkpoint_every_seconds,
+                  "Cluster mode: write the local checkpoint at least this often while writes come")
+      ->capture_default_str();
   cmd->add_option("--drain-seconds", a->drain_seconds, "On SIGTERM/SIGINT, wait this long for calls in flight")
       ->capture_default_str();
   cmd->callback([a, listen_opt] {
@@ -242,6 +258,13 @@ void RegisterServe(CLI::App& app) {
     eo.objects = a->objects;
     eo.objects.restore_saved = true;  // the objects of the last clean stop (docs/objects.md)
     eo.objects.max_reports_per_batch = a->server.max_reports_per_batch;
+    if (!a->cluster.empty()) {
+      // The replicated log is the write-ahead log and the data directory
+      // holds the replica's checkpoint; the engine itself keeps nothing on
+      // disk, and objects come back from the checkpoint, not objects.bin.
+      eo.data_dir.clear();
+      eo.objects.restore_saved = false;
+    }
     const auto t0 = std::chrono::steady_clock::now();
     auto opened = Engine::Open(a->path, eo);
     if (!opened.ok()) Fail(opened.status().message());
@@ -266,6 +289,19 @@ void RegisterServe(CLI::App& app) {
                     {"load_ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                     std::chrono::steady_clock::now() - t0)
                                                     .count())}});
+    }
+
+    if (!a->cluster.empty()) {
+      for (size_t at = 0; at <= a->cluster.size();) {
+        const size_t comma = std::min(a->cluster.find(',', at), a->cluster.size());
+        if (comma > at) a->cluster_options.servers.push_back(a->cluster.substr(at, comma - at));
+        at = comma + 1;
+      }
+      a->cluster_options.data_dir = a->data_dir;
+      a->cluster_options.expire_after_s = a->objects.expire_after_s;
+      auto joined = cluster::ClusterLog::Start(engine, a->cluster_options);
+      if (!joined.ok()) Fail(joined.status().message());
+      a->server.write_log = std::shared_ptr<cluster::ClusterLog>(std::move(joined).value());
     }
 
     InstallMemoryFaultHandler();
@@ -303,6 +339,9 @@ void RegisterServe(CLI::App& app) {
     receivers.clear();
     if (!a->unix_path.empty()) ::unlink(a->unix_path.c_str());
     server.Drain(static_cast<int64_t>(a->drain_seconds * 1000) * kj::MILLISECONDS).wait(ws);
+    // The server holds the last reference: the replica stops reading and
+    // writes its checkpoint when the server goes, below.
+    a->server.write_log.reset();
     Status s = engine.Checkpoint();
     if (!s.ok()) rpc::LogLine("error", "checkpoint_failed", {{"error", s.ToString()}});
     // Tracked objects survive a clean restart (docs/objects.md).

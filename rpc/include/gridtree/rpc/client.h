@@ -55,7 +55,9 @@ kj::Promise<ObjectPages> ObjectsPaged(proto::GridTree::Client gridtree, proto::O
 
 class Client {
  public:
-  // address: "HOST:PORT", "HOST" (port 7433) or "unix:/path".
+  // address: "HOST:PORT", "HOST" (port 7433) or "unix:/path"; or several,
+  // comma-separated (the replicas of a cluster, docs/cluster.md): the
+  // client uses the first that answers info(), in the order given.
   explicit Client(const std::string& address, ClientOptions options = {});
   ~Client();
   Client(const Client&) = delete;
@@ -65,11 +67,29 @@ class Client {
   kj::WaitScope& wait_scope();
   const ClientOptions& options() const { return options_; }
 
+  // The address in use.
+  const std::string& address() const { return addresses_[current_]; }
+  // Moves to the next address (in order, wrapping) that answers info();
+  // false when none does (the client then stays where it was). Calls made
+  // on the old connection fail; capabilities taken from gridtree() before
+  // must be taken again.
+  bool Failover();
+  // From now on, gridtree() answers only once the server has applied the
+  // replicated log up to `position` (GridTree.atPosition, pipelined: no
+  // extra round trip); a server still behind after timeout_ms fails the
+  // call with "lagging: ...". Position 0: no wait.
+  void ReadAtLeast(uint64_t position, uint32_t timeout_ms = 0);
+
   // Blocking convenience form of LocateColumns.
   std::vector<int32_t> LocateColumnsSync(std::span<const double> lon, std::span<const double> lat);
 
  private:
+  // Connects to addresses_[i]; true when it answers info() (unchecked when
+  // it is the only address: the first call says what is wrong).
+  bool ConnectTo(size_t i, bool check);
   ClientOptions options_;
+  std::vector<std::string> addresses_;
+  size_t current_ = 0;
   std::unique_ptr<capnp::EzRpcClient> ez_;
   proto::GridTree::Client gridtree_;
 };

@@ -24,6 +24,8 @@ class Engine;
 
 namespace gridtree::rpc {
 
+class WriteLog;
+
 struct ServerOptions {
   // Largest Cap'n Proto message accepted or sent, in bytes (traversal limit).
   // DEFAULT: 64 MiB
@@ -94,6 +96,14 @@ struct ServerOptions {
   double slow_call_ms = 250;
   // Where log lines go (one key=value line each, no newline). DEFAULT: stderr
   std::function<void(std::string_view line)> log;
+  // Where writes go (write_log.h): none, the engine (its own write-ahead
+  // log); gridtree serve --cluster gives the replicated log. With one,
+  // Writer.reload is refused (a cluster's image is fixed by its stream).
+  // DEFAULT: none
+  std::shared_ptr<WriteLog> write_log;
+  // GridTree.atPosition and HTTP ?min_position=: the longest wait when the
+  // call gives none. DEFAULT: 5000 ms
+  uint32_t default_position_wait_ms = 5000;
 };
 
 class Server {

@@ -1,0 +1,505 @@
+#include "cluster_log.h"
+
+#include <fcntl.h>
+#include <nats/nats.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "gridtree/rpc/server.h"
+#include "log_message.h"
+#include "replica_state.h"
+
+namespace gridtree::cluster {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+std::string NatsError(natsStatus s, jsErrCode code = static_cast<jsErrCode>(0)) {
+  std::string text = natsStatus_GetText(s);
+  if (const char* last = nats_GetLastError(nullptr); last && *last) text += std::string(" (") + last + ")";
+  if (code) text += " [JetStream error " + std::to_string(static_cast<int>(code)) + "]";
+  return text;
+}
+
+int64_t UnixNow() { return static_cast<int64_t>(std::time(nullptr)); }
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const std::string& s : v) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+// What the stream says about the image it belongs to (its description).
+std::string DatasetMark(const Dataset& ds) {
+  return "gridtree image fingerprint=" + std::to_string(ds.fingerprint) + " source=" +
+         std::filesystem::path(ds.source).filename().string();
+}
+
+}  // namespace
+
+struct ClusterLog::Impl {
+  Engine& engine;
+  ClusterOptions options;
+  std::string subject;
+  uint64_t origin = 0;
+  int lock_fd = -1;
+
+  natsOptions* nats_options = nullptr;
+  natsConnection* connection = nullptr;
+  jsCtx* js = nullptr;
+  natsSubscription* subscription = nullptr;
+  std::thread reader;
+  std::atomic<bool> stopping{false};
+
+  // Writes taken here and not yet answered, by request number.
+  struct Pending {
+    Done done;
+  };
+  std::mutex pending_mu;
+  std::map<uint64_t, Pending> pending;
+  std::atomic<uint64_t> next_request{0};
+
+  // Where the reader stands (written by the reader only).
+  std::atomic<uint64_t> applied{0};
+  std::atomic<uint64_t> lag{0};
+  std::atomic<uint64_t> skipped{0};
+  mutable std::mutex digest_mu;  // the digest and its position, read together
+  uint64_t digest = 0, digest_position = 0;
+  bool digest_done = false;
+  uint64_t start_target = 0;  // the stream's last position when this replica started
+  int64_t log_time = 0;       // the time carried by the last write applied
+  uint64_t checkpoint_position = 0;
+  SteadyClock::time_point checkpoint_at = SteadyClock::now();
+  SteadyClock::time_point digest_at{};
+  std::atomic<int64_t> last_expire_mark{0};
+
+  // Checkpoint requests from other threads, done by the reader between writes.
+  std::mutex checkpoint_mu;
+  std::condition_variable checkpoint_cv;
+  uint64_t checkpoint_requests = 0, checkpoints_done = 0;
+  Status checkpoint_status = Status::Ok();
+
+  Impl(Engine& e, ClusterOptions o) : engine(e), options(std::move(o)) {}
+  ~Impl();
+
+  Status Connect();
+  Status FindOrCreateStream(uint64_t* first, uint64_t* last);
+  Status Subscribe(uint64_t after);
+  void Publish(LogMessage message, Done done);
+  static void OnPublishError(jsCtx*, jsPubAckErr* pae, void* closure);
+  std::optional<Pending> TakePending(uint64_t request);
+  void Run();
+  void ApplyOne(uint64_t position, const char* data, int length);
+  void Idle();
+  Status WriteCheckpointNow();
+  void ServeCheckpointRequests();
+};
+
+ClusterLog::Impl::~Impl() {
+  if (subscription) natsSubscription_Destroy(subscription);
+  if (js) jsCtx_Destroy(js);
+  if (connection) {
+    natsConnection_Close(connection);
+    natsConnection_Destroy(connection);
+  }
+  if (nats_options) natsOptions_Destroy(nats_options);
+  if (lock_fd >= 0) ::close(lock_fd);
+}
+
+Status ClusterLog::Impl::Connect() {
+  std::vector<const char*> urls;
+  for (const std::string& s : options.servers) urls.push_back(s.c_str());
+  natsStatus s = natsOptions_Create(&nats_options);
+  if (s == NATS_OK) s = natsOptions_SetServers(nats_options, urls.data(), static_cast<int>(urls.size()));
+  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(nats_options, -1);  // a replica never gives up on its log
+  if (s == NATS_OK) s = natsOptions_SetReconnectWait(nats_options, 200);
+  if (s == NATS_OK) s = natsOptions_SetTimeout(nats_options, 2000);
+  if (s == NATS_OK) s = natsOptions_SetName(nats_options, "gridtree replica");
+  if (s != NATS_OK) return InvalidArgument("--cluster " + Join(options.servers) + ": " + NatsError(s));
+  s = natsConnection_Connect(&connection, nats_options);
+  if (s != NATS_OK)
+    return FailedPrecondition("cannot reach any NATS server of --cluster " + Join(options.servers) + ": " + NatsError(s));
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = options.publish_timeout_ms;
+  jo.PublishAsync.MaxPending = 1 << 20;
+  jo.PublishAsync.ErrHandler = &Impl::OnPublishError;
+  jo.PublishAsync.ErrHandlerClosure = this;
+  s = natsConnection_JetStream(&js, connection, &jo);
+  if (s != NATS_OK) return FailedPrecondition("JetStream context: " + NatsError(s));
+  return Status::Ok();
+}
+
+Status ClusterLog::Impl::FindOrCreateStream(uint64_t* first, uint64_t* last) {
+  const std::string mark = DatasetMark(engine.Read()->dataset());
+  // Right after the NATS servers start, JetStream has no metadata leader
+  // for a few seconds: retry for up to 30 s.
+  const auto give_up = SteadyClock::now() + std::chrono::seconds(30);
+  for (;;) {
+    jsStreamInfo* info = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    natsStatus s = js_GetStreamInfo(&info, js, options.stream.c_str(), nullptr, &code);
+    if (s == NATS_NOT_FOUND) {
+      jsStreamConfig cfg;
+      jsStreamConfig_Init(&cfg);
+      const char* subjects[] = {subject.c_str()};
+      cfg.Name = options.stream.c_str();
+      cfg.Description = mark.c_str();
+      cfg.Subjects = subjects;
+      cfg.SubjectsLen = 1;
+      cfg.Storage = js_FileStorage;
+      const int n = static_cast<int>(options.servers.size());
+      cfg.Replicas = options.stream_replicas > 0 ? options.stream_replicas : std::min(3, n);
+      cfg.Duplicates = int64_t{120} * 1'000'000'000;  // a retried publish within 2 min is stored once
+      s = js_AddStream(&info, js, &cfg, nullptr, &code);
+      if (s == NATS_OK)
+        rpc::LogLine("info", "cluster_stream_created",
+                     {{"stream", options.stream}, {"replicas", std::to_string(cfg.Replicas)}, {"image", mark}});
+    }
+    if (s == NATS_OK) {
+      const std::string theirs = info->Config && info->Config->Description ? info->Config->Description : "";
+      *first = info->State.FirstSeq;
+      *last = info->State.LastSeq;
+      const uint64_t msgs = info->State.Msgs;
+      jsStreamInfo_Destroy(info);
+      if (theirs != mark)
+        return FailedPrecondition("stream " + options.stream + " belongs to another image: it says \"" + theirs +
+                                  "\", this replica serves \"" + mark +
+                                  "\"; start it with that stream's image, or give this image its own --stream");
+      if (msgs == 0) *first = *last + 1;
+      return Status::Ok();
+    }
+    if (SteadyClock::now() > give_up)
+      return FailedPrecondition("stream " + options.stream + " on " + Join(options.servers) +
+                                " could not be found or created: " + NatsError(s, code));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+Status ClusterLog::Impl::Subscribe(uint64_t after) {
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = options.stream.c_str();
+  so.Ordered = true;  // in order, no acks, recreated by the client after a server fails
+  so.Config.DeliverPolicy = js_DeliverByStartSequence;
+  so.Config.OptStartSeq = after + 1;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  const auto give_up = SteadyClock::now() + std::chrono::seconds(30);
+  for (;;) {
+    natsStatus s = js_SubscribeSync(&subscription, js, subject.c_str(), nullptr, &so, &code);
+    if (s == NATS_OK) {
+      natsSubscription_SetPendingLimits(subscription, -1, -1);  // the reader keeps up; never drop
+      return Status::Ok();
+    }
+    if (SteadyClock::now() > give_up) return FailedPrecondition("cannot read stream " + options.stream + ": " + NatsError(s, code));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+std::optional<ClusterLog::Impl::Pending> ClusterLog::Impl::TakePending(uint64_t request) {
+  std::lock_guard lock(pending_mu);
+  auto it = pending.find(request);
+  if (it == pending.end()) return std::nullopt;
+  Pending p = std::move(it->second);
+  pending.erase(it);
+  return p;
+}
+
+void ClusterLog::Impl::Publish(LogMessage message, Done done) {
+  if (stopping) {
+    if (done) done(FailedPrecondition("not stored: this replica is stopping; send the write to another one"));
+    return;
+  }
+  message.origin = origin;
+  message.request = ++next_request;
+  message.time = UnixNow();
+  const std::string bytes = EncodeLogMessage(message);
+  if (done) {
+    std::lock_guard lock(pending_mu);
+    pending[message.request] = Pending{std::move(done)};
+  }
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MaxWait = options.publish_timeout_ms;
+  const std::string msg_id = std::to_string(origin) + "-" + std::to_string(message.request);
+  po.MsgId = msg_id.c_str();
+  const natsStatus s = js_PublishAsync(js, subject.c_str(), bytes.data(), static_cast<int>(bytes.size()), &po);
+  if (s != NATS_OK)
+    if (auto p = TakePending(message.request))
+      p->done(FailedPrecondition("not stored: the replicated log refused the write: " + NatsError(s)));
+}
+
+void ClusterLog::Impl::OnPublishError(jsCtx*, jsPubAckErr* pae, void* closure) {
+  auto* self = static_cast<Impl*>(closure);
+  const char* data = natsMsg_GetData(pae->Msg);
+  const auto [msg_origin, request] = PeekOrigin({data, static_cast<size_t>(natsMsg_GetDataLength(pae->Msg))});
+  if (msg_origin != self->origin) return;
+  auto p = self->TakePending(request);
+  if (!p) return;
+  std::string why = pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err);
+  if (pae->Err == NATS_TIMEOUT || pae->Err == NATS_NO_RESPONDERS)
+    why = "JetStream did not acknowledge it within " + std::to_string(self->options.publish_timeout_ms) +
+          " ms (" + why + "): most likely fewer than a quorum of the stream's NATS servers are up";
+  p->done(FailedPrecondition("not stored: " + why + "; the write was not acknowledged, retry it later"));
+}
+
+void ClusterLog::Impl::ApplyOne(uint64_t position, const char* data, int length) {
+  auto decoded = DecodeLogMessage({data, static_cast<size_t>(length)});
+  if (decoded.ok() && decoded->time <= 0) decoded = InvalidArgument("no time");
+  if (!decoded.ok()) {
+    // Another program's message, or a damaged one: every replica decodes
+    // the same bytes the same way, so every replica skips it.
+    ++skipped;
+    rpc::LogLine("warn", "cluster_message_skipped",
+                 {{"stream", options.stream}, {"position", std::to_string(position)}, {"bytes", std::to_string(length)},
+                  {"error", decoded.status().message()}});
+    applied.store(position);
+    return;
+  }
+  LogMessage& m = *decoded;
+  Result<rpc::WriteAck> ack = rpc::WriteAck{};
+  switch (m.kind) {
+    case LogKind::kUpdate:
+      if (auto r = engine.Apply(m.updates); r.ok()) ack->version = r.value();
+      else ack = r.status();
+      break;
+    case LogKind::kTrack:
+      if (auto r = engine.Track(m.reports, m.time); r.ok()) {
+        ack->track = r.value();
+        ack->version = r->objects_version;
+      } else {
+        ack = r.status();
+      }
+      break;
+    case LogKind::kExpire:
+      engine.ExpireObjects(m.time);
+      break;
+  }
+  log_time = std::max(log_time, m.time);
+  applied.store(position);
+  if (m.origin == origin)
+    if (auto p = TakePending(m.request)) {
+      if (ack.ok()) ack->position = position;
+      p->done(std::move(ack));
+    }
+}
+
+Status ClusterLog::Impl::WriteCheckpointNow() {
+  if (options.data_dir.empty()) return Status::Ok();
+  const uint64_t position = applied.load();
+  Status s = WriteCheckpoint(options.data_dir, TakeCheckpoint(engine, position, log_time));
+  if (s.ok()) {
+    checkpoint_position = position;
+    checkpoint_at = SteadyClock::now();
+  } else {
+    rpc::LogLine("error", "cluster_checkpoint_failed", {{"error", s.message()}});
+  }
+  return s;
+}
+
+void ClusterLog::Impl::ServeCheckpointRequests() {
+  std::unique_lock lock(checkpoint_mu);
+  if (checkpoints_done == checkpoint_requests) return;
+  const uint64_t upto = checkpoint_requests;
+  lock.unlock();
+  Status s = WriteCheckpointNow();
+  lock.lock();
+  checkpoint_status = s;
+  checkpoints_done = upto;
+  checkpoint_cv.notify_all();
+}
+
+void ClusterLog::Impl::Idle() {
+  const auto now = SteadyClock::now();
+  const uint64_t position = applied.load();
+  // The digest of a position, computed when the reader has nothing to do
+  // (at most once a second): it walks every leaf and object.
+  bool due = false;
+  {
+    std::lock_guard lock(digest_mu);
+    due = (!digest_done || digest_position != position) && now - digest_at >= std::chrono::seconds(1);
+  }
+  if (due) {
+    const uint64_t value = StateDigest(engine);
+    std::lock_guard lock(digest_mu);
+    digest = value;
+    digest_position = position;
+    digest_done = true;
+    digest_at = now;
+  }
+  if (!options.data_dir.empty() && position != checkpoint_position &&
+      (position - checkpoint_position >= options.checkpoint_every_positions ||
+       now - checkpoint_at >= std::chrono::duration<double>(options.checkpoint_every_seconds)))
+    WriteCheckpointNow();
+}
+
+void ClusterLog::Impl::Run() {
+  SteadyClock::time_point last_error{};
+  while (!stopping) {
+    ServeCheckpointRequests();
+    natsMsg* msg = nullptr;
+    const natsStatus s = natsSubscription_NextMsg(&msg, subscription, 100);
+    if (s == NATS_TIMEOUT) {
+      if (natsConnection_Status(connection) == NATS_CONN_STATUS_CONNECTED) lag.store(0);
+      Idle();
+      continue;
+    }
+    if (s != NATS_OK) {
+      // A missed heartbeat or a lost server: the ordered consumer is
+      // recreated from the next position by the client; say so at most
+      // once every 10 s.
+      if (SteadyClock::now() - last_error > std::chrono::seconds(10)) {
+        rpc::LogLine("warn", "cluster_read_interrupted", {{"stream", options.stream}, {"error", NatsError(s)}});
+        last_error = SteadyClock::now();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    jsMsgMetaData* meta = nullptr;
+    if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+      const uint64_t position = meta->Sequence.Stream;
+      lag.store(meta->NumPending);
+      if (position > applied.load()) ApplyOne(position, natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+      jsMsgMetaData_Destroy(meta);
+      const uint64_t applied_now = applied.load();
+      if (!options.data_dir.empty() && applied_now - checkpoint_position >= options.checkpoint_every_positions)
+        WriteCheckpointNow();
+    }
+    natsMsg_Destroy(msg);
+  }
+  ServeCheckpointRequests();
+  if (!options.data_dir.empty() && applied.load() != checkpoint_position) WriteCheckpointNow();
+}
+
+ClusterLog::ClusterLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Result<std::unique_ptr<ClusterLog>> ClusterLog::Start(Engine& engine, ClusterOptions options) {
+  if (options.servers.empty()) return InvalidArgument("--cluster: no NATS server given");
+  if (options.stream.empty() || options.stream.find_first_of(" .*>\t") != std::string::npos)
+    return InvalidArgument("--stream \"" + options.stream + "\": a stream name has no spaces, dots, * or >");
+  auto impl = std::make_unique<Impl>(engine, std::move(options));
+  Impl& d = *impl;
+  d.subject = "gridtree." + d.options.stream;
+  d.origin = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
+  const auto view = engine.Read();
+  const Dataset& ds = view->dataset();
+
+  // The local checkpoint, under the data directory's lock.
+  ReplicaCheckpoint checkpoint;
+  if (!d.options.data_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(d.options.data_dir, ec);
+    const std::string lock_path = d.options.data_dir + "/lock";
+    d.lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (d.lock_fd < 0 || ::flock(d.lock_fd, LOCK_EX | LOCK_NB) != 0)
+      return FailedPrecondition("data directory " + d.options.data_dir + " is in use by another process (" + lock_path + ")");
+    auto read = ReadCheckpoint(d.options.data_dir, ds.fingerprint, ds.leaf_count(), ds.metric_count());
+    if (!read.ok()) return read.status();
+    checkpoint = std::move(read).value();
+  }
+
+  if (Status s = d.Connect(); !s.ok()) return s;
+  uint64_t first = 0, last = 0;
+  if (Status s = d.FindOrCreateStream(&first, &last); !s.ok()) return s;
+  if (checkpoint.position > last)
+    return FailedPrecondition("the checkpoint in " + d.options.data_dir + " stands at position " +
+                              std::to_string(checkpoint.position) + " but stream " + d.options.stream + " ends at " +
+                              std::to_string(last) +
+                              ": the stream was recreated or purged since. Move " + d.options.data_dir + "/" +
+                              kCheckpointFile + " away to rebuild this replica from the stream as it is now");
+  if (first > checkpoint.position + 1)
+    return FailedPrecondition("stream " + d.options.stream + " starts at position " + std::to_string(first) +
+                              " but this replica needs position " + std::to_string(checkpoint.position + 1) +
+                              " (the stream was trimmed): start it with a data directory holding a checkpoint "
+                              "copied from another replica (docs/cluster.md)");
+  if (checkpoint.position > 0) {
+    if (Status s = RestoreCheckpoint(engine, checkpoint); !s.ok())
+      return FailedPrecondition(d.options.data_dir + "/" + kCheckpointFile + ": " + s.message());
+    d.applied = checkpoint.position;
+    d.checkpoint_position = checkpoint.position;
+    d.log_time = checkpoint.log_time;
+  }
+  d.start_target = last;
+  if (Status s = d.Subscribe(checkpoint.position); !s.ok()) return s;
+  rpc::LogLine("info", "cluster_joined",
+               {{"stream", d.options.stream}, {"servers", Join(d.options.servers)},
+                {"checkpoint_position", std::to_string(checkpoint.position)}, {"stream_end", std::to_string(last)}});
+  d.reader = std::thread([&d] { d.Run(); });
+  return std::unique_ptr<ClusterLog>(new ClusterLog(std::move(impl)));
+}
+
+ClusterLog::~ClusterLog() {
+  impl_->stopping = true;
+  if (impl_->reader.joinable()) impl_->reader.join();
+  std::map<uint64_t, Impl::Pending> left;
+  {
+    std::lock_guard lock(impl_->pending_mu);
+    left.swap(impl_->pending);
+  }
+  for (auto& [request, p] : left)
+    p.done(FailedPrecondition("not known whether stored: this replica stopped before the write came back from the log"));
+}
+
+void ClusterLog::Apply(UpdateBatch batch, Done done) {
+  LogMessage m;
+  m.kind = LogKind::kUpdate;
+  m.updates = std::move(batch);
+  impl_->Publish(std::move(m), std::move(done));
+}
+
+void ClusterLog::Track(std::vector<ObjectReport> reports, Done done) {
+  LogMessage m;
+  m.kind = LogKind::kTrack;
+  m.reports = std::move(reports);
+  impl_->Publish(std::move(m), std::move(done));
+}
+
+void ClusterLog::ExpireObjects() {
+  Impl& d = *impl_;
+  if (d.options.expire_after_s <= 0 || d.engine.object_count() == 0) return;
+  const int64_t now = UnixNow();
+  if (now - d.last_expire_mark.load() < d.options.expire_mark_seconds) return;
+  d.last_expire_mark = now;
+  LogMessage m;
+  m.kind = LogKind::kExpire;
+  d.Publish(std::move(m), nullptr);
+}
+
+Status ClusterLog::Checkpoint() {
+  Impl& d = *impl_;
+  if (d.options.data_dir.empty()) return FailedPrecondition("checkpoint: this replica has no --data-dir");
+  std::unique_lock lock(d.checkpoint_mu);
+  const uint64_t mine = ++d.checkpoint_requests;
+  d.checkpoint_cv.wait(lock, [&] { return d.checkpoints_done >= mine || d.stopping; });
+  return d.checkpoints_done >= mine ? d.checkpoint_status : FailedPrecondition("checkpoint: the replica is stopping");
+}
+
+rpc::ReplicaStatus ClusterLog::status() const {
+  const Impl& d = *impl_;
+  rpc::ReplicaStatus s;
+  s.position = d.applied.load();
+  s.lag = d.lag.load();
+  {
+    std::lock_guard lock(d.digest_mu);
+    s.digest = d.digest;
+    s.digest_position = d.digest_position;
+  }
+  s.ready = s.position >= d.start_target;
+  s.skipped_messages = d.skipped.load();
+  s.log = "jetstream stream " + d.options.stream + " on " + Join(d.options.servers);
+  return s;
+}
+
+uint64_t ClusterLog::applied_position() const { return impl_->applied.load(); }
+
+}  // namespace gridtree::cluster
