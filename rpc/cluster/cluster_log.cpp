@@ -246,11 +246,23 @@ void ClusterLog::Impl::OnPublishError(jsCtx*, jsPubAckErr* pae, void* closure) {
   if (msg_origin != self->origin) return;
   auto p = self->TakePending(request);
   if (!p) return;
-  std::string why = pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err);
-  if (pae->Err == NATS_TIMEOUT || pae->Err == NATS_NO_RESPONDERS)
-    why = "JetStream did not acknowledge it within " + std::to_string(self->options.publish_timeout_ms) +
-          " ms (" + why + "): most likely fewer than a quorum of the stream's NATS servers are up";
-  p->done(FailedPrecondition("not stored: " + why + "; the write was not acknowledged, retry it later"));
+  const std::string why = pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err);
+  if (pae->Err == NATS_TIMEOUT) {
+    // The servers may have stored it without the answer reaching us.
+    p->done(FailedPrecondition(
+        "not acknowledged: JetStream did not acknowledge the write within " +
+        std::to_string(self->options.publish_timeout_ms) + " ms (" + why +
+        "): most likely fewer than a quorum of the stream's NATS servers are up. Whether it was stored is not "
+        "known: it may appear once they are back; read before retrying a write that adds"));
+    return;
+  }
+  if (pae->Err == NATS_NO_RESPONDERS) {
+    p->done(FailedPrecondition("not stored: no JetStream server took the write for stream " + self->options.stream +
+                               " (" + why + "): most likely fewer than a quorum of its NATS servers are up; "
+                               "retry it later"));
+    return;
+  }
+  p->done(FailedPrecondition("not stored: the replicated log refused the write: " + why));
 }
 
 void ClusterLog::Impl::ApplyOne(uint64_t position, const char* data, int length) {
