@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <map>
@@ -82,6 +83,13 @@ struct ClusterLog::Impl {
   SteadyClock::time_point checkpoint_at = SteadyClock::now();
   SteadyClock::time_point digest_at{};
   std::atomic<int64_t> last_expire_mark{0};
+  // Published checkpoints: their stream and subject, and the position of
+  // the newest one seen (by the reader).
+  std::string checkpoint_stream, checkpoint_subject;
+  uint64_t published_position = 0;
+  // Set when the reader must stop (it fell behind a trimmed log): the
+  // replica serves what it has, says why in /healthz, and must be restarted.
+  std::string failure;  // guarded by digest_mu
 
   // Checkpoint requests from other threads, done by the reader between writes.
   std::mutex checkpoint_mu;
@@ -102,6 +110,14 @@ struct ClusterLog::Impl {
   void ApplyOne(uint64_t position, const char* data, int length);
   void Idle();
   Status WriteCheckpointNow();
+  Status CreateStream(const std::string& name, const std::string& subject, const std::string& mark, jsStreamInfo** info,
+                      jsErrCode* code);
+  // The newest published checkpoint's position and the sequence of its
+  // last chunk (0, 0 when there is none).
+  std::pair<uint64_t, uint64_t> NewestPublished();
+  Status PublishCheckpoint(const ReplicaCheckpoint& checkpoint);
+  Result<ReplicaCheckpoint> FetchPublishedCheckpoint();
+  void MaybePublishCheckpoint();
   void ServeCheckpointRequests();
 };
 
@@ -149,23 +165,7 @@ Status ClusterLog::Impl::FindOrCreateStream(uint64_t* first, uint64_t* last) {
     jsStreamInfo* info = nullptr;
     jsErrCode code = static_cast<jsErrCode>(0);
     natsStatus s = js_GetStreamInfo(&info, js, options.stream.c_str(), nullptr, &code);
-    if (s == NATS_NOT_FOUND) {
-      jsStreamConfig cfg;
-      jsStreamConfig_Init(&cfg);
-      const char* subjects[] = {subject.c_str()};
-      cfg.Name = options.stream.c_str();
-      cfg.Description = mark.c_str();
-      cfg.Subjects = subjects;
-      cfg.SubjectsLen = 1;
-      cfg.Storage = js_FileStorage;
-      const int n = static_cast<int>(options.servers.size());
-      cfg.Replicas = options.stream_replicas > 0 ? options.stream_replicas : std::min(3, n);
-      cfg.Duplicates = int64_t{120} * 1'000'000'000;  // a retried publish within 2 min is stored once
-      s = js_AddStream(&info, js, &cfg, nullptr, &code);
-      if (s == NATS_OK)
-        rpc::LogLine("info", "cluster_stream_created",
-                     {{"stream", options.stream}, {"replicas", std::to_string(cfg.Replicas)}, {"image", mark}});
-    }
+    if (s == NATS_NOT_FOUND) s = CreateStream(options.stream, subject, mark, &info, &code).ok() ? NATS_OK : NATS_ERR;
     if (s == NATS_OK) {
       const std::string theirs = info->Config && info->Config->Description ? info->Config->Description : "";
       *first = info->State.FirstSeq;
@@ -177,6 +177,15 @@ Status ClusterLog::Impl::FindOrCreateStream(uint64_t* first, uint64_t* last) {
                                   "\", this replica serves \"" + mark +
                                   "\"; start it with that stream's image, or give this image its own --stream");
       if (msgs == 0) *first = *last + 1;
+      // The stream of published checkpoints beside it.
+      jsStreamInfo* ck = nullptr;
+      natsStatus cs = js_GetStreamInfo(&ck, js, checkpoint_stream.c_str(), nullptr, &code);
+      if (cs == NATS_NOT_FOUND) {
+        if (Status made = CreateStream(checkpoint_stream, checkpoint_subject, mark, &ck, &code); !made.ok()) return made;
+      } else if (cs != NATS_OK) {
+        return FailedPrecondition("stream " + checkpoint_stream + ": " + NatsError(cs, code));
+      }
+      jsStreamInfo_Destroy(ck);
       return Status::Ok();
     }
     if (SteadyClock::now() > give_up)
@@ -184,6 +193,160 @@ Status ClusterLog::Impl::FindOrCreateStream(uint64_t* first, uint64_t* last) {
                                 " could not be found or created: " + NatsError(s, code));
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
+}
+
+Status ClusterLog::Impl::CreateStream(const std::string& name, const std::string& subj, const std::string& mark,
+                                      jsStreamInfo** info, jsErrCode* code) {
+  jsStreamConfig cfg;
+  jsStreamConfig_Init(&cfg);
+  const char* subjects[] = {subj.c_str()};
+  cfg.Name = name.c_str();
+  cfg.Description = mark.c_str();
+  cfg.Subjects = subjects;
+  cfg.SubjectsLen = 1;
+  cfg.Storage = js_FileStorage;
+  const int n = static_cast<int>(options.servers.size());
+  cfg.Replicas = options.stream_replicas > 0 ? options.stream_replicas : std::min(3, n);
+  cfg.Duplicates = int64_t{120} * 1'000'000'000;  // a retried publish within 2 min is stored once
+  const natsStatus s = js_AddStream(info, js, &cfg, nullptr, code);
+  if (s != NATS_OK) return FailedPrecondition("create stream " + name + ": " + NatsError(s, *code));
+  rpc::LogLine("info", "cluster_stream_created",
+               {{"stream", name}, {"replicas", std::to_string(cfg.Replicas)}, {"image", mark}});
+  return Status::Ok();
+}
+
+// A published checkpoint is the bytes of SerializeCheckpoint in chunks, one
+// message each: magic "GTCKCH01", u64 position, u32 chunk, u32 chunks, u64
+// FNV-1a of the whole, then the chunk's bytes. A replica publishes its
+// chunks with "expect the subject's last sequence to be my previous chunk",
+// so that two replicas publishing at once cannot interleave: the chunks of
+// one checkpoint are consecutive, the last one names them all.
+namespace {
+constexpr char kChunkMagic[8] = {'G', 'T', 'C', 'K', 'C', 'H', '0', '1'};
+constexpr size_t kChunkHeader = 8 + 8 + 4 + 4 + 8;
+constexpr size_t kChunkBytes = 256 << 10;  // under NATS's default 1 MB payload
+
+struct ChunkHeader {
+  uint64_t position = 0;
+  uint32_t index = 0, count = 0;
+  uint64_t hash = 0;
+};
+
+bool ReadChunkHeader(const char* data, int length, ChunkHeader& h) {
+  if (length < static_cast<int>(kChunkHeader) || std::memcmp(data, kChunkMagic, 8) != 0) return false;
+  std::memcpy(&h.position, data + 8, 8);
+  std::memcpy(&h.index, data + 16, 4);
+  std::memcpy(&h.count, data + 20, 4);
+  std::memcpy(&h.hash, data + 24, 8);
+  return h.count > 0 && h.index < h.count;
+}
+}  // namespace
+
+std::pair<uint64_t, uint64_t> ClusterLog::Impl::NewestPublished() {
+  natsMsg* msg = nullptr;
+  if (js_GetLastMsg(&msg, js, checkpoint_stream.c_str(), checkpoint_subject.c_str(), nullptr, nullptr) != NATS_OK)
+    return {0, 0};
+  ChunkHeader h;
+  std::pair<uint64_t, uint64_t> out{0, natsMsg_GetSequence(msg)};
+  if (ReadChunkHeader(natsMsg_GetData(msg), natsMsg_GetDataLength(msg), h) && h.index + 1 == h.count)
+    out.first = h.position;
+  natsMsg_Destroy(msg);
+  return out;
+}
+
+Status ClusterLog::Impl::PublishCheckpoint(const ReplicaCheckpoint& checkpoint) {
+  const std::string bytes = SerializeCheckpoint(checkpoint);
+  const uint64_t hash = Fnv1a(bytes.data(), bytes.size());
+  const uint32_t count = static_cast<uint32_t>((bytes.size() + kChunkBytes - 1) / kChunkBytes);
+  uint64_t last_seq = NewestPublished().second, first_seq = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    std::string msg(kChunkMagic, 8);
+    msg.append(reinterpret_cast<const char*>(&checkpoint.position), 8);
+    msg.append(reinterpret_cast<const char*>(&i), 4);
+    msg.append(reinterpret_cast<const char*>(&count), 4);
+    msg.append(reinterpret_cast<const char*>(&hash), 8);
+    msg.append(bytes, static_cast<size_t>(i) * kChunkBytes, kChunkBytes);
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.ExpectLastSubjectSeq = last_seq;
+    po.ExpectNoMessage = last_seq == 0;
+    jsPubAck* ack = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    const natsStatus s =
+        js_Publish(&ack, js, checkpoint_subject.c_str(), msg.data(), static_cast<int>(msg.size()), &po, &code);
+    if (s != NATS_OK) return FailedPrecondition("publish checkpoint chunk " + std::to_string(i) + ": " + NatsError(s, code));
+    last_seq = ack->Sequence;
+    if (i == 0) first_seq = ack->Sequence;
+    jsPubAck_Destroy(ack);
+  }
+  // Only the newest checkpoint is kept.
+  jsOptions po;
+  jsOptions_Init(&po);
+  po.Stream.Purge.Sequence = first_seq;
+  js_PurgeStream(js, checkpoint_stream.c_str(), &po, nullptr);
+  return Status::Ok();
+}
+
+Result<ReplicaCheckpoint> ClusterLog::Impl::FetchPublishedCheckpoint() {
+  const auto [position, last_seq] = NewestPublished();
+  if (position == 0) return FailedPrecondition("no checkpoint was published to stream " + checkpoint_stream);
+  std::string bytes;
+  ChunkHeader last;
+  for (uint64_t seq = 0;; ++seq) {
+    natsMsg* msg = nullptr;
+    if (seq == 0) {
+      // The last chunk says how many there are, and so where the first is.
+      if (js_GetMsg(&msg, js, checkpoint_stream.c_str(), last_seq, nullptr, nullptr) != NATS_OK)
+        return FailedPrecondition("published checkpoint: its last chunk is gone");
+      ReadChunkHeader(natsMsg_GetData(msg), natsMsg_GetDataLength(msg), last);
+      natsMsg_Destroy(msg);
+      seq = last_seq - last.count;
+      continue;
+    }
+    if (js_GetMsg(&msg, js, checkpoint_stream.c_str(), seq, nullptr, nullptr) != NATS_OK)
+      return FailedPrecondition("published checkpoint at position " + std::to_string(position) + ": chunk at " +
+                                std::to_string(seq) + " is gone (a newer one replaced it: try again)");
+    ChunkHeader h;
+    const bool ok = ReadChunkHeader(natsMsg_GetData(msg), natsMsg_GetDataLength(msg), h) && h.position == position &&
+                    h.count == last.count && h.index == seq - (last_seq - last.count + 1);
+    if (ok) bytes.append(natsMsg_GetData(msg) + kChunkHeader, natsMsg_GetDataLength(msg) - kChunkHeader);
+    natsMsg_Destroy(msg);
+    if (!ok) return FailedPrecondition("published checkpoint at position " + std::to_string(position) + ": chunk at " +
+                                       std::to_string(seq) + " does not belong to it");
+    if (seq == last_seq) break;
+  }
+  if (Fnv1a(bytes.data(), bytes.size()) != last.hash)
+    return FailedPrecondition("published checkpoint at position " + std::to_string(position) + ": checksum mismatch");
+  const Dataset& ds = engine.Read()->dataset();
+  return ParseCheckpoint(bytes, "checkpoint published to " + checkpoint_stream, ds.fingerprint, ds.leaf_count(),
+                         ds.metric_count());
+}
+
+void ClusterLog::Impl::MaybePublishCheckpoint() {
+  const uint64_t every = options.publish_checkpoint_every_positions;
+  const uint64_t position = applied.load();
+  if (every == 0 || position < published_position + every) return;
+  // Another replica may have published since we last looked.
+  published_position = std::max(published_position, NewestPublished().first);
+  if (position < published_position + every) return;
+  const uint64_t previous = published_position;
+  if (Status s = PublishCheckpoint(TakeCheckpoint(engine, position, log_time)); !s.ok()) {
+    // Most often another replica published at the same moment: fine.
+    rpc::LogLine("info", "cluster_checkpoint_not_published", {{"position", std::to_string(position)}, {"why", s.message()}});
+    published_position = std::max(published_position, NewestPublished().first);
+    return;
+  }
+  published_position = position;
+  // The log is trimmed up to the checkpoint before this one: a replica
+  // behind by less than a whole interval still reads on without a gap.
+  if (previous > 0) {
+    jsOptions po;
+    jsOptions_Init(&po);
+    po.Stream.Purge.Sequence = previous + 1;
+    js_PurgeStream(js, options.stream.c_str(), &po, nullptr);
+  }
+  rpc::LogLine("info", "cluster_checkpoint_published",
+               {{"position", std::to_string(position)}, {"log_trimmed_through", std::to_string(previous)}});
 }
 
 Status ClusterLog::Impl::Subscribe(uint64_t after) {
@@ -381,13 +544,35 @@ void ClusterLog::Impl::Run() {
     if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
       const uint64_t position = meta->Sequence.Stream;
       lag.store(meta->NumPending);
+      if (position > applied.load() + 1) {
+        // Positions were trimmed before this replica read them: applying on
+        // would diverge. Stop, and say so where an operator and a
+        // supervisor look (log, /healthz); a restart joins from the
+        // newest published checkpoint.
+        const std::string why = "fell behind the trimmed log: applied position " + std::to_string(applied.load()) +
+                                ", next available " + std::to_string(position) +
+                                "; restart this replica to rejoin from the newest published checkpoint";
+        rpc::LogLine("error", "cluster_replica_stopped", {{"stream", options.stream}, {"error", why}});
+        {
+          std::lock_guard lock(digest_mu);
+          failure = why;
+        }
+        jsMsgMetaData_Destroy(meta);
+        natsMsg_Destroy(msg);
+        break;
+      }
       if (position > applied.load()) ApplyOne(position, natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
       jsMsgMetaData_Destroy(meta);
       const uint64_t applied_now = applied.load();
       if (!options.data_dir.empty() && applied_now - checkpoint_position >= options.checkpoint_every_positions)
         WriteCheckpointNow();
+      MaybePublishCheckpoint();
     }
     natsMsg_Destroy(msg);
+  }
+  while (!stopping) {  // stopped by a gap: keep answering checkpoint requests until the replica stops
+    ServeCheckpointRequests();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ServeCheckpointRequests();
   if (!options.data_dir.empty() && applied.load() != checkpoint_position) WriteCheckpointNow();
@@ -402,6 +587,8 @@ Result<std::unique_ptr<ClusterLog>> ClusterLog::Start(Engine& engine, ClusterOpt
   auto impl = std::make_unique<Impl>(engine, std::move(options));
   Impl& d = *impl;
   d.subject = "gridtree." + d.options.stream;
+  d.checkpoint_stream = d.options.stream + "_checkpoints";
+  d.checkpoint_subject = d.subject + ".checkpoints";
   d.origin = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
   const auto view = engine.Read();
   const Dataset& ds = view->dataset();
@@ -429,11 +616,21 @@ Result<std::unique_ptr<ClusterLog>> ClusterLog::Start(Engine& engine, ClusterOpt
                               std::to_string(last) +
                               ": the stream was recreated or purged since. Move " + d.options.data_dir + "/" +
                               kCheckpointFile + " away to rebuild this replica from the stream as it is now");
-  if (first > checkpoint.position + 1)
-    return FailedPrecondition("stream " + d.options.stream + " starts at position " + std::to_string(first) +
-                              " but this replica needs position " + std::to_string(checkpoint.position + 1) +
-                              " (the stream was trimmed): start it with a data directory holding a checkpoint "
-                              "copied from another replica (docs/cluster.md)");
+  if (first > checkpoint.position + 1) {
+    // The log before `first` was trimmed: join from the newest published
+    // checkpoint instead.
+    auto published = d.FetchPublishedCheckpoint();
+    if (!published.ok() || published->position + 1 < first)
+      return FailedPrecondition(
+          "stream " + d.options.stream + " starts at position " + std::to_string(first) + " but this replica needs " +
+          std::to_string(checkpoint.position + 1) + " (the stream was trimmed), and no published checkpoint reaches it (" +
+          (published.ok() ? "the newest is at " + std::to_string(published->position) : published.status().message()) +
+          "); start it again in a minute, or from a data directory copied from another replica (docs/cluster.md)");
+    rpc::LogLine("info", "cluster_checkpoint_fetched",
+                 {{"position", std::to_string(published->position)}, {"stream_start", std::to_string(first)},
+                  {"objects", std::to_string(published->objects.size())}});
+    checkpoint = std::move(published).value();
+  }
   if (checkpoint.position > 0) {
     if (Status s = RestoreCheckpoint(engine, checkpoint); !s.ok())
       return FailedPrecondition(d.options.data_dir + "/" + kCheckpointFile + ": " + s.message());
@@ -507,8 +704,16 @@ rpc::ReplicaStatus ClusterLog::status() const {
     s.digest_position = d.digest_position;
   }
   s.ready = s.position >= d.start_target;
-  s.skipped_messages = d.skipped.load();
   s.log = "jetstream stream " + d.options.stream + " on " + Join(d.options.servers);
+  {
+    std::lock_guard lock(d.digest_mu);
+    s.failure = d.failure;
+    if (!s.failure.empty()) {
+      s.ready = false;
+      s.log += " (stopped: " + s.failure + ")";
+    }
+  }
+  s.skipped_messages = d.skipped.load();
   return s;
 }
 

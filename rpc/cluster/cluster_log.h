@@ -44,6 +44,13 @@ struct ClusterOptions {
   // DEFAULT: 100'000 positions, 60 s
   uint64_t checkpoint_every_positions = 100'000;
   double checkpoint_every_seconds = 60;
+  // Every this many positions a replica publishes its checkpoint to the
+  // stream <stream>_checkpoints (one at a time, the newest kept), and the
+  // log is trimmed up to the checkpoint published before it: a replica
+  // that joins past the trimmed start begins from the newest published
+  // checkpoint. 0: never (the stream keeps everything).
+  // DEFAULT: 100'000
+  uint64_t publish_checkpoint_every_positions = 100'000;
   // The engine's ObjectOptions::expire_after_s: with expiry on, each
   // replica puts an expiry mark in the log every expire_mark_seconds while
   // it tracks objects, and every replica expires at the marks' times.

@@ -105,7 +105,7 @@ ReplicaCheckpoint TakeCheckpoint(const Engine& engine, uint64_t position, int64_
   return c;
 }
 
-Status WriteCheckpoint(const std::string& dir, const ReplicaCheckpoint& c) {
+std::string SerializeCheckpoint(const ReplicaCheckpoint& c) {
   std::string out(kMagic, sizeof kMagic);
   Put(out, c.fingerprint);
   Put(out, c.position);
@@ -122,19 +122,26 @@ Status WriteCheckpoint(const std::string& dir, const ReplicaCheckpoint& c) {
     Put(out, o.time);
   }
   Put(out, Fnv1a(out.data(), out.size()));
-  return SyncedWrite(dir, out);
+  return out;
 }
 
+Status WriteCheckpoint(const std::string& dir, const ReplicaCheckpoint& c) { return SyncedWrite(dir, SerializeCheckpoint(c)); }
+
 Result<ReplicaCheckpoint> ReadCheckpoint(const std::string& dir, uint64_t fingerprint, size_t leaf_count,
-                                  size_t metric_count) {
+                                         size_t metric_count) {
   const std::string path = dir + "/" + kCheckpointFile;
   std::ifstream in(path, std::ios::binary);
-  ReplicaCheckpoint c;
-  if (!in) return c;  // none yet
+  if (!in) return ReplicaCheckpoint{};  // none yet
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto bad = [&](const std::string& why) {
-    return FailedPrecondition(path + ": " + why + "; move it away to rebuild this replica from the stream");
-  };
+  auto c = ParseCheckpoint(bytes, path, fingerprint, leaf_count, metric_count);
+  if (!c.ok()) return FailedPrecondition(c.status().message() + "; move it away to rebuild this replica from the stream");
+  return c;
+}
+
+Result<ReplicaCheckpoint> ParseCheckpoint(const std::string& bytes, const std::string& what, uint64_t fingerprint,
+                                          size_t leaf_count, size_t metric_count) {
+  ReplicaCheckpoint c;
+  auto bad = [&](const std::string& why) { return FailedPrecondition(what + ": " + why); };
   if (bytes.size() < sizeof kMagic + 8 || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
     return bad("not a gridtree checkpoint");
   uint64_t stored = 0;

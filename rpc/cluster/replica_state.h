@@ -34,6 +34,12 @@ struct ReplicaCheckpoint {
 inline constexpr const char* kCheckpointFile = "checkpoint.bin";
 
 ReplicaCheckpoint TakeCheckpoint(const Engine& engine, uint64_t position, int64_t log_time);
+// The bytes of a checkpoint (what checkpoint.bin holds, and what a replica
+// publishes for others to join from), and back; `what` names the source in
+// errors.
+std::string SerializeCheckpoint(const ReplicaCheckpoint& checkpoint);
+Result<ReplicaCheckpoint> ParseCheckpoint(const std::string& bytes, const std::string& what, uint64_t fingerprint,
+                                          size_t leaf_count, size_t metric_count);
 // DIR/checkpoint.bin, through a temporary file, fsync and rename.
 Status WriteCheckpoint(const std::string& dir, const ReplicaCheckpoint& checkpoint);
 // nullopt-like: position 0 and no values when there is none. A checkpoint

@@ -138,6 +138,10 @@ class HttpApi final : public kj::HttpService {
       return SendError(response, 400, "Bad Request", "bad request target");
     }
     if (path == "/healthz") {
+      // A replica that stopped applying its log must be restarted.
+      if (state_.options.write_log)
+        if (std::string failure = state_.options.write_log->status().failure; !failure.empty())
+          return Send(response, 503, "Service Unavailable", "text/plain", kj::str(failure, "\n"));
       std::string why;
       if (!state_.listeners.empty() && !Accepting(&why))
         return Send(response, 503, "Service Unavailable", "text/plain", kj::str(why, "\n"));

@@ -225,6 +225,9 @@ void RegisterServe(CLI::App& app) {
   cmd->add_option("--checkpoint-seconds", a->cluster_options.checkpoint_every_seconds,
                   "Cluster mode: write the local checkpoint at least this often while writes come")
       ->capture_default_str();
+  cmd->add_option("--publish-checkpoint-positions", a->cluster_options.publish_checkpoint_every_positions,
+                  "Cluster mode: publish a checkpoint for joining replicas, and trim the log, this often (0: never)")
+      ->capture_default_str();
   cmd->add_option("--drain-seconds", a->drain_seconds, "On SIGTERM/SIGINT, wait this long for calls in flight")
       ->capture_default_str();
   cmd->callback([a, listen_opt] {

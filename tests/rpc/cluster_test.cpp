@@ -110,7 +110,8 @@ class ClusterTest : public ::testing::Test {
   }
 
   // Replica i on fixed ports (the same after a restart), its own data directory.
-  std::unique_ptr<ServeProcess> StartReplica(int i, const std::string& image = "", const std::string& stream = "grid") {
+  std::unique_ptr<ServeProcess> StartReplica(int i, const std::string& image = "", const std::string& stream = "grid",
+                                            std::vector<std::string> more = {}) {
     while (ports_.size() <= static_cast<size_t>(i)) ports_.push_back({testing::FreePort(), testing::FreePort()});
     std::vector<std::string> args = {image.empty() ? image_ : image,
                                      "--listen", "127.0.0.1:" + std::to_string(ports_[i].first),
@@ -121,6 +122,7 @@ class ClusterTest : public ::testing::Test {
                                      "--data-dir", (dir_ / ("replica" + std::to_string(i))).string(),
                                      "--publish-timeout-ms", "2000",
                                      "--checkpoint-seconds", "0.5"};
+    args.insert(args.end(), more.begin(), more.end());
     return std::make_unique<ServeProcess>(args, dir_ / ("replica" + std::to_string(i) + ".log"));
   }
   std::string Address(int i) const { return "127.0.0.1:" + std::to_string(ports_[i].first); }
@@ -424,6 +426,59 @@ TEST_F(ClusterTest, AReplicaRestartsFromItsCheckpointAndIsRefusedWhenTheStreamWa
   auto refused = StartReplica(0);
   ASSERT_NE(refused->WaitExit(30), -1) << refused->Log();
   EXPECT_NE(refused->Log().find("recreated or purged"), std::string::npos) << refused->Log();
+}
+
+TEST_F(ClusterTest, AReplicaJoiningPastTheTrimmedLogStartsFromThePublishedCheckpoint) {
+  const std::vector<std::string> publish = {"--publish-checkpoint-positions", "20"};
+  replicas_.push_back(StartReplica(0, "", "grid", publish));
+  ASSERT_NE(replicas_[0]->port(), 0u) << replicas_[0]->Log();
+  rpc::Client c(Address(0));
+  auto wr = c.gridtree().writerRequest();
+  wr.setToken(kToken);
+  auto w = wr.send().getWriter();
+  for (int k = 0; k < 90; ++k) {
+    if (k % 3 == 0) {
+      auto req = w.trackRequest();
+      auto r = req.initReports(1)[0];
+      r.setId("boat-" + std::to_string(k % 7));
+      r.setKind("boat");
+      r.setLon(112.005 + 0.01 * (k % 8));
+      r.setLat(22.005 + 0.01 * (k % 5));
+      req.send().wait(c.wait_scope());
+      continue;
+    }
+    auto req = w.applyRequest();
+    auto u = req.initUpdates(1)[0];
+    u.setLeaf("g" + std::to_string(k % 8) + "_" + std::to_string(k % 6));
+    u.setMetric("population");
+    u.setOp(proto::MetricUpdate::Op::ADD);
+    u.setValue(k);
+    req.send().wait(c.wait_scope());
+  }
+  // The log no longer starts at 1: it was trimmed behind a published checkpoint.
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;
+  jsStreamInfo* si = nullptr;
+  ASSERT_EQ(natsConnection_ConnectTo(&nc, nats_->Urls().c_str()), NATS_OK);
+  ASSERT_EQ(natsConnection_JetStream(&js, nc, nullptr), NATS_OK);
+  ASSERT_EQ(js_GetStreamInfo(&si, js, "grid", nullptr, nullptr), NATS_OK);
+  const uint64_t first = si->State.FirstSeq;
+  jsStreamInfo_Destroy(si);
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+  EXPECT_GT(first, 1u);
+  EXPECT_NE(replicas_[0]->Log().find("event=cluster_checkpoint_published"), std::string::npos);
+
+  // A new replica with nothing starts from the published checkpoint and
+  // reads the rest of the log: the same state as the replica that saw it all.
+  replicas_.push_back(StartReplica(1, "", "grid", publish));
+  ASSERT_NE(replicas_[1]->port(), 0u) << replicas_[1]->Log();
+  EXPECT_NE(replicas_[1]->Log().find("event=cluster_checkpoint_fetched"), std::string::npos) << replicas_[1]->Log();
+  ASSERT_TRUE(Converged({0, 1})) << replicas_[1]->Log();
+  EXPECT_EQ(InfoOf(1).digest, InfoOf(0).digest);
+  EXPECT_EQ(InfoOf(1).position, 90u);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(Population(1, "g" + std::to_string(i) + "_" + std::to_string(i % 6)),
+                                        Population(0, "g" + std::to_string(i) + "_" + std::to_string(i % 6)));
 }
 
 }  // namespace

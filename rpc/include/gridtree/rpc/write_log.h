@@ -39,6 +39,7 @@ struct ReplicaStatus {
   bool ready = false;            // caught up with the log's end as seen at start
   uint64_t skipped_messages = 0; // log entries that were not gridtree writes, skipped by every replica alike
   std::string log;               // e.g. "jetstream stream gridtree on nats://127.0.0.1:4222"
+  std::string failure;           // why the replica stopped applying the log ("" while it applies)
 };
 
 class WriteLog {
