@@ -65,7 +65,12 @@ struct ClusterLog::Impl {
   // Writes taken here and not yet answered, by request number.
   struct Pending {
     Done done;
+    // For a publish no JetStream server took (the stream's leader is being
+    // elected): sent again, with the same message id, until the timeout.
+    std::string bytes;
+    SteadyClock::time_point first_try, next_try;
   };
+  std::vector<uint64_t> retries;  // requests to publish again; guarded by pending_mu
   std::mutex pending_mu;
   std::map<uint64_t, Pending> pending;
   std::atomic<uint64_t> next_request{0};
@@ -82,6 +87,7 @@ struct ClusterLog::Impl {
   uint64_t checkpoint_position = 0;
   SteadyClock::time_point checkpoint_at = SteadyClock::now();
   SteadyClock::time_point digest_at{};
+  SteadyClock::time_point lag_checked_at{};
   std::atomic<int64_t> last_expire_mark{0};
   // Published checkpoints: their stream and subject, and the position of
   // the newest one seen (by the reader).
@@ -104,6 +110,8 @@ struct ClusterLog::Impl {
   Status FindOrCreateStream(uint64_t* first, uint64_t* last);
   Status Subscribe(uint64_t after);
   void Publish(LogMessage message, Done done);
+  void SendAsync(uint64_t request, const std::string& bytes);
+  void SendRetries();
   static void OnPublishError(jsCtx*, jsPubAckErr* pae, void* closure);
   std::optional<Pending> TakePending(uint64_t request);
   void Run();
@@ -356,6 +364,10 @@ Status ClusterLog::Impl::Subscribe(uint64_t after) {
   so.Ordered = true;  // in order, no acks, recreated by the client after a server fails
   so.Config.DeliverPolicy = js_DeliverByStartSequence;
   so.Config.OptStartSeq = after + 1;
+  // Heartbeats every second: when the server holding the consumer dies, the
+  // client notices in about two seconds (the default, 5 s, stalled a
+  // replica for 10 s) and recreates it from the next position.
+  so.Config.Heartbeat = int64_t{1'000'000'000};
   jsErrCode code = static_cast<jsErrCode>(0);
   const auto give_up = SteadyClock::now() + std::chrono::seconds(30);
   for (;;) {
@@ -386,20 +398,41 @@ void ClusterLog::Impl::Publish(LogMessage message, Done done) {
   message.origin = origin;
   message.request = ++next_request;
   message.time = UnixNow();
-  const std::string bytes = EncodeLogMessage(message);
+  std::string bytes = EncodeLogMessage(message);
   if (done) {
     std::lock_guard lock(pending_mu);
-    pending[message.request] = Pending{std::move(done)};
+    pending[message.request] = Pending{std::move(done), bytes, SteadyClock::now(), {}};
   }
+  SendAsync(message.request, bytes);
+}
+
+void ClusterLog::Impl::SendAsync(uint64_t request, const std::string& bytes) {
   jsPubOptions po;
   jsPubOptions_Init(&po);
   po.MaxWait = options.publish_timeout_ms;
-  const std::string msg_id = std::to_string(origin) + "-" + std::to_string(message.request);
+  // The message id makes a publish sent twice (a retry) stored once.
+  const std::string msg_id = std::to_string(origin) + "-" + std::to_string(request);
   po.MsgId = msg_id.c_str();
   const natsStatus s = js_PublishAsync(js, subject.c_str(), bytes.data(), static_cast<int>(bytes.size()), &po);
   if (s != NATS_OK)
-    if (auto p = TakePending(message.request))
+    if (auto p = TakePending(request))
       p->done(FailedPrecondition("not stored: the replicated log refused the write: " + NatsError(s)));
+}
+
+void ClusterLog::Impl::SendRetries() {
+  std::vector<std::pair<uint64_t, std::string>> due;
+  {
+    std::lock_guard lock(pending_mu);
+    const auto now = SteadyClock::now();
+    std::erase_if(retries, [&](uint64_t request) {
+      auto it = pending.find(request);
+      if (it == pending.end()) return true;
+      if (it->second.next_try > now) return false;
+      due.emplace_back(request, it->second.bytes);
+      return true;
+    });
+  }
+  for (auto& [request, bytes] : due) SendAsync(request, bytes);
 }
 
 void ClusterLog::Impl::OnPublishError(jsCtx*, jsPubAckErr* pae, void* closure) {
@@ -407,6 +440,19 @@ void ClusterLog::Impl::OnPublishError(jsCtx*, jsPubAckErr* pae, void* closure) {
   const char* data = natsMsg_GetData(pae->Msg);
   const auto [msg_origin, request] = PeekOrigin({data, static_cast<size_t>(natsMsg_GetDataLength(pae->Msg))});
   if (msg_origin != self->origin) return;
+  if (pae->Err == NATS_NO_RESPONDERS) {
+    // Nothing was stored; while the stream elects a leader, try again
+    // every 100 ms until the publish timeout (the reader thread sends).
+    std::lock_guard lock(self->pending_mu);
+    auto it = self->pending.find(request);
+    if (it == self->pending.end()) return;
+    const auto now = SteadyClock::now();
+    if (now - it->second.first_try < std::chrono::milliseconds(self->options.publish_timeout_ms)) {
+      it->second.next_try = now + std::chrono::milliseconds(100);
+      self->retries.push_back(request);
+      return;
+    }
+  }
   auto p = self->TakePending(request);
   if (!p) return;
   const std::string why = pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err);
@@ -497,6 +543,16 @@ void ClusterLog::Impl::ServeCheckpointRequests() {
 void ClusterLog::Impl::Idle() {
   const auto now = SteadyClock::now();
   const uint64_t position = applied.load();
+  // The lag when nothing arrives: the stream's end as JetStream says, once
+  // a second (a replica whose consumer is being recreated shows it).
+  if (now - lag_checked_at >= std::chrono::seconds(1)) {
+    lag_checked_at = now;
+    jsStreamInfo* info = nullptr;
+    if (js_GetStreamInfo(&info, js, options.stream.c_str(), nullptr, nullptr) == NATS_OK) {
+      lag.store(info->State.LastSeq > position ? info->State.LastSeq - position : 0);
+      jsStreamInfo_Destroy(info);
+    }
+  }
   // The digest of a position, computed when the reader has nothing to do
   // (at most once a second): it walks every leaf and object.
   bool due = false;
@@ -522,10 +578,10 @@ void ClusterLog::Impl::Run() {
   SteadyClock::time_point last_error{};
   while (!stopping) {
     ServeCheckpointRequests();
+    SendRetries();
     natsMsg* msg = nullptr;
     const natsStatus s = natsSubscription_NextMsg(&msg, subscription, 100);
     if (s == NATS_TIMEOUT) {
-      if (natsConnection_Status(connection) == NATS_CONN_STATUS_CONNECTED) lag.store(0);
       Idle();
       continue;
     }
@@ -650,6 +706,9 @@ Result<std::unique_ptr<ClusterLog>> ClusterLog::Start(Engine& engine, ClusterOpt
 ClusterLog::~ClusterLog() {
   impl_->stopping = true;
   if (impl_->reader.joinable()) impl_->reader.join();
+  // No acknowledgement callback after this: the pending writes are failed
+  // below, once, and the Impl they point to goes after them.
+  if (impl_->connection) natsConnection_Close(impl_->connection);
   std::map<uint64_t, Impl::Pending> left;
   {
     std::lock_guard lock(impl_->pending_mu);

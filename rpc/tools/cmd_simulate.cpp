@@ -49,17 +49,238 @@ std::vector<std::string> ChainsAt(proto::LocateBatchResult::Reader r, size_t poi
   return out;
 }
 
+struct SimulateArgs {
+  std::string connect = "127.0.0.1:7433", token_file, village = "440781110207";
+  int boats = 262, staff = 3770;
+  double rate = 1, duration = 60;
+  uint64_t seed = 1;
+};
+
+// The simulation itself; a failed call throws kj::Exception.
+void RunSimulation(const SimulateArgs& a) {
+  const std::string token = ReadTokenFile(a.token_file);
+  if (token.empty()) Fail("token file " + a.token_file + " is missing or empty");
+  if (!(a.rate > 0)) Fail("--rate must be positive");
+  rpc::Client c(a.connect, rpc::ClientOptions{uint64_t{256} << 20, 4});
+  auto& ws = c.wait_scope();
+  auto& gt = c.gridtree();
+  std::mt19937_64 random(a.seed);
+  std::uniform_real_distribution<double> unit(0, 1);
+  auto uniform = [&] { return unit(random); };
+  // The village's grids: the sea ones (boats go there) and one on land (the harbour).
+  std::vector<std::pair<std::string, Box>> sea_grids;
+  Box harbour{0, 0, 0, 0};
+  std::string harbour_grid;
+  try {
+    auto children = gt.childrenRequest();
+    children.setId(a.village);
+    auto grids = children.send().wait(ws);  // answers are read while their response lives
+    for (auto grid : grids.getChildren()) {
+      auto req = gt.nodeRequest();
+      req.setId(grid.getId());
+      auto answer = req.send().wait(ws);
+      auto info = answer.getNode();
+      auto b = info.getBounds();
+      const Box box{b.getWest(), b.getSouth(), b.getEast(), b.getNorth()};
+      if (std::string(info.getKind().cStr()) == "sea") {
+        sea_grids.emplace_back(grid.getId().cStr(), box);
+      } else if (harbour_grid.empty()) {
+        harbour_grid = grid.getId().cStr();
+        harbour = box;
+      }
+    }
+  } catch (const kj::Exception& e) {
+    Fail("cannot read the village " + a.village + ": " + e.getDescription().cStr());
+  }
+  if (a.boats > 0 && (sea_grids.empty() || harbour_grid.empty()))
+    Fail("village " + a.village + " has no sea grid or no land grid; give --village or --boats 0");
+  // Points inside a node, by rejection: random points in its box, located.
+  auto points_in = [&](const Box& box, const std::string& node, proto::Level level, size_t n) {
+    std::vector<std::pair<double, double>> out;
+    for (int round = 0; round < 200 && out.size() < n; ++round) {
+      const size_t tries = std::max<size_t>(64, 4 * (n - out.size()));
+      auto req = gt.locateBatchRequest();
+      auto lon = req.initLon(static_cast<unsigned>(tries));
+      auto lat = req.initLat(static_cast<unsigned>(tries));
+      std::vector<std::pair<double, double>> tried(tries);  // the request is gone once sent
+      for (size_t i = 0; i < tries; ++i) {
+        tried[i] = {box.west + uniform() * (box.east - box.west), box.south + uniform() * (box.north - box.south)};
+        lon.set(static_cast<unsigned>(i), tried[i].first);
+        lat.set(static_cast<unsigned>(i), tried[i].second);
+      }
+      req.setWithChains(true);
+      auto answer = req.send().wait(ws);
+      const std::vector<std::string> found = ChainsAt(answer.getResult(), tries, level);
+      for (size_t i = 0; i < tries && out.size() < n; ++i)
+        if (found[i] == node) out.push_back(tried[i]);
+    }
+    if (out.size() < n) Fail("could not find points inside " + node);
+    return out;
+  };
+  std::vector<Mover> movers;
+  if (a.boats > 0) {
+    const auto at_harbour = points_in(harbour, harbour_grid, proto::Level::GRID, static_cast<size_t>(a.boats));
+    for (int i = 0; i < a.boats; ++i) {
+      Mover m;
+      m.id = "boat-" + std::to_string(i + 1);
+      m.kind = "boat";
+      m.lon = m.to_lon = at_harbour[i].first;
+      m.lat = m.to_lat = at_harbour[i].second;
+      m.wait = static_cast<int>(uniform() * 20 * a.rate);
+      movers.push_back(std::move(m));
+    }
+  }
+  if (a.staff > 0) {
+    // Staff start at random points of the city; the grid there is theirs.
+    auto answer = gt.infoRequest().send().wait(ws);
+    auto b = answer.getInfo().getBounds();
+    const Box city{b.getWest(), b.getSouth(), b.getEast(), b.getNorth()};
+    while (movers.size() < static_cast<size_t>(a.boats + a.staff)) {
+      auto req = gt.locateBatchRequest();
+      const unsigned tries = 4096;
+      auto lon = req.initLon(tries);
+      auto lat = req.initLat(tries);
+      std::vector<std::pair<double, double>> tried(tries);
+      for (unsigned i = 0; i < tries; ++i) {
+        tried[i] = {city.west + uniform() * (city.east - city.west), city.south + uniform() * (city.north - city.south)};
+        lon.set(i, tried[i].first);
+        lat.set(i, tried[i].second);
+      }
+      req.setWithChains(true);
+      auto located = req.send().wait(ws);
+      const std::vector<std::string> grids = ChainsAt(located.getResult(), tries, proto::Level::GRID);
+      for (unsigned i = 0; i < tries && movers.size() < static_cast<size_t>(a.boats + a.staff); ++i) {
+        const std::string& grid = grids[i];
+        if (grid.empty()) continue;
+        // Staff walk on land: the village's sea grids are the boats'.
+        if (std::any_of(sea_grids.begin(), sea_grids.end(), [&](const auto& s) { return s.first == grid; })) continue;
+        Mover m;
+        m.id = "staff-" + std::to_string(movers.size() - a.boats + 1);
+        m.kind = "staff";
+        m.lon = m.to_lon = tried[i].first;
+        m.lat = m.to_lat = tried[i].second;
+        m.home = grid;
+        movers.push_back(std::move(m));
+      }
+    }
+  }
+  auto wreq = gt.writerRequest();
+  wreq.setToken(token);
+  auto writer = wreq.send().getWriter();
+  const double dt = 1.0 / a.rate;
+  const double boat_step = 0.004 * dt;   // degrees per tick: about 15 knots
+  const double staff_step = 0.00002 * dt;  // about 2 m/s
+  const auto t0 = std::chrono::steady_clock::now();
+  auto last_report = t0;
+  uint64_t sent = 0, outside = 0;
+  for (int64_t tick = 0;; ++tick) {
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (a.duration > 0 && elapsed >= a.duration) break;
+    // Boats: wait in harbour, sail to a point of a sea grid, stay, sail back.
+    for (Mover& m : movers) {
+      if (m.kind != "boat") continue;
+      if (m.wait > 0) {
+        --m.wait;
+        continue;
+      }
+      const double dx = m.to_lon - m.lon, dy = m.to_lat - m.lat, d = std::hypot(dx, dy);
+      if (d > boat_step) {
+        m.lon += dx / d * boat_step;
+        m.lat += dy / d * boat_step;
+        continue;
+      }
+      m.lon = m.to_lon;
+      m.lat = m.to_lat;
+      if (m.state == 3) {  // back in harbour: unload a while
+        m.state = 0;
+        m.wait = static_cast<int>((5 + uniform() * 15) * a.rate);
+      } else if (m.state == 0) {  // in harbour: head out to a random sea grid
+        const auto& [grid, box] = sea_grids[static_cast<size_t>(uniform() * sea_grids.size())];
+        const auto target = points_in(box, grid, proto::Level::GRID, 1)[0];
+        m.to_lon = target.first;
+        m.to_lat = target.second;
+        m.state = 1;
+      } else if (m.state == 1) {  // arrived at sea: fish a while
+        m.state = 2;
+        m.wait = static_cast<int>((10 + uniform() * 20) * a.rate);
+      } else {  // back to the harbour
+        const auto target = points_in(harbour, harbour_grid, proto::Level::GRID, 1)[0];
+        m.to_lon = target.first;
+        m.to_lat = target.second;
+        m.state = 3;
+      }
+    }
+    // Staff: a step in a random direction, kept only if it stays in their grid.
+    std::vector<size_t> walkers;
+    auto check = gt.locateBatchRequest();
+    size_t staff_count = 0;
+    for (const Mover& m : movers) staff_count += m.kind == "staff";
+    auto clon = check.initLon(static_cast<unsigned>(staff_count));
+    auto clat = check.initLat(static_cast<unsigned>(staff_count));
+    std::vector<std::pair<double, double>> steps;
+    for (size_t i = 0; i < movers.size(); ++i) {
+      if (movers[i].kind != "staff") continue;
+      const double angle = uniform() * 2 * M_PI;
+      steps.emplace_back(movers[i].lon + std::cos(angle) * staff_step, movers[i].lat + std::sin(angle) * staff_step);
+      clon.set(static_cast<unsigned>(walkers.size()), steps.back().first);
+      clat.set(static_cast<unsigned>(walkers.size()), steps.back().second);
+      walkers.push_back(i);
+    }
+    if (!walkers.empty()) {
+      check.setWithChains(true);
+      auto located = check.send().wait(ws);
+      const std::vector<std::string> grids = ChainsAt(located.getResult(), walkers.size(), proto::Level::GRID);
+      for (size_t w = 0; w < walkers.size(); ++w) {
+        Mover& m = movers[walkers[w]];
+        if (grids[w] != m.home) continue;
+        m.lon = steps[w].first;
+        m.lat = steps[w].second;
+      }
+    }
+    auto req = writer.trackRequest();
+    auto list = req.initReports(static_cast<unsigned>(movers.size()));
+    for (size_t i = 0; i < movers.size(); ++i) {
+      auto b = list[static_cast<unsigned>(i)];
+      b.setId(movers[i].id);
+      b.setKind(movers[i].kind);
+      b.setLon(movers[i].lon);
+      b.setLat(movers[i].lat);
+    }
+    try {
+      auto r = req.send().wait(ws);
+      sent += r.getReports();
+      outside += r.getOutside();
+    } catch (const kj::Exception& e) {
+      // A cluster without a quorum, or a busy server: this tick's reports
+      // are lost, the next tick sends everyone's position again.
+      const std::string why = e.getDescription().cStr();
+      const bool transient = e.getType() == kj::Exception::Type::OVERLOADED ||
+                             why.find("not stored") != std::string::npos ||
+                             why.find("not acknowledged") != std::string::npos;
+      if (!transient) Fail(std::string("track: ") + why);
+      std::cerr << "simulate: a tick's reports were refused, going on: " << why << std::endl;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_report >= std::chrono::seconds(1)) {
+      last_report = now;
+      int at_sea = 0;
+      for (const Mover& m : movers) at_sea += m.kind == "boat" && m.state == 2;
+      std::cerr << "simulate: " << static_cast<int64_t>(elapsed) << " s, " << sent << " reports, "
+                << a.boats << " boats (" << at_sea << " fishing at sea), " << a.staff << " staff" << std::endl;
+    }
+    const auto next = t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                               std::chrono::duration<double>((tick + 1) * dt));
+    std::this_thread::sleep_until(next);
+  }
+  std::cout << "{\"reports\":" << sent << ",\"outside\":" << outside << ",\"objects\":" << movers.size() << "}"
+            << std::endl;
+}
+
 }  // namespace
 
 void RegisterSimulate(CLI::App& app) {
   auto* cmd = app.add_subcommand("simulate", "Move boats and grid staff on a running server (writer token)");
-  struct Args {
-    std::string connect = "127.0.0.1:7433", token_file, village = "440781110207";
-    int boats = 262, staff = 3770;
-    double rate = 1, duration = 60;
-    uint64_t seed = 1;
-  };
-  auto a = std::make_shared<Args>();
+  auto a = std::make_shared<SimulateArgs>();
   cmd->add_option("--connect", a->connect, "Server address: HOST:PORT or unix:/path")->capture_default_str();
   cmd->add_option("--token-file", a->token_file, "File holding the writer token")->required();
   cmd->add_option("--boats", a->boats, "Fishing boats of the village")->capture_default_str();
@@ -70,215 +291,13 @@ void RegisterSimulate(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--seed", a->seed, "Random seed")->capture_default_str();
   cmd->callback([a] {
-    const std::string token = ReadTokenFile(a->token_file);
-    if (token.empty()) Fail("token file " + a->token_file + " is missing or empty");
-    if (!(a->rate > 0)) Fail("--rate must be positive");
-    rpc::Client c(a->connect, rpc::ClientOptions{uint64_t{256} << 20, 4});
-    auto& ws = c.wait_scope();
-    auto& gt = c.gridtree();
-    std::mt19937_64 random(a->seed);
-    std::uniform_real_distribution<double> unit(0, 1);
-    auto uniform = [&] { return unit(random); };
-    // The village's grids: the sea ones (boats go there) and one on land (the harbour).
-    std::vector<std::pair<std::string, Box>> sea_grids;
-    Box harbour{0, 0, 0, 0};
-    std::string harbour_grid;
+    // Any call that fails outside the track loop's own handling (the
+    // server gone) ends the run with the reason, not an abort.
     try {
-      auto children = gt.childrenRequest();
-      children.setId(a->village);
-      auto grids = children.send().wait(ws);  // answers are read while their response lives
-      for (auto grid : grids.getChildren()) {
-        auto req = gt.nodeRequest();
-        req.setId(grid.getId());
-        auto answer = req.send().wait(ws);
-        auto info = answer.getNode();
-        auto b = info.getBounds();
-        const Box box{b.getWest(), b.getSouth(), b.getEast(), b.getNorth()};
-        if (std::string(info.getKind().cStr()) == "sea") {
-          sea_grids.emplace_back(grid.getId().cStr(), box);
-        } else if (harbour_grid.empty()) {
-          harbour_grid = grid.getId().cStr();
-          harbour = box;
-        }
-      }
+      RunSimulation(*a);
     } catch (const kj::Exception& e) {
-      Fail("cannot read the village " + a->village + ": " + e.getDescription().cStr());
+      Fail(std::string("simulate: ") + e.getDescription().cStr());
     }
-    if (a->boats > 0 && (sea_grids.empty() || harbour_grid.empty()))
-      Fail("village " + a->village + " has no sea grid or no land grid; give --village or --boats 0");
-    // Points inside a node, by rejection: random points in its box, located.
-    auto points_in = [&](const Box& box, const std::string& node, proto::Level level, size_t n) {
-      std::vector<std::pair<double, double>> out;
-      for (int round = 0; round < 200 && out.size() < n; ++round) {
-        const size_t tries = std::max<size_t>(64, 4 * (n - out.size()));
-        auto req = gt.locateBatchRequest();
-        auto lon = req.initLon(static_cast<unsigned>(tries));
-        auto lat = req.initLat(static_cast<unsigned>(tries));
-        std::vector<std::pair<double, double>> tried(tries);  // the request is gone once sent
-        for (size_t i = 0; i < tries; ++i) {
-          tried[i] = {box.west + uniform() * (box.east - box.west), box.south + uniform() * (box.north - box.south)};
-          lon.set(static_cast<unsigned>(i), tried[i].first);
-          lat.set(static_cast<unsigned>(i), tried[i].second);
-        }
-        req.setWithChains(true);
-        auto answer = req.send().wait(ws);
-        const std::vector<std::string> found = ChainsAt(answer.getResult(), tries, level);
-        for (size_t i = 0; i < tries && out.size() < n; ++i)
-          if (found[i] == node) out.push_back(tried[i]);
-      }
-      if (out.size() < n) Fail("could not find points inside " + node);
-      return out;
-    };
-    std::vector<Mover> movers;
-    if (a->boats > 0) {
-      const auto at_harbour = points_in(harbour, harbour_grid, proto::Level::GRID, static_cast<size_t>(a->boats));
-      for (int i = 0; i < a->boats; ++i) {
-        Mover m;
-        m.id = "boat-" + std::to_string(i + 1);
-        m.kind = "boat";
-        m.lon = m.to_lon = at_harbour[i].first;
-        m.lat = m.to_lat = at_harbour[i].second;
-        m.wait = static_cast<int>(uniform() * 20 * a->rate);
-        movers.push_back(std::move(m));
-      }
-    }
-    if (a->staff > 0) {
-      // Staff start at random points of the city; the grid there is theirs.
-      auto answer = gt.infoRequest().send().wait(ws);
-      auto b = answer.getInfo().getBounds();
-      const Box city{b.getWest(), b.getSouth(), b.getEast(), b.getNorth()};
-      while (movers.size() < static_cast<size_t>(a->boats + a->staff)) {
-        auto req = gt.locateBatchRequest();
-        const unsigned tries = 4096;
-        auto lon = req.initLon(tries);
-        auto lat = req.initLat(tries);
-        std::vector<std::pair<double, double>> tried(tries);
-        for (unsigned i = 0; i < tries; ++i) {
-          tried[i] = {city.west + uniform() * (city.east - city.west), city.south + uniform() * (city.north - city.south)};
-          lon.set(i, tried[i].first);
-          lat.set(i, tried[i].second);
-        }
-        req.setWithChains(true);
-        auto located = req.send().wait(ws);
-        const std::vector<std::string> grids = ChainsAt(located.getResult(), tries, proto::Level::GRID);
-        for (unsigned i = 0; i < tries && movers.size() < static_cast<size_t>(a->boats + a->staff); ++i) {
-          const std::string& grid = grids[i];
-          if (grid.empty()) continue;
-          // Staff walk on land: the village's sea grids are the boats'.
-          if (std::any_of(sea_grids.begin(), sea_grids.end(), [&](const auto& s) { return s.first == grid; })) continue;
-          Mover m;
-          m.id = "staff-" + std::to_string(movers.size() - a->boats + 1);
-          m.kind = "staff";
-          m.lon = m.to_lon = tried[i].first;
-          m.lat = m.to_lat = tried[i].second;
-          m.home = grid;
-          movers.push_back(std::move(m));
-        }
-      }
-    }
-    auto wreq = gt.writerRequest();
-    wreq.setToken(token);
-    auto writer = wreq.send().getWriter();
-    const double dt = 1.0 / a->rate;
-    const double boat_step = 0.004 * dt;   // degrees per tick: about 15 knots
-    const double staff_step = 0.00002 * dt;  // about 2 m/s
-    const auto t0 = std::chrono::steady_clock::now();
-    auto last_report = t0;
-    uint64_t sent = 0, outside = 0;
-    for (int64_t tick = 0;; ++tick) {
-      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      if (a->duration > 0 && elapsed >= a->duration) break;
-      // Boats: wait in harbour, sail to a point of a sea grid, stay, sail back.
-      for (Mover& m : movers) {
-        if (m.kind != "boat") continue;
-        if (m.wait > 0) {
-          --m.wait;
-          continue;
-        }
-        const double dx = m.to_lon - m.lon, dy = m.to_lat - m.lat, d = std::hypot(dx, dy);
-        if (d > boat_step) {
-          m.lon += dx / d * boat_step;
-          m.lat += dy / d * boat_step;
-          continue;
-        }
-        m.lon = m.to_lon;
-        m.lat = m.to_lat;
-        if (m.state == 3) {  // back in harbour: unload a while
-          m.state = 0;
-          m.wait = static_cast<int>((5 + uniform() * 15) * a->rate);
-        } else if (m.state == 0) {  // in harbour: head out to a random sea grid
-          const auto& [grid, box] = sea_grids[static_cast<size_t>(uniform() * sea_grids.size())];
-          const auto target = points_in(box, grid, proto::Level::GRID, 1)[0];
-          m.to_lon = target.first;
-          m.to_lat = target.second;
-          m.state = 1;
-        } else if (m.state == 1) {  // arrived at sea: fish a while
-          m.state = 2;
-          m.wait = static_cast<int>((10 + uniform() * 20) * a->rate);
-        } else {  // back to the harbour
-          const auto target = points_in(harbour, harbour_grid, proto::Level::GRID, 1)[0];
-          m.to_lon = target.first;
-          m.to_lat = target.second;
-          m.state = 3;
-        }
-      }
-      // Staff: a step in a random direction, kept only if it stays in their grid.
-      std::vector<size_t> walkers;
-      auto check = gt.locateBatchRequest();
-      size_t staff_count = 0;
-      for (const Mover& m : movers) staff_count += m.kind == "staff";
-      auto clon = check.initLon(static_cast<unsigned>(staff_count));
-      auto clat = check.initLat(static_cast<unsigned>(staff_count));
-      std::vector<std::pair<double, double>> steps;
-      for (size_t i = 0; i < movers.size(); ++i) {
-        if (movers[i].kind != "staff") continue;
-        const double angle = uniform() * 2 * M_PI;
-        steps.emplace_back(movers[i].lon + std::cos(angle) * staff_step, movers[i].lat + std::sin(angle) * staff_step);
-        clon.set(static_cast<unsigned>(walkers.size()), steps.back().first);
-        clat.set(static_cast<unsigned>(walkers.size()), steps.back().second);
-        walkers.push_back(i);
-      }
-      if (!walkers.empty()) {
-        check.setWithChains(true);
-        auto located = check.send().wait(ws);
-        const std::vector<std::string> grids = ChainsAt(located.getResult(), walkers.size(), proto::Level::GRID);
-        for (size_t w = 0; w < walkers.size(); ++w) {
-          Mover& m = movers[walkers[w]];
-          if (grids[w] != m.home) continue;
-          m.lon = steps[w].first;
-          m.lat = steps[w].second;
-        }
-      }
-      auto req = writer.trackRequest();
-      auto list = req.initReports(static_cast<unsigned>(movers.size()));
-      for (size_t i = 0; i < movers.size(); ++i) {
-        auto b = list[static_cast<unsigned>(i)];
-        b.setId(movers[i].id);
-        b.setKind(movers[i].kind);
-        b.setLon(movers[i].lon);
-        b.setLat(movers[i].lat);
-      }
-      try {
-        auto r = req.send().wait(ws);
-        sent += r.getReports();
-        outside += r.getOutside();
-      } catch (const kj::Exception& e) {
-        Fail(std::string("track: ") + e.getDescription().cStr());
-      }
-      const auto now = std::chrono::steady_clock::now();
-      if (now - last_report >= std::chrono::seconds(1)) {
-        last_report = now;
-        int at_sea = 0;
-        for (const Mover& m : movers) at_sea += m.kind == "boat" && m.state == 2;
-        std::cerr << "simulate: " << static_cast<int64_t>(elapsed) << " s, " << sent << " reports, "
-                  << a->boats << " boats (" << at_sea << " fishing at sea), " << a->staff << " staff" << std::endl;
-      }
-      const auto next = t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                 std::chrono::duration<double>((tick + 1) * dt));
-      std::this_thread::sleep_until(next);
-    }
-    std::cout << "{\"reports\":" << sent << ",\"outside\":" << outside << ",\"objects\":" << movers.size() << "}"
-              << std::endl;
   });
 }
 
