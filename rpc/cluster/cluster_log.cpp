@@ -421,9 +421,22 @@ void ClusterLog::Impl::SendAsync(uint64_t request, const std::string& bytes) {
 
 void ClusterLog::Impl::SendRetries() {
   std::vector<std::pair<uint64_t, std::string>> due;
+  std::vector<Pending> expired;
   {
     std::lock_guard lock(pending_mu);
     const auto now = SteadyClock::now();
+    // A write neither answered by the log nor refused by JetStream in time
+    // (the client library drops the acknowledgement of a publish it had
+    // buffered while reconnecting) is answered here: its fate is not known.
+    const auto limit = std::chrono::milliseconds(options.publish_timeout_ms + 1000);
+    for (auto it = pending.begin(); it != pending.end();) {
+      if (now - it->second.first_try > limit) {
+        expired.push_back(std::move(it->second));
+        it = pending.erase(it);
+      } else {
+        ++it;
+      }
+    }
     std::erase_if(retries, [&](uint64_t request) {
       auto it = pending.find(request);
       if (it == pending.end()) return true;
@@ -433,6 +446,11 @@ void ClusterLog::Impl::SendRetries() {
     });
   }
   for (auto& [request, bytes] : due) SendAsync(request, bytes);
+  for (Pending& p : expired)
+    p.done(FailedPrecondition("not acknowledged: no answer from JetStream or from the log within " +
+                              std::to_string(options.publish_timeout_ms + 1000) +
+                              " ms. Whether the write was stored is not known: it may appear later; read before "
+                              "retrying a write that adds"));
 }
 
 void ClusterLog::Impl::OnPublishError(jsCtx*, jsPubAckErr* pae, void* closure) {
@@ -626,8 +644,9 @@ void ClusterLog::Impl::Run() {
     }
     natsMsg_Destroy(msg);
   }
-  while (!stopping) {  // stopped by a gap: keep answering checkpoint requests until the replica stops
+  while (!stopping) {  // stopped by a gap: keep answering checkpoint requests and writes until the replica stops
     ServeCheckpointRequests();
+    SendRetries();
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ServeCheckpointRequests();

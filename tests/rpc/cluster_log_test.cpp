@@ -34,6 +34,7 @@ TEST(ClusterLogInProcess, ConcurrentWritersStatusReadersAndCheckpointsAgreeWithT
   fs::remove_all(dir);
   testing::NatsCluster nats(dir / "nats", 1);
   ASSERT_TRUE(nats.WaitForLeader());
+  ASSERT_TRUE(nats.WaitForJetStream());
   auto engine = testing::SmallEngine(8);
   const std::vector<std::string> leaves = {"g0_0", "g1_2", "g3_1", "g6_6"};
   std::vector<int64_t> before;

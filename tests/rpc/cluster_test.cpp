@@ -102,6 +102,7 @@ class ClusterTest : public ::testing::Test {
     ::setenv("GRIDTREE_WRITER_TOKEN", kToken, 1);
     nats_ = std::make_unique<NatsCluster>(dir_ / "nats");
     ASSERT_TRUE(nats_->WaitForLeader()) << nats_->Log(0);
+    ASSERT_TRUE(nats_->WaitForJetStream()) << nats_->Log(0);
   }
   void TearDown() override {
     replicas_.clear();
@@ -123,7 +124,9 @@ class ClusterTest : public ::testing::Test {
                                      "--publish-timeout-ms", "2000",
                                      "--checkpoint-seconds", "0.5"};
     args.insert(args.end(), more.begin(), more.end());
-    return std::make_unique<ServeProcess>(args, dir_ / ("replica" + std::to_string(i) + ".log"));
+    // Up to 60 s to join: a loaded machine (the sanitizer builds) elects
+    // JetStream's leaders slowly.
+    return std::make_unique<ServeProcess>(args, dir_ / ("replica" + std::to_string(i) + ".log"), 0, 60);
   }
   std::string Address(int i) const { return "127.0.0.1:" + std::to_string(ports_[i].first); }
   std::string AllAddresses(int first, int n) const {
@@ -138,7 +141,8 @@ class ClusterTest : public ::testing::Test {
   };
   Seen InfoOf(int i) {
     rpc::Client c(Address(i));
-    auto info = c.gridtree().infoRequest().send().wait(c.wait_scope()).getInfo();
+    auto response = c.gridtree().infoRequest().send().wait(c.wait_scope());  // the reader below lives in it
+    auto info = response.getInfo();
     return {info.getPosition(), info.getLag(), info.getDigest(), info.getDigestPosition(), info.getSkippedMessages(),
             info.getReady()};
   }

@@ -3,6 +3,7 @@
 // killed with SIGKILL and started again on the same ports and store.
 #pragma once
 
+#include <nats/nats.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -87,6 +88,25 @@ class NatsCluster {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     return false;
+  }
+  // Until JetStream answers its API (a stream lookup says "not found"),
+  // at most `seconds`: a metadata leader is elected before it does.
+  bool WaitForJetStream(int seconds = 60) {
+    natsConnection* nc = nullptr;
+    jsCtx* js = nullptr;
+    bool ok = false;
+    for (auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+         !ok && std::chrono::steady_clock::now() < end;) {
+      if (!nc && natsConnection_ConnectTo(&nc, Urls().c_str()) != NATS_OK) nc = nullptr;
+      if (nc && !js && natsConnection_JetStream(&js, nc, nullptr) != NATS_OK) js = nullptr;
+      jsStreamInfo* si = nullptr;
+      if (js) ok = js_GetStreamInfo(&si, js, "gridtree-test-probe", nullptr, nullptr) == NATS_NOT_FOUND;
+      if (si) jsStreamInfo_Destroy(si);
+      if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    if (js) jsCtx_Destroy(js);
+    if (nc) natsConnection_Destroy(nc);
+    return ok;
   }
   std::string Urls() const {
     std::string out;

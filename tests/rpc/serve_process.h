@@ -22,8 +22,9 @@ class ServeProcess {
  public:
   // Starts `gridtree serve ARGS...` with stderr to `log`; with nofile > 0 the
   // child's descriptor limit is lowered to it first (what `prlimit --nofile`
-  // does). Waits up to 20 s for the "listening" lines.
-  ServeProcess(std::vector<std::string> args, std::filesystem::path log, int nofile = 0) : log_(std::move(log)) {
+  // does). Waits up to wait_seconds for the "listening" lines.
+  ServeProcess(std::vector<std::string> args, std::filesystem::path log, int nofile = 0, int wait_seconds = 20)
+      : log_(std::move(log)) {
     args.insert(args.begin(), {GRIDTREE_BINARY, "serve"});
     pid_ = ::fork();
     if (pid_ == 0) {
@@ -45,7 +46,7 @@ class ServeProcess {
       std::_Exit(127);
     }
     const bool http = std::find(args.begin(), args.end(), "--http") != args.end();
-    for (int i = 0; i < 800 && (port_ == 0 || (http && http_port_ == 0)); ++i) {
+    for (int i = 0; i < wait_seconds * 40 && (port_ == 0 || (http && http_port_ == 0)); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
       const std::string text = Log();
       port_ = PortAfter(text, "proto=capnp addr=127.0.0.1:");
