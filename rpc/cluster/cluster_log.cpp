@@ -449,7 +449,8 @@ void ClusterLog::Impl::SendRetries() {
   for (Pending& p : expired)
     p.done(FailedPrecondition("not acknowledged: no answer from JetStream or from the log within " +
                               std::to_string(options.publish_timeout_ms + 1000) +
-                              " ms. Whether the write was stored is not known: it may appear later; read before "
+                              " ms (fewer than a quorum of the stream's NATS servers up, or the connection to them "
+                              "lost). Whether the write was stored is not known: it may appear later; read before "
                               "retrying a write that adds"));
 }
 
