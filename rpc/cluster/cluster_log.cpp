@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -40,10 +41,15 @@ std::string Join(const std::vector<std::string>& v) {
   return out;
 }
 
-// What the stream says about the image it belongs to (its description).
-std::string DatasetMark(const Dataset& ds) {
+// What the stream says about the image it belongs to and the settings that
+// decide what a write does (its description): replicas that differ in any
+// would apply the same log differently, so they are refused.
+std::string DatasetMark(const Dataset& ds, const ClusterOptions& o) {
+  char snap[32];
+  std::snprintf(snap, sizeof snap, "%g", o.snap_objects_m);
   return "gridtree image fingerprint=" + std::to_string(ds.fingerprint) + " source=" +
-         std::filesystem::path(ds.source).filename().string();
+         std::filesystem::path(ds.source).filename().string() + " snap_objects_m=" + snap +
+         " expire_objects_s=" + std::to_string(o.expire_after_s);
 }
 
 }  // namespace
@@ -85,6 +91,7 @@ struct ClusterLog::Impl {
   uint64_t start_target = 0;  // the stream's last position when this replica started
   int64_t log_time = 0;       // the time carried by the last write applied
   uint64_t checkpoint_position = 0;
+  uint64_t checkpoint_failed_position = 0;
   SteadyClock::time_point checkpoint_at = SteadyClock::now();
   SteadyClock::time_point digest_at{};
   SteadyClock::time_point lag_checked_at{};
@@ -118,14 +125,25 @@ struct ClusterLog::Impl {
   void ApplyOne(uint64_t position, const char* data, int length);
   void Idle();
   Status WriteCheckpointNow();
+  void MaybeWriteCheckpoint();
   Status CreateStream(const std::string& name, const std::string& subject, const std::string& mark, jsStreamInfo** info,
                       jsErrCode* code);
   // The newest published checkpoint's position and the sequence of its
   // last chunk (0, 0 when there is none).
-  std::pair<uint64_t, uint64_t> NewestPublished();
+  // With complete false, a checkpoint still being published counts too
+  // (its position is in every chunk): another replica is on it.
+  std::pair<uint64_t, uint64_t> NewestPublished(bool complete = true);
   Status PublishCheckpoint(const ReplicaCheckpoint& checkpoint);
   Result<ReplicaCheckpoint> FetchPublishedCheckpoint();
   void MaybePublishCheckpoint();
+  // Stops applying the log (the reader leaves its loop when failed() is
+  // set); /healthz says why.
+  void Stop(const std::string& why);
+  bool failed() {
+    std::lock_guard lock(digest_mu);
+    return !failure.empty();
+  }
+  int64_t stream_created = 0;  // jsStreamInfo.Created of the stream joined
   void ServeCheckpointRequests();
 };
 
@@ -165,7 +183,7 @@ Status ClusterLog::Impl::Connect() {
 }
 
 Status ClusterLog::Impl::FindOrCreateStream(uint64_t* first, uint64_t* last) {
-  const std::string mark = DatasetMark(engine.Read()->dataset());
+  const std::string mark = DatasetMark(engine.Read()->dataset(), options);
   // Right after the NATS servers start, JetStream has no metadata leader
   // for a few seconds: retry for up to 30 s.
   const auto give_up = SteadyClock::now() + std::chrono::seconds(30);
@@ -178,12 +196,13 @@ Status ClusterLog::Impl::FindOrCreateStream(uint64_t* first, uint64_t* last) {
       const std::string theirs = info->Config && info->Config->Description ? info->Config->Description : "";
       *first = info->State.FirstSeq;
       *last = info->State.LastSeq;
+      stream_created = info->Created;
       const uint64_t msgs = info->State.Msgs;
       jsStreamInfo_Destroy(info);
       if (theirs != mark)
-        return FailedPrecondition("stream " + options.stream + " belongs to another image: it says \"" + theirs +
-                                  "\", this replica serves \"" + mark +
-                                  "\"; start it with that stream's image, or give this image its own --stream");
+        return FailedPrecondition("stream " + options.stream + " belongs to another image or settings: it says \"" +
+                                  theirs + "\", this replica serves \"" + mark +
+                                  "\"; start it with that stream's image and settings, or give it its own --stream");
       if (msgs == 0) *first = *last + 1;
       // The stream of published checkpoints beside it.
       jsStreamInfo* ck = nullptr;
@@ -250,13 +269,13 @@ bool ReadChunkHeader(const char* data, int length, ChunkHeader& h) {
 }
 }  // namespace
 
-std::pair<uint64_t, uint64_t> ClusterLog::Impl::NewestPublished() {
+std::pair<uint64_t, uint64_t> ClusterLog::Impl::NewestPublished(bool complete) {
   natsMsg* msg = nullptr;
   if (js_GetLastMsg(&msg, js, checkpoint_stream.c_str(), checkpoint_subject.c_str(), nullptr, nullptr) != NATS_OK)
     return {0, 0};
   ChunkHeader h;
   std::pair<uint64_t, uint64_t> out{0, natsMsg_GetSequence(msg)};
-  if (ReadChunkHeader(natsMsg_GetData(msg), natsMsg_GetDataLength(msg), h) && h.index + 1 == h.count)
+  if (ReadChunkHeader(natsMsg_GetData(msg), natsMsg_GetDataLength(msg), h) && (h.index + 1 == h.count || !complete))
     out.first = h.position;
   natsMsg_Destroy(msg);
   return out;
@@ -334,14 +353,16 @@ void ClusterLog::Impl::MaybePublishCheckpoint() {
   const uint64_t every = options.publish_checkpoint_every_positions;
   const uint64_t position = applied.load();
   if (every == 0 || position < published_position + every) return;
-  // Another replica may have published since we last looked.
-  published_position = std::max(published_position, NewestPublished().first);
+  // Another replica may have published since we last looked, or be
+  // publishing now.
+  published_position = std::max(published_position, NewestPublished(false).first);
   if (position < published_position + every) return;
-  const uint64_t previous = published_position;
+  const uint64_t previous = NewestPublished(true).first;
   if (Status s = PublishCheckpoint(TakeCheckpoint(engine, position, log_time)); !s.ok()) {
-    // Most often another replica published at the same moment: fine.
+    // Most often another replica published at the same moment. Either way
+    // this one waits a whole interval before it tries again.
     rpc::LogLine("info", "cluster_checkpoint_not_published", {{"position", std::to_string(position)}, {"why", s.message()}});
-    published_position = std::max(published_position, NewestPublished().first);
+    published_position = position;
     return;
   }
   published_position = position;
@@ -538,10 +559,13 @@ Status ClusterLog::Impl::WriteCheckpointNow() {
   if (options.data_dir.empty()) return Status::Ok();
   const uint64_t position = applied.load();
   Status s = WriteCheckpoint(options.data_dir, TakeCheckpoint(engine, position, log_time));
+  // After a failure (a full disk) the next try waits a whole interval too,
+  // instead of writing the whole state again after every write.
+  checkpoint_at = SteadyClock::now();
   if (s.ok()) {
     checkpoint_position = position;
-    checkpoint_at = SteadyClock::now();
   } else {
+    checkpoint_failed_position = position;
     rpc::LogLine("error", "cluster_checkpoint_failed", {{"error", s.message()}});
   }
   return s;
@@ -569,7 +593,13 @@ void ClusterLog::Impl::Idle() {
     jsStreamInfo* info = nullptr;
     if (js_GetStreamInfo(&info, js, options.stream.c_str(), nullptr, nullptr) == NATS_OK) {
       lag.store(info->State.LastSeq > position ? info->State.LastSeq - position : 0);
+      const int64_t created = info->Created;
       jsStreamInfo_Destroy(info);
+      if (created != stream_created) {
+        // Deleted and made anew: its positions are another history's.
+        Stop("stream " + options.stream + " was deleted and created again while this replica read it; restart "
+             "this replica (move DIR/checkpoint.bin away to start it over from the image)");
+      }
     }
   }
   // The digest of a position, computed when the reader has nothing to do
@@ -587,15 +617,27 @@ void ClusterLog::Impl::Idle() {
     digest_done = true;
     digest_at = now;
   }
-  if (!options.data_dir.empty() && position != checkpoint_position &&
-      (position - checkpoint_position >= options.checkpoint_every_positions ||
-       now - checkpoint_at >= std::chrono::duration<double>(options.checkpoint_every_seconds)))
-    WriteCheckpointNow();
+  MaybeWriteCheckpoint();
+}
+
+void ClusterLog::Impl::MaybeWriteCheckpoint() {
+  const uint64_t position = applied.load();
+  if (options.data_dir.empty() || position == checkpoint_position) return;
+  const uint64_t since = std::max(checkpoint_position, checkpoint_failed_position);
+  if (position - since >= options.checkpoint_every_positions ||
+      SteadyClock::now() - checkpoint_at >= std::chrono::duration<double>(options.checkpoint_every_seconds))
+    (void)WriteCheckpointNow();  // a failure is logged there
+}
+
+void ClusterLog::Impl::Stop(const std::string& why) {
+  rpc::LogLine("error", "cluster_replica_stopped", {{"stream", options.stream}, {"error", why}});
+  std::lock_guard lock(digest_mu);
+  failure = why;
 }
 
 void ClusterLog::Impl::Run() {
   SteadyClock::time_point last_error{};
-  while (!stopping) {
+  while (!stopping && !failed()) {
     ServeCheckpointRequests();
     SendRetries();
     natsMsg* msg = nullptr;
@@ -624,23 +666,16 @@ void ClusterLog::Impl::Run() {
         // would diverge. Stop, and say so where an operator and a
         // supervisor look (log, /healthz); a restart joins from the
         // newest published checkpoint.
-        const std::string why = "fell behind the trimmed log: applied position " + std::to_string(applied.load()) +
-                                ", next available " + std::to_string(position) +
-                                "; restart this replica to rejoin from the newest published checkpoint";
-        rpc::LogLine("error", "cluster_replica_stopped", {{"stream", options.stream}, {"error", why}});
-        {
-          std::lock_guard lock(digest_mu);
-          failure = why;
-        }
+        Stop("fell behind the trimmed log: applied position " + std::to_string(applied.load()) +
+             ", next available " + std::to_string(position) +
+             "; restart this replica to rejoin from the newest published checkpoint");
         jsMsgMetaData_Destroy(meta);
         natsMsg_Destroy(msg);
         break;
       }
       if (position > applied.load()) ApplyOne(position, natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
       jsMsgMetaData_Destroy(meta);
-      const uint64_t applied_now = applied.load();
-      if (!options.data_dir.empty() && applied_now - checkpoint_position >= options.checkpoint_every_positions)
-        WriteCheckpointNow();
+      MaybeWriteCheckpoint();  // also while writes keep the reader from ever being idle
       MaybePublishCheckpoint();
     }
     natsMsg_Destroy(msg);
@@ -651,7 +686,7 @@ void ClusterLog::Impl::Run() {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ServeCheckpointRequests();
-  if (!options.data_dir.empty() && applied.load() != checkpoint_position) WriteCheckpointNow();
+  if (!options.data_dir.empty() && applied.load() != checkpoint_position) (void)WriteCheckpointNow();
 }
 
 ClusterLog::ClusterLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -728,6 +763,14 @@ ClusterLog::~ClusterLog() {
   if (impl_->reader.joinable()) impl_->reader.join();
   // No acknowledgement callback after this: the pending writes are failed
   // below, once, and the Impl they point to goes after them.
+  // Wait (a little) for acknowledgement callbacks still running on the
+  // client's threads: they use the Impl.
+  if (impl_->js) {
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = 1000;
+    js_PublishAsyncComplete(impl_->js, &po);
+  }
   if (impl_->connection) natsConnection_Close(impl_->connection);
   std::map<uint64_t, Impl::Pending> left;
   {

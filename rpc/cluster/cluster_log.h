@@ -57,6 +57,10 @@ struct ClusterOptions {
   // DEFAULT: 0 (off), 5 s
   int64_t expire_after_s = 0;
   int64_t expire_mark_seconds = 5;
+  // The engine's ObjectOptions::snap_m. It and expire_after_s decide what a
+  // write does, so the stream records them and a replica with others is
+  // refused. DEFAULT: 0
+  double snap_objects_m = 0;
 };
 
 class ClusterLog final : public rpc::WriteLog {

@@ -267,6 +267,10 @@ void RegisterServe(CLI::App& app) {
       // disk, and objects come back from the checkpoint, not objects.bin.
       eo.data_dir.clear();
       eo.objects.restore_saved = false;
+      // The batch limit is the server's door (--max-reports-per-batch);
+      // inside, every replica applies every logged batch, whatever its own
+      // flags, or replicas would refuse differently.
+      eo.objects.max_reports_per_batch = SIZE_MAX;
     }
     const auto t0 = std::chrono::steady_clock::now();
     auto opened = Engine::Open(a->path, eo);
@@ -302,6 +306,7 @@ void RegisterServe(CLI::App& app) {
       }
       a->cluster_options.data_dir = a->data_dir;
       a->cluster_options.expire_after_s = a->objects.expire_after_s;
+      a->cluster_options.snap_objects_m = a->objects.snap_m;
       auto joined = cluster::ClusterLog::Start(engine, a->cluster_options);
       if (!joined.ok()) Fail(joined.status().message());
       a->server.write_log = std::shared_ptr<cluster::ClusterLog>(std::move(joined).value());

@@ -15,23 +15,30 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 namespace gridtree::testing {
 
-// A TCP port nobody listens on now (the kernel's choice for port 0).
+// A TCP port nobody listens on now, below the kernel's range for outgoing
+// connections (32768 and up by default): a port from that range could be
+// taken as the local end of some connection before a server (re)binds it.
 inline unsigned FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t n = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &n);
-  ::close(fd);
-  return ntohs(a.sin_port);
+  static std::mt19937 random(static_cast<unsigned>(::getpid()) * 2654435761u ^
+                             static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  for (;;) {
+    const unsigned port = 20000 + random() % 12000;
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    if (free) return port;
+  }
 }
 
 inline bool HaveNatsServer() { return std::system("command -v nats-server >/dev/null 2>&1") == 0; }
