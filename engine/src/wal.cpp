@@ -69,8 +69,12 @@ Status SyncDir(const std::string& dir) {
 }
 
 }  // namespace
+}  // namespace gridtree::internal
+
+namespace gridtree {
 
 Status WriteFileAtomically(const std::string& dir, const std::string& name, const std::string& bytes) {
+  using internal::Errno, internal::WriteAll, internal::SyncDir;
   const std::string tmp = dir + "/" + name + ".tmp", path = dir + "/" + name;
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return IoError(Errno("create " + tmp));
@@ -85,6 +89,9 @@ Status WriteFileAtomically(const std::string& dir, const std::string& name, cons
   return SyncDir(dir);
 }
 
+}  // namespace gridtree
+
+namespace gridtree::internal {
 namespace {
 
 std::string Header(uint64_t fingerprint, uint64_t base_version) {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "gridtree/engine/status.h"
+#include "gridtree/engine/write_file.h"
 
 namespace gridtree::internal {
 
@@ -98,8 +99,8 @@ class DataDirLock {
   int fd_;
 };
 
-// Writes bytes to dir/name through a temporary file, fsync, rename, fsync dir.
-Status WriteFileAtomically(const std::string& dir, const std::string& name, const std::string& bytes);
+// The public writer (gridtree/engine/write_file.h), by its internal name too.
+using gridtree::WriteFileAtomically;
 
 Status WriteSnapshot(const std::string& dir, uint64_t fingerprint, uint64_t version, size_t leaf_count,
                      size_t metric_count, const std::vector<int64_t>& leaf_values);

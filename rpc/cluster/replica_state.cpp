@@ -1,19 +1,29 @@
 #include "replica_state.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstring>
-#include <fstream>
-#include <iterator>
+#include <filesystem>
 
+#include "gridtree/engine/read_file.h"
+#include "gridtree/engine/write_file.h"
 #include "log_message.h"
 
 namespace gridtree::cluster {
 namespace {
 
 constexpr char kMagic[8] = {'G', 'T', 'C', 'K', 'P', 'T', '0', '1'};
+
+// Every leaf's dataset metrics, leaf * metric_count + metric.
+std::vector<int64_t> LeafValues(const View& view) {
+  const Dataset& ds = view.dataset();
+  const size_t metrics = ds.metric_count();
+  std::vector<int64_t> values(ds.leaf_count() * metrics);
+  for (size_t leaf = 0; leaf < ds.leaf_count(); ++leaf) {
+    const NodeId node = view.NodeOf(LeafId(static_cast<int32_t>(leaf)));
+    for (size_t m = 0; m < metrics; ++m) values[leaf * metrics + m] = view.Metric(node, static_cast<int>(m));
+  }
+  return values;
+}
 
 std::vector<TrackedObject> AllObjects(const Engine& engine) {
   ObjectQuery all;
@@ -33,48 +43,12 @@ void PutStr(std::string& out, const std::string& s) {
   out += s;
 }
 
-Status SyncedWrite(const std::string& dir, const std::string& bytes) {
-  const std::string tmp = dir + "/" + kCheckpointFile + ".tmp", path = dir + "/" + kCheckpointFile;
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return IoError("create " + tmp + ": " + std::strerror(errno));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const std::string why = std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return IoError("write " + tmp + ": " + why);
-    }
-    done += static_cast<size_t>(n);
-  }
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return IoError("fsync or rename " + tmp + ": " + std::strerror(errno));
-  }
-  if (const int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); d >= 0) {
-    ::fsync(d);
-    ::close(d);
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 uint64_t StateDigest(const Engine& engine) {
-  auto view = engine.Read();
-  const Dataset& ds = view->dataset();
-  const size_t metrics = ds.metric_count();
+  const std::vector<int64_t> values = LeafValues(*engine.Read());
   uint64_t h = Fnv1a("gridtree-state", 14);
-  std::vector<int64_t> row(metrics);
-  for (size_t leaf = 0; leaf < ds.leaf_count(); ++leaf) {
-    const NodeId node = view->NodeOf(LeafId(static_cast<int32_t>(leaf)));
-    for (size_t m = 0; m < metrics; ++m) row[m] = view->Metric(node, static_cast<int>(m));
-    h = Fnv1a(row.data(), row.size() * sizeof(int64_t), h);
-  }
+  h = Fnv1a(values.data(), values.size() * sizeof(int64_t), h);
   for (const TrackedObject& o : AllObjects(engine)) {
     h = Fnv1a(o.id.data(), o.id.size(), h);
     h = Fnv1a(o.kind.data(), o.kind.size() + 1, h);  // with the NUL: "ab"+"c" differs from "a"+"bc"
@@ -94,12 +68,7 @@ ReplicaCheckpoint TakeCheckpoint(const Engine& engine, uint64_t position, int64_
   c.position = position;
   c.log_time = log_time;
   c.metric_count = ds.metric_count();
-  c.leaf_values.resize(ds.leaf_count() * c.metric_count);
-  for (size_t leaf = 0; leaf < ds.leaf_count(); ++leaf) {
-    const NodeId node = view->NodeOf(LeafId(static_cast<int32_t>(leaf)));
-    for (size_t m = 0; m < c.metric_count; ++m)
-      c.leaf_values[leaf * c.metric_count + m] = view->Metric(node, static_cast<int>(m));
-  }
+  c.leaf_values = LeafValues(*view);
   for (TrackedObject& o : AllObjects(engine))
     c.objects.push_back(ObjectReport{std::move(o.id), std::move(o.kind), o.lon, o.lat, o.time});
   return c;
@@ -125,15 +94,18 @@ std::string SerializeCheckpoint(const ReplicaCheckpoint& c) {
   return out;
 }
 
-Status WriteCheckpoint(const std::string& dir, const ReplicaCheckpoint& c) { return SyncedWrite(dir, SerializeCheckpoint(c)); }
+Status WriteCheckpoint(const std::string& dir, const ReplicaCheckpoint& c) {
+  return WriteFileAtomically(dir, kCheckpointFile, SerializeCheckpoint(c));
+}
 
 Result<ReplicaCheckpoint> ReadCheckpoint(const std::string& dir, uint64_t fingerprint, size_t leaf_count,
                                          size_t metric_count) {
   const std::string path = dir + "/" + kCheckpointFile;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return ReplicaCheckpoint{};  // none yet
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto c = ParseCheckpoint(bytes, path, fingerprint, leaf_count, metric_count);
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return ReplicaCheckpoint{};  // none yet
+  auto bytes = ReadWholeFile(path);
+  if (!bytes.ok()) return bytes.status();
+  auto c = ParseCheckpoint(*bytes, path, fingerprint, leaf_count, metric_count);
   if (!c.ok()) return FailedPrecondition(c.status().message() + "; move it away to rebuild this replica from the stream");
   return c;
 }

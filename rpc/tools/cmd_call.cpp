@@ -198,23 +198,20 @@ std::function<void()> Guarded(Fn fn) {
 // is not known, and the error says so).
 template <typename Fn>
 std::function<void()> GuardedRead(std::string* connect, Fn fn) {
-  return [connect, fn]() {
+  return Guarded([connect, fn]() {
     const size_t addresses = static_cast<size_t>(std::count(connect->begin(), connect->end(), ',')) + 1;
     for (size_t attempt = 1;; ++attempt) {
       try {
         fn();
         return;
       } catch (const kj::Exception& e) {
-        if (e.getType() != kj::Exception::Type::DISCONNECTED || attempt >= addresses) {
-          Guarded([e]() -> void { throw kj::cp(e); })();
-          return;
-        }
+        if (e.getType() != kj::Exception::Type::DISCONNECTED || attempt >= addresses) throw;
         // The next address first: rotate the list.
         const size_t comma = connect->find(',');
         *connect = connect->substr(comma + 1) + "," + connect->substr(0, comma);
       }
     }
-  };
+  });
 }
 
 }  // namespace
