@@ -126,6 +126,9 @@ struct ClusterLog::Impl {
   void Idle();
   Status WriteCheckpointNow();
   void MaybeWriteCheckpoint();
+  // Finds stream `name`, creating it when missing, retrying until give_up.
+  Status OpenStream(const std::string& name, const std::string& subject, const std::string& mark,
+                    SteadyClock::time_point give_up, jsStreamInfo** info);
   Status CreateStream(const std::string& name, const std::string& subject, const std::string& mark, jsStreamInfo** info,
                       jsErrCode* code);
   // The newest published checkpoint's position and the sequence of its
@@ -184,40 +187,43 @@ Status ClusterLog::Impl::Connect() {
 
 Status ClusterLog::Impl::FindOrCreateStream(uint64_t* first, uint64_t* last) {
   const std::string mark = DatasetMark(engine.Read()->dataset(), options);
-  // Right after the NATS servers start, JetStream has no metadata leader
-  // for a few seconds: retry for up to 30 s.
+  // Right after the NATS servers start, or while one of them restarts,
+  // JetStream may have no leader for its metadata or for a stream for a few
+  // seconds, and answers with a timeout: retry for up to 30 s.
   const auto give_up = SteadyClock::now() + std::chrono::seconds(30);
+  jsStreamInfo* info = nullptr;
+  if (Status s = OpenStream(options.stream, subject, mark, give_up, &info); !s.ok()) return s;
+  const std::string theirs = info->Config && info->Config->Description ? info->Config->Description : "";
+  *first = info->State.FirstSeq;
+  *last = info->State.LastSeq;
+  stream_created = info->Created;
+  const uint64_t msgs = info->State.Msgs;
+  jsStreamInfo_Destroy(info);
+  if (theirs != mark)
+    return FailedPrecondition("stream " + options.stream + " belongs to another image or settings: it says \"" + theirs +
+                              "\", this replica serves \"" + mark +
+                              "\"; start it with that stream's image and settings, or give it its own --stream");
+  if (msgs == 0) *first = *last + 1;
+  // The stream of published checkpoints beside it.
+  jsStreamInfo* checkpoints = nullptr;
+  if (Status s = OpenStream(checkpoint_stream, checkpoint_subject, mark, give_up, &checkpoints); !s.ok()) return s;
+  jsStreamInfo_Destroy(checkpoints);
+  return Status::Ok();
+}
+
+Status ClusterLog::Impl::OpenStream(const std::string& name, const std::string& subj, const std::string& mark,
+                                    SteadyClock::time_point give_up, jsStreamInfo** info) {
   for (;;) {
-    jsStreamInfo* info = nullptr;
     jsErrCode code = static_cast<jsErrCode>(0);
-    natsStatus s = js_GetStreamInfo(&info, js, options.stream.c_str(), nullptr, &code);
-    if (s == NATS_NOT_FOUND) s = CreateStream(options.stream, subject, mark, &info, &code).ok() ? NATS_OK : NATS_ERR;
-    if (s == NATS_OK) {
-      const std::string theirs = info->Config && info->Config->Description ? info->Config->Description : "";
-      *first = info->State.FirstSeq;
-      *last = info->State.LastSeq;
-      stream_created = info->Created;
-      const uint64_t msgs = info->State.Msgs;
-      jsStreamInfo_Destroy(info);
-      if (theirs != mark)
-        return FailedPrecondition("stream " + options.stream + " belongs to another image or settings: it says \"" +
-                                  theirs + "\", this replica serves \"" + mark +
-                                  "\"; start it with that stream's image and settings, or give it its own --stream");
-      if (msgs == 0) *first = *last + 1;
-      // The stream of published checkpoints beside it.
-      jsStreamInfo* ck = nullptr;
-      natsStatus cs = js_GetStreamInfo(&ck, js, checkpoint_stream.c_str(), nullptr, &code);
-      if (cs == NATS_NOT_FOUND) {
-        if (Status made = CreateStream(checkpoint_stream, checkpoint_subject, mark, &ck, &code); !made.ok()) return made;
-      } else if (cs != NATS_OK) {
-        return FailedPrecondition("stream " + checkpoint_stream + ": " + NatsError(cs, code));
-      }
-      jsStreamInfo_Destroy(ck);
-      return Status::Ok();
-    }
+    const natsStatus s = js_GetStreamInfo(info, js, name.c_str(), nullptr, &code);
+    if (s == NATS_OK) return Status::Ok();
+    // Missing: create it (another replica may create it first; then the
+    // next look finds it).
+    Status made = s == NATS_NOT_FOUND ? CreateStream(name, subj, mark, info, &code)
+                                      : FailedPrecondition("stream " + name + ": " + NatsError(s, code));
+    if (made.ok()) return made;
     if (SteadyClock::now() > give_up)
-      return FailedPrecondition("stream " + options.stream + " on " + Join(options.servers) +
-                                " could not be found or created: " + NatsError(s, code));
+      return FailedPrecondition(made.message() + " (on " + Join(options.servers) + ", retried for 30 s)");
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
 }

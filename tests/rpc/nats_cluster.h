@@ -6,6 +6,7 @@
 #include <nats/nats.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -71,6 +72,7 @@ class NatsCluster {
   void Start(int i) {
     pids_[i] = ::fork();
     if (pids_[i] == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // dies with the test process
       FILE* f = std::freopen((dir_ / ("n" + std::to_string(i) + ".log")).c_str(), "a", stderr);
       (void)f;
       ::dup2(2, 1);

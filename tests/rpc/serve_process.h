@@ -3,6 +3,7 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,6 +29,9 @@ class ServeProcess {
     args.insert(args.begin(), {GRIDTREE_BINARY, "serve"});
     pid_ = ::fork();
     if (pid_ == 0) {
+      // If the test process dies (a failed assertion that aborts), the
+      // server goes with it instead of holding ctest's output pipe open.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       FILE* f = std::freopen(log_.c_str(), "w", stderr);
       (void)f;
       // Under AddressSanitizer freed memory sits in a quarantine (256 MiB by
