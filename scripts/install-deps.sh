@@ -3,12 +3,15 @@
 # (gdal-bin: the tests check that GDAL reads `gridtree export --flat` and the
 # vector tiles; libprotozero-dev encodes the tiles; libgeos-dev fits the
 # generated shapes to the published county borders; nats-server and
-# libnats-dev: cluster mode, docs/cluster.md).
+# libnats-dev: cluster mode, docs/cluster.md; pybind11 and the Python
+# packages: the Python module, its tests and its notebook, docs/python.md).
 set -euo pipefail
 packages=(cmake ninja-build g++ pkg-config ccache libssl-dev
   libboost-dev libtbb-dev capnproto libcapnp-dev libsimdjson-dev libcli11-dev
   libbenchmark-dev libgtest-dev curl gdal-bin libprotozero-dev libgeos-dev
-  nats-server libnats-dev)
+  nats-server libnats-dev
+  pybind11-dev python3-dev python3-numpy python3-pandas python3-geopandas python3-shapely python3-rtree
+  python3-pytest python3-matplotlib jupyter-nbconvert python3-ipykernel python3-nbclient fonts-noto-cjk)
 # --peers: also Google S2 and Abseil, for the optional side-by-side
 # benchmark (GRIDTREE_BENCH_PEERS, bench/README.md). --postgis: PostgreSQL and
 # PostGIS, for bench/postgis.sh. --ladder: the tools of bench/scale_ladder.sh

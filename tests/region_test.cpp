@@ -178,6 +178,27 @@ TEST(Region, BoxesOfEverySize) {
   }
 }
 
+// A region drawn from the leaves' own vertices (a town's outline) runs along
+// its border leaves: contained counts them (boundary included), and
+// intersecting also counts the neighbours that touch it.
+TEST(Region, OutlinesOfTownsCountTheLeavesAlongTheirBorders) {
+  const Engine& engine = *SharedJiangmen().engine;
+  auto view = engine.Read();
+  const Dataset& ds = view->dataset();
+  std::vector<size_t> towns;
+  for (size_t k = 0; k < ds.node_count(); ++k)
+    if (ds.levels[k] == Level::kTown && !ds.inner_geometry.empty(k)) towns.push_back(k);
+  ASSERT_GE(towns.size(), 30u);
+  int checked = 0;
+  for (size_t k : {towns[0], towns[towns.size() / 2], towns[towns.size() - 1]}) {
+    auto region = PolygonRegion(ds.inner_geometry.Get(k));
+    ASSERT_TRUE(region.ok()) << region.status().ToString();
+    Compare(*region, ("outline of town " + std::string(ds.ids[k])).c_str());
+    ++checked;
+  }
+  EXPECT_EQ(checked, 3);
+}
+
 TEST(Region, PolygonsWithHoles) {
   // A star-shaped polygon with a hole, and a WKT multipolygon.
   std::mt19937_64 rng(23);

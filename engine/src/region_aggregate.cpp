@@ -57,6 +57,32 @@ bool PointInLeaf(const MultiPolygon& mp, Point p) {
   return inside;
 }
 
+// Regions drawn from the leaves' own vertices (a town's outline) meet them
+// exactly on shared borders; within this many degrees (about 0.1 mm) a
+// point counts as on a border.
+constexpr double kTouch = 1e-9;
+
+double DistanceToSegment(Point p, Point a, Point b) {
+  const double dx = b.x - a.x, dy = b.y - a.y;
+  const double len2 = dx * dx + dy * dy;
+  const double t = len2 > 0 ? std::clamp(((p.x - a.x) * dx + (p.y - a.y) * dy) / len2, 0.0, 1.0) : 0.0;
+  return std::hypot(p.x - (a.x + t * dx), p.y - (a.y + t * dy));
+}
+
+// Signed distance of r from the line through p-q (left positive).
+double SideOf(Point p, Point q, Point r) {
+  const double len = std::hypot(q.x - p.x, q.y - p.y);
+  return len > 0 ? ((q.x - p.x) * (r.y - p.y) - (q.y - p.y) * (r.x - p.x)) / len : 0.0;
+}
+
+bool SegmentsCrossProperly(Point p, Point q, Point r, Point s) {
+  const double a = SideOf(p, q, r), b = SideOf(p, q, s), c = SideOf(r, s, p), d = SideOf(r, s, q);
+  auto opposite = [](double u, double v) {
+    return (u > kTouch && v < -kTouch) || (u < -kTouch && v > kTouch);
+  };
+  return opposite(a, b) && opposite(c, d);
+}
+
 // ---- box ------------------------------------------------------------------
 
 // Sutherland-Hodgman against one half-plane of the box; exact in area even
@@ -276,27 +302,42 @@ class PolygonImpl : public PreparedRegion {
     if (InRegion({(b.min_x + b.max_x) / 2, (b.min_y + b.max_y) / 2})) return Rel::kInside;
     return b.Covers(bounds_) ? Rel::kPartial : Rel::kDisjoint;
   }
+  // "Boundary included" (docs/aggregates.md): a leaf whose border runs
+  // along the region's border (a town's outline drawn from its leaves) is
+  // inside it, and a leaf that only touches the region intersects it.
   bool Contains(const MultiPolygon& leaf) const override {
     const Rel rel = Relation(index::BoundsOf(leaf));
     if (rel != Rel::kPartial) return rel == Rel::kInside;
-    for (const auto& part : leaf.parts)
-      for (const auto& p : part.rings[0])
-        if (!InRegion(p)) return false;
-    // A hole of the region inside the leaf: some region vertex lies in it.
+    for (const auto& part : leaf.parts) {
+      const auto& ring = part.rings[0];
+      for (size_t i = 0; i < ring.size(); ++i) {
+        const Point& a = ring[i];
+        const Point& b = ring[(i + 1) % ring.size()];
+        // The midpoint too: a leaf in a notch of the region may have every
+        // vertex on the region's border.
+        if (!Covers(a) || !Covers({(a.x + b.x) / 2, (a.y + b.y) / 2})) return false;
+      }
+    }
+    // A hole of the region inside the leaf: some region vertex lies
+    // strictly inside it.
     const Box lb = index::BoundsOf(leaf);
     bool vertex_in_leaf = false;
-    ForEdgesNear(lb, [&](const Seg& e) { return !(vertex_in_leaf = lb.Contains(e.a) && PointInLeaf(leaf, e.a)); });
-    return !vertex_in_leaf && !EdgesCross(leaf);
+    ForEdgesNear(lb, [&](const Seg& e) {
+      return !(vertex_in_leaf = lb.Contains(e.a) && PointInLeaf(leaf, e.a) && !OnLeafBorder(leaf, e.a));
+    });
+    return !vertex_in_leaf && !EdgesCrossProperly(leaf);
   }
   bool Intersects(const MultiPolygon& leaf) const override {
     const Rel rel = Relation(index::BoundsOf(leaf));
     if (rel != Rel::kPartial) return rel == Rel::kInside;
     for (const auto& part : leaf.parts)
       for (const auto& p : part.rings[0])
-        if (InRegion(p)) return true;
+        if (Covers(p)) return true;
     const Box lb = index::BoundsOf(leaf);
     bool vertex_in_leaf = false;
-    ForEdgesNear(lb, [&](const Seg& e) { return !(vertex_in_leaf = lb.Contains(e.a) && PointInLeaf(leaf, e.a)); });
+    ForEdgesNear(lb, [&](const Seg& e) {
+      return !(vertex_in_leaf = lb.Contains(e.a) && (PointInLeaf(leaf, e.a) || OnLeafBorder(leaf, e.a)));
+    });
     return vertex_in_leaf || EdgesCross(leaf);
   }
   double Fraction(const MultiPolygon& leaf) const override {
@@ -321,7 +362,17 @@ class PolygonImpl : public PreparedRegion {
           total += cross(p, q);
           ts.assign({0.0, 1.0});
           for (const Seg& e : near) Cut(p, q, e.a, e.b, ts);
-          inside += SumInside(p, q, ts, cross, [&](Point m) { return InRegion(m); });
+          // A piece along the region's border (a shared border) counts once,
+          // here, when both run the same way (their insides on the same
+          // side); run opposite ways, the insides lie apart and it adds
+          // nothing. The region's own pieces along the leaf's border never
+          // count (below).
+          inside += SumInside(p, q, ts, cross, [&](Point m) {
+            for (const Seg& e : near)
+              if (DistanceToSegment(m, e.a, e.b) <= kTouch)
+                return (q.x - p.x) * (e.b.x - e.a.x) + (q.y - p.y) * (e.b.y - e.a.y) > 0;
+            return InRegion(m);
+          });
         }
     // ∂region inside the leaf.
     for (const Seg& e : near) {
@@ -329,7 +380,8 @@ class PolygonImpl : public PreparedRegion {
       for (const auto& part : leaf.parts)
         for (const auto& ring : part.rings)
           for (size_t i = 0; i < ring.size(); ++i) Cut(e.a, e.b, ring[i], ring[(i + 1) % ring.size()], ts);
-      inside += SumInside(e.a, e.b, ts, cross, [&](Point m) { return lb.Contains(m) && PointInLeaf(leaf, m); });
+      inside += SumInside(e.a, e.b, ts, cross,
+                          [&](Point m) { return lb.Contains(m) && PointInLeaf(leaf, m) && !OnLeafBorder(leaf, m); });
     }
     return total > 0 ? std::clamp(inside / total, 0.0, 1.0) : 0;
   }
@@ -365,6 +417,35 @@ class PolygonImpl : public PreparedRegion {
       if (SegmentBox(edges_[e]).Intersects(b) && !f(edges_[e])) return;
   }
   bool InRegion(Point p) const { return inside_->Locate(p) == 0; }
+  // Inside, or on the border within kTouch (where the point index's
+  // half-open rule may answer either side).
+  bool Covers(Point p) const {
+    bool on = false;
+    const Box near{p.x - kTouch, p.y - kTouch, p.x + kTouch, p.y + kTouch};
+    ForEdgesNear(near, [&](const Seg& e) { return !(on = DistanceToSegment(p, e.a, e.b) <= kTouch); });
+    return on || InRegion(p);
+  }
+  static bool OnLeafBorder(const MultiPolygon& leaf, Point p) {
+    for (const auto& part : leaf.parts)
+      for (const auto& ring : part.rings)
+        for (size_t i = 0; i < ring.size(); ++i)
+          if (DistanceToSegment(p, ring[i], ring[(i + 1) % ring.size()]) <= kTouch) return true;
+    return false;
+  }
+  // Whether a leaf edge and a region edge cross at a point inside both,
+  // farther than kTouch from either's line at the other's ends (touching
+  // and running along each other are not crossing).
+  bool EdgesCrossProperly(const MultiPolygon& leaf) const {
+    bool crossed = false;
+    ForEdgesNear(index::BoundsOf(leaf), [&](const Seg& e) {
+      for (const auto& part : leaf.parts)
+        for (const auto& ring : part.rings)
+          for (size_t i = 0; i < ring.size() && !crossed; ++i)
+            crossed = SegmentsCrossProperly(ring[i], ring[(i + 1) % ring.size()], e.a, e.b);
+      return !crossed;
+    });
+    return crossed;
+  }
   // Whether any leaf edge properly crosses a region edge.
   bool EdgesCross(const MultiPolygon& leaf) const {
     bool crossed = false;

@@ -1,6 +1,7 @@
 // Client: connection set-up, the locate batch splitter and the objects pager.
 #include "gridtree/rpc/client.h"
 
+#include <kj/async-io.h>
 #include <kj/debug.h>
 
 #include <algorithm>
@@ -184,6 +185,10 @@ void Client::ReadAtLeast(uint64_t position, uint32_t timeout_ms) {
 Client::~Client() = default;
 
 kj::WaitScope& Client::wait_scope() { return ez_->getWaitScope(); }
+
+void Client::RunFor(uint32_t ms) {
+  ez_->getIoProvider().getTimer().afterDelay(ms * kj::MILLISECONDS).wait(ez_->getWaitScope());
+}
 
 std::vector<int32_t> Client::LocateColumnsSync(std::span<const double> lon, std::span<const double> lat) {
   return LocateColumns(gridtree_, lon, lat, options_).wait(wait_scope());

@@ -80,6 +80,10 @@ class Client {
   // call with "lagging: ...". Position 0: no wait.
   void ReadAtLeast(uint64_t position, uint32_t timeout_ms = 0);
 
+  // Runs the event loop for `ms` milliseconds: calls in flight progress and
+  // capabilities the client serves (an event sink, a watcher) are called.
+  void RunFor(uint32_t ms);
+
   // Blocking convenience form of LocateColumns.
   std::vector<int32_t> LocateColumnsSync(std::span<const double> lon, std::span<const double> lat);
 
