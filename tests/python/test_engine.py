@@ -92,6 +92,17 @@ def test_grouped_aggregate_equals_pandas_sums_of_the_leaves(engine, leaves):
                                   check_dtype=False)
 
 
+def test_micro_grid_sums_equal_the_aggregates_of_their_grids(engine):
+    micro = engine.level("micro_grid")
+    metrics = engine.metrics[:8]
+    sums = pd.DataFrame(micro.drop(columns="geometry")).groupby("parent")[metrics].sum()
+    west, south, east, north = engine.node(root_id(engine))["bounds"]
+    grids = engine.aggregate((west, south, east, north), group_by="grid").set_index("id")
+    # Grids split into micro-grids: a grid is the sum of its micro-grids.
+    pd.testing.assert_frame_equal(grids.loc[sums.index, metrics], sums, check_names=False, check_dtype=False)
+    assert len(sums) > 1000
+
+
 def test_aggregate_takes_shapely_geojson_boxes_and_circles(engine, leaves):
     town = engine.level("town").iloc[3]
     # The town's own outline, contained mode: exactly its leaves.
