@@ -9,7 +9,7 @@
 #include <mutex>
 #include <random>
 
-#include "gridtree/engine/generate.h"
+#include "gridtree/generate/generate.h"
 
 namespace gridtree::bench {
 namespace {

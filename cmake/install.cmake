@@ -5,7 +5,7 @@ include(CMakePackageConfigHelpers)
 install(TARGETS gridtree_index gridtree_engine gridtree_generate gridtree_flags EXPORT gridtreeTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
-install(DIRECTORY index/include/ engine/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY index/include/ engine/include/ generate/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 if(TARGET gridtree_rpc)
   install(TARGETS gridtree_rpc EXPORT gridtreeTargets
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -1,7 +1,7 @@
-// Tests of the dataset generator (engine/src/generate): calibration counts and
+// Tests of the dataset generator (generate/src): calibration counts and
 // totals, determinism, and that the leaves tile the published city without
 // gaps or overlaps (brute-force even-odd point tests, and GEOS areas).
-#include "gridtree/engine/generate.h"
+#include "gridtree/generate/generate.h"
 
 #include "gridtree/engine/dataset.h"
 #include "gridtree/engine/engine.h"

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <iostream>
 
-#include "gridtree/engine/generate.h"
+#include "gridtree/generate/generate.h"
 
 namespace gridtree::testing {
 

@@ -14,11 +14,6 @@
 namespace gridtree::cli {
 namespace {
 
-[[noreturn]] void Fail(const std::string& what, const std::string& message) {
-  std::cerr << "gridtree " << what << ": " << message << "\n";
-  throw CLI::RuntimeError(1);
-}
-
 void AppendMetrics(std::string& out, const Dataset& ds, const std::vector<double>& values, bool integral) {
   out += '{';
   for (size_t j = 0; j < values.size(); ++j) {

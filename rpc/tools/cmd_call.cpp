@@ -27,11 +27,6 @@ namespace {
 static_assert(proto::ObjectReport::_capnpPrivate::dataWordSize + proto::ObjectReport::_capnpPrivate::pointerCount ==
               kObjectReportWords);
 
-[[noreturn]] void Fail(const std::string& message, int code = 1) {
-  std::cerr << "gridtree call: " << message << "\n";
-  throw CLI::RuntimeError(code);
-}
-
 template <typename Reader>
 void Print(Reader r) {
   capnp::JsonCodec json;
@@ -55,7 +50,7 @@ std::vector<std::string> NamesOf(proto::Info::Reader info) {
 std::vector<std::string> MetricNamesOf(rpc::Client& c, uint64_t dataset_version) {
   auto info = c.gridtree().infoRequest().send().wait(c.wait_scope());
   if (info.getInfo().getDatasetVersion() != dataset_version)
-    Fail("the server reloaded its dataset during the call (dataset version " + std::to_string(dataset_version) +
+    Fail("call", "the server reloaded its dataset during the call (dataset version " + std::to_string(dataset_version) +
          " -> " + std::to_string(info.getInfo().getDatasetVersion()) + "); run it again");
   return NamesOf(info.getInfo());
 }
@@ -63,16 +58,16 @@ std::vector<std::string> MetricNamesOf(rpc::Client& c, uint64_t dataset_version)
 std::string Token(const std::string& file) {
   if (!file.empty()) {
     std::string t = ReadTokenFile(file);
-    if (t.empty()) Fail("token file " + file + " is missing or empty");
+    if (t.empty()) Fail("call", "token file " + file + " is missing or empty");
     return t;
   }
   if (const char* env = std::getenv("GRIDTREE_WRITER_TOKEN")) return env;
-  Fail("give --token-file F (or set GRIDTREE_WRITER_TOKEN)");
+  Fail("call", "give --token-file F (or set GRIDTREE_WRITER_TOKEN)");
 }
 
 proto::Level LevelArg(const std::string& s) {
   auto l = ParseLevel(s);
-  if (!l) Fail("unknown level \"" + s + "\"");
+  if (!l) Fail("call", "unknown level \"" + s + "\"");
   return static_cast<proto::Level>(static_cast<uint16_t>(*l));
 }
 
@@ -188,7 +183,7 @@ std::function<void()> Guarded(Fn fn) {
       std::string msg = e.getDescription().cStr();
       const std::string remote = "remote exception: ";
       if (auto at = msg.find(remote); at != std::string::npos) msg = msg.substr(at + remote.size());
-      Fail(msg, e.getType() == kj::Exception::Type::OVERLOADED ? 3 : 1);
+      Fail("call", msg, e.getType() == kj::Exception::Type::OVERLOADED ? 3 : 1);
     }
   };
 }
@@ -338,12 +333,12 @@ void RegisterCall(CLI::App& app) {
     } else if (!a->wkt.empty()) {
       region.setWkt(a->wkt);
     } else {
-      Fail("give --node ID, --circle, --box or --wkt");
+      Fail("call", "give --node ID, --circle, --box or --wkt");
     }
     if (a->mode == "intersecting") q.setMode(proto::RegionMode::INTERSECTING);
     else if (a->mode == "contained") q.setMode(proto::RegionMode::CONTAINED);
     else if (a->mode == "area_weighted") q.setMode(proto::RegionMode::AREA_WEIGHTED);
-    else Fail("--mode: expected intersecting, contained or area_weighted");
+    else Fail("call", "--mode: expected intersecting, contained or area_weighted");
     if (!a->group_by.empty()) q.getGroupBy().setLevel(LevelArg(a->group_by));
     auto r = req.send().wait(ws);
     std::cout << RegionJson(r.getResult(), MetricNamesOf(*c, r.getResult().getDatasetVersion())) << std::endl;
@@ -373,7 +368,7 @@ void RegisterCall(CLI::App& app) {
   update->add_option("--file", a->file, "BATCH.json")->required();
   update->callback(Guarded([a, client] {
     auto batch = ReadBatchJson(a->file);
-    if (!batch.ok()) Fail(batch.status().message());
+    if (!batch.ok()) Fail("call", batch.status().message());
     const std::string token = Token(a->token_file);
     auto c = client();
     auto wreq = c->gridtree().writerRequest();
@@ -429,16 +424,16 @@ void RegisterCall(CLI::App& app) {
                   "Send calls of --batch reports, each applied on its own (default: the whole file in one call, "
                   "applied whole or not at all)");
   track->callback(Guarded([a, client] {
-    if (a->batch == 0) Fail("--batch must be at least 1");
+    if (a->batch == 0) Fail("call", "--batch must be at least 1");
     // Every line parsed and checked before anything is sent.
     auto parsed = ReadPositionsCsv(a->file);
-    if (!parsed.ok()) Fail(parsed.status().message());
+    if (!parsed.ok()) Fail("call", parsed.status().message());
     const std::vector<PositionRow>& rows = *parsed;
-    if (rows.empty()) Fail(a->file + ": no reports");
+    if (rows.empty()) Fail("call", a->file + ": no reports");
     const std::string token = Token(a->token_file);
     auto c = client();
     const auto too_many = [&](uint64_t limit) {
-      Fail(a->file + ": " + std::to_string(rows.size()) + " reports are more than the server's limit of " +
+      Fail("call", a->file + ": " + std::to_string(rows.size()) + " reports are more than the server's limit of " +
            std::to_string(limit) + " per call (max_reports_per_batch); nothing was applied. Split the file, or pass "
            "--partial to send calls of --batch reports, each applied on its own");
     };
@@ -459,7 +454,7 @@ void RegisterCall(CLI::App& app) {
     if (!a->partial) {
       if (max_reports > 0 && rows.size() > max_reports) too_many(max_reports);
       if (ReportsThatFit(rows, 0, max_bytes) < rows.size())
-        Fail(a->file + ": " + std::to_string(rows.size()) + " reports would take about " +
+        Fail("call", a->file + ": " + std::to_string(rows.size()) + " reports would take about " +
              std::to_string(TrackRequestBytes(rows)) + " bytes in one call, over the message limit of " +
              message_limit + "; nothing was applied. Split the file, or pass --partial to send calls that fit, "
              "each applied on its own");
@@ -474,7 +469,7 @@ void RegisterCall(CLI::App& app) {
       const auto next = std::span(rows).subspan(begin, std::min(a->batch, rows.size() - begin));
       const size_t take = a->partial ? ReportsThatFit(next, max_reports, max_bytes) : rows.size();
       if (take == 0)
-        Fail(a->file + ":" + std::to_string(rows[begin].line) + ": the report alone would take about " +
+        Fail("call", a->file + ":" + std::to_string(rows[begin].line) + ": the report alone would take about " +
              std::to_string(TrackRequestBytes(next.first(1))) + " bytes, over the message limit of " + message_limit +
              (begin == 0 ? "; nothing was applied"
                          : "; lines " + std::to_string(rows[0].line) + " to " + std::to_string(rows[begin - 1].line) +
@@ -503,9 +498,9 @@ void RegisterCall(CLI::App& app) {
         if (!a->partial) {
           if (const size_t at = why.find("max_reports_per_batch "); at != std::string::npos)
             too_many(std::strtoull(why.c_str() + at + 22, nullptr, 10));
-          Fail(why + " (nothing of " + a->file + " was applied)", code);
+          Fail("call", why + " (nothing of " + a->file + " was applied)", code);
         }
-        Fail(why + (begin == 0 ? " (nothing of " + a->file + " was applied)"
+        Fail("call", why + (begin == 0 ? " (nothing of " + a->file + " was applied)"
                                : " (" + a->file + ": lines " + std::to_string(rows[0].line) + " to " +
                                      std::to_string(rows[begin - 1].line) + " were applied; lines " +
                                      std::to_string(rows[begin].line) + " to " + std::to_string(rows[end - 1].line) +
@@ -532,7 +527,7 @@ void RegisterCall(CLI::App& app) {
     capnp::MallocMessageBuilder query;
     auto q = query.initRoot<proto::ObjectQuery>();
     const int given = !a->id.empty() + !a->box.empty() + !a->circle.empty();
-    if (given != 1) Fail("give one of --node ID, --bbox W,S,E,N or --circle LON,LAT,M");
+    if (given != 1) Fail("call", "give one of --node ID, --bbox W,S,E,N or --circle LON,LAT,M");
     if (!a->id.empty()) q.getWhere().setNode(a->id);
     if (!a->box.empty()) {
       auto b = q.getWhere().initBox();

@@ -10,10 +10,15 @@
 #include "commands.h"
 #include "gridtree/engine/engine.h"
 #include "gridtree/engine/image.h"
-#include "gridtree/engine/generate.h"
+#include "gridtree/generate/generate.h"
 #include "gridtree/engine/json_text.h"
 
 namespace gridtree::cli {
+
+void Fail(std::string_view command, const std::string& message, int code) {
+  std::cerr << "gridtree" << (command.empty() ? "" : " ") << command << ": " << message << "\n";
+  throw CLI::RuntimeError(code);
+}
 
 LoadOptions& CommandLoadOptions() {
   static LoadOptions options;
@@ -26,11 +31,6 @@ std::string DefaultDataRoot() {
 }
 
 namespace {
-
-[[noreturn]] void Fail(const std::string& message, int code = 1) {
-  std::cerr << "gridtree: " << message << "\n";
-  throw CLI::RuntimeError(code);
-}
 
 // Progress on stderr: a line redrawn in place on a terminal; in a log (not
 // a terminal) one plain line when each stage starts.
@@ -143,7 +143,7 @@ void RegisterGenerate(CLI::App& app) {
     opts->notice = PrintNotice;
     const auto t0 = std::chrono::steady_clock::now();
     Result<GenerateSummary> r = Generate(*opts);
-    if (!r.ok()) Fail(r.status().ToString());
+    if (!r.ok()) Fail("", r.status().ToString());
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const GenerateSummary& g = r.value();
     std::printf("wrote %s: %lld features, %lld leaves, %lld vertices, population %lld in %.2f s\n",
@@ -209,7 +209,7 @@ void RegisterInfo(CLI::App& app) {
   cmd->callback([a] {
     a->engine.load = CommandLoadOptions();
     auto engine = Engine::Open(a->path, a->engine);
-    if (!engine.ok()) Fail(engine.status().message());
+    if (!engine.ok()) Fail("", engine.status().message());
     auto view = engine.value()->Read();
     const Dataset& ds = view->dataset();
     const auto counts = LevelCounts(ds);
@@ -295,21 +295,21 @@ void RegisterExport(CLI::App& app) {
                 "For GIS tools: each metric its own property, plus area_km2 (not the dataset format)");
   cmd->callback([a] {
     std::optional<Level> level = ParseLevel(a->level);
-    if (!level && a->level != "leaf") Fail("--level: unknown level \"" + a->level + "\"");
+    if (!level && a->level != "leaf") Fail("", "--level: unknown level \"" + a->level + "\"");
     EngineOptions options;
     options.load = CommandLoadOptions();
     auto engine = Engine::Open(a->path, options);
-    if (!engine.ok()) Fail(engine.status().message());
+    if (!engine.ok()) Fail("", engine.status().message());
     auto view = engine.value()->Read();
     const Dataset& ds = view->dataset();
     if (a->flat)
       for (const std::string& m : ds.metric_names)
         if (m == "parent" || m == "level" || m == "name" || m == "kind" || m == "area_km2")
-          Fail("--flat: the metric \"" + m + "\" has the name of a fixed property; export without --flat");
+          Fail("", "--flat: the metric \"" + m + "\" has the name of a fixed property; export without --flat");
     std::ofstream file;
     if (!a->out.empty()) {
       file.open(a->out, std::ios::binary);
-      if (!file) Fail("cannot write " + a->out);
+      if (!file) Fail("", "cannot write " + a->out);
     }
     std::ostream& os = a->out.empty() ? std::cout : file;
     os << "{\"type\":\"FeatureCollection\",\"features\":[\n";
@@ -377,13 +377,13 @@ void RegisterSnapshot(CLI::App& app) {
   cmd->callback([a] {
     using Clock = std::chrono::steady_clock;
     LoadResult r = LoadDataset(a->path, CommandLoadOptions());
-    if (!r.dataset) Fail(a->path + ": " + std::to_string(r.report.errors()) + " error(s); run gridtree validate");
+    if (!r.dataset) Fail("", a->path + ": " + std::to_string(r.report.errors()) + " error(s); run gridtree validate");
     const size_t nodes = r.dataset->node_count(), leaves = r.dataset->leaf_count();
     const auto t0 = Clock::now();
     auto engine = Engine::Create(std::move(*r.dataset));
-    if (!engine.ok()) Fail(engine.status().message());
+    if (!engine.ok()) Fail("", engine.status().message());
     const auto t1 = Clock::now();
-    if (Status s = WriteEngineImage(*engine.value()->Read(), a->out); !s.ok()) Fail(s.message());
+    if (Status s = WriteEngineImage(*engine.value()->Read(), a->out); !s.ok()) Fail("", s.message());
     const auto t2 = Clock::now();
     std::printf("wrote %s: %zu nodes, %zu leaves (parsed in %.3f s, checked in %.3f s, index built in %.3f s, "
                 "written in %.3f s)\n",

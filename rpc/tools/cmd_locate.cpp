@@ -20,11 +20,6 @@
 namespace gridtree::cli {
 namespace {
 
-[[noreturn]] void Fail(const std::string& message) {
-  std::cerr << "gridtree locate: " << message << "\n";
-  throw CLI::RuntimeError(1);
-}
-
 // The points of a --points file: a .bin file is mapped and read in place
 // (no copy of millions of points), a CSV file parsed into memory.
 class PointsFile {
@@ -44,20 +39,20 @@ class PointsFile {
   // Raw little-endian float64 (lon, lat) pairs, as index::Point holds them.
   void Map(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) Fail("points file: " + path + ": cannot open: " + std::strerror(errno));
+    if (fd < 0) Fail("locate", "points file: " + path + ": cannot open: " + std::strerror(errno));
     struct stat st {};
     ::fstat(fd, &st);
     const auto bytes = static_cast<size_t>(st.st_size);
     if (bytes % sizeof(index::Point) != 0) {
       ::close(fd);
-      Fail(path + ": " + std::to_string(bytes) + " bytes is not a whole number of float64 (lon, lat) pairs");
+      Fail("locate", path + ": " + std::to_string(bytes) + " bytes is not a whole number of float64 (lon, lat) pairs");
     }
     if (bytes > 0) {
       map_ = ::mmap(nullptr, bytes, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
       if (map_ == MAP_FAILED) {
         map_ = nullptr;
         ::close(fd);
-        Fail("points file: " + path + ": cannot map: " + std::strerror(errno));
+        Fail("locate", "points file: " + path + ": cannot map: " + std::strerror(errno));
       }
       map_bytes_ = bytes;
       points_ = std::span<const index::Point>(static_cast<const index::Point*>(map_), bytes / sizeof(index::Point));
@@ -75,7 +70,7 @@ class PointsFile {
 // CSV "lon,lat" per line (a first line that is not numeric is a header).
 std::vector<index::Point> PointsFile::ReadCsv(const std::string& path) {
   auto read = ReadWholeFile(path);
-  if (!read.ok()) Fail("points file: " + read.status().message());
+  if (!read.ok()) Fail("locate", "points file: " + read.status().message());
   const std::string& bytes = read.value();
   std::vector<index::Point> pts;
   std::istringstream in(bytes);
@@ -92,7 +87,7 @@ std::vector<index::Point> PointsFile::ReadCsv(const std::string& path) {
     const bool ok2 = ok1 && end2 != end + 1;
     if (!ok2) {
       if (line_no == 1 && pts.empty()) continue;  // header
-      Fail(path + ": line " + std::to_string(line_no) + ": expected \"lon,lat\", got \"" + line + "\"");
+      Fail("locate", path + ": line " + std::to_string(line_no) + ": expected \"lon,lat\", got \"" + line + "\"");
     }
     pts.push_back({lon, lat});
   }
@@ -102,7 +97,7 @@ std::vector<index::Point> PointsFile::ReadCsv(const std::string& path) {
 void WriteLeaves(const std::string& path, const std::vector<int32_t>& leaves) {
   std::ofstream out(path, std::ios::binary);
   out.write(reinterpret_cast<const char*>(leaves.data()), static_cast<std::streamsize>(leaves.size() * 4));
-  if (!out) Fail("cannot write " + path);
+  if (!out) Fail("locate", "cannot write " + path);
 }
 
 // The throughput line on stderr.
@@ -179,12 +174,12 @@ void RegisterLocate(CLI::App& app) {
   cmd->add_option("--out", a->out, "Write leaf numbers as a binary int32 array instead of text");
   cmd->add_flag("--json", a->json, "JSON output (one object per line)");
   cmd->callback([a] {
-    if (a->points.empty() && a->lonlat.size() != 2) Fail("give LON LAT or --points FILE");
+    if (a->points.empty() && a->lonlat.size() != 2) Fail("locate", "give LON LAT or --points FILE");
     EngineOptions options;
     options.threads = a->threads;
     options.load = CommandLoadOptions();
     auto opened = Engine::Open(a->path, options);
-    if (!opened.ok()) Fail(opened.status().message());
+    if (!opened.ok()) Fail("locate", opened.status().message());
     Engine& engine = *opened.value();
     LocateOptions lo;
     lo.max_distance_m = a->max_distance_m;
@@ -192,7 +187,7 @@ void RegisterLocate(CLI::App& app) {
     if (a->points.empty()) {
       const index::Point p{a->lonlat[0], a->lonlat[1]};
       std::vector<LocateResult> r(1);
-      if (Status s = view->LocateBatch(std::span(&p, 1), r, lo); !s.ok()) Fail(s.message());
+      if (Status s = view->LocateBatch(std::span(&p, 1), r, lo); !s.ok()) Fail("locate", s.message());
       std::string out;
       if (a->json) {
         AppendChainJson(out, *view, r[0], p);
@@ -214,7 +209,7 @@ void RegisterLocate(CLI::App& app) {
     const std::span<const index::Point> pts = file.points();
     for (size_t i = 0; i < pts.size(); ++i)
       if (!std::isfinite(pts[i].x) || !std::isfinite(pts[i].y))
-        Fail(a->points + ": point " + std::to_string(i) + ": coordinates must be finite numbers");
+        Fail("locate", a->points + ": point " + std::to_string(i) + ": coordinates must be finite numbers");
     if (!a->out.empty() && lo.max_distance_m == 0) {
       // Leaf numbers only: the index writes them straight into the output,
       // with no LocateResult per point.
@@ -235,7 +230,7 @@ void RegisterLocate(CLI::App& app) {
     const auto t0 = std::chrono::steady_clock::now();
     Status s = view->LocateBatch(pts, results, lo);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (!s.ok()) Fail(a->points + ": " + s.message());
+    if (!s.ok()) Fail("locate", a->points + ": " + s.message());
     if (!a->out.empty()) {
       std::vector<int32_t> leaves(results.size());
       for (size_t i = 0; i < results.size(); ++i) leaves[i] = results[i].leaf.value;

@@ -25,7 +25,9 @@
 namespace gridtree::cli {
 namespace {
 
-[[noreturn]] void Fail(const std::string& message) {
+// serve's errors are log lines (key=value, like the rest of its log), not
+// the plain stderr line of Fail.
+[[noreturn]] void FailLogged(const std::string& message) {
   rpc::LogLine("error", "fatal", {{"error", message}});
   throw CLI::RuntimeError(1);
 }
@@ -234,12 +236,12 @@ void RegisterServe(CLI::App& app) {
     const bool tcp = listen_opt->count() > 0 || a->unix_path.empty();
     for (const std::string* addr : {tcp ? &a->listen : nullptr, a->http.empty() ? nullptr : &a->http}) {
       if (!addr || IsLoopback(*addr)) continue;
-      if (!a->allow_remote) Fail(*addr + " is not a loopback address; pass --allow-remote to bind it (TLS is off)");
+      if (!a->allow_remote) FailLogged(*addr + " is not a loopback address; pass --allow-remote to bind it (TLS is off)");
       rpc::LogLine("warn", "remote_bind", {{"addr", *addr}, {"note", "TLS is off: traffic and the writer token travel in clear text"}});
     }
     if (!a->token_file.empty()) {
       a->server.writer_token = ReadTokenFile(a->token_file);
-      if (a->server.writer_token.empty()) Fail("writer token file " + a->token_file + " is missing or empty");
+      if (a->server.writer_token.empty()) FailLogged("writer token file " + a->token_file + " is missing or empty");
     } else if (const char* env = std::getenv("GRIDTREE_WRITER_TOKEN")) {
       a->server.writer_token = env;
     }
@@ -274,7 +276,7 @@ void RegisterServe(CLI::App& app) {
     }
     const auto t0 = std::chrono::steady_clock::now();
     auto opened = Engine::Open(a->path, eo);
-    if (!opened.ok()) Fail(opened.status().message());
+    if (!opened.ok()) FailLogged(opened.status().message());
     Engine& engine = *opened.value();
     if (const std::string report = engine.recovery_report(); !report.empty())
       rpc::LogLine(report.find("torn tail") != std::string::npos ? "warn" : "info", "recovery", {{"report", report}});
@@ -308,7 +310,7 @@ void RegisterServe(CLI::App& app) {
       a->cluster_options.expire_after_s = a->objects.expire_after_s;
       a->cluster_options.snap_objects_m = a->objects.snap_m;
       auto joined = cluster::ClusterLog::Start(engine, a->cluster_options);
-      if (!joined.ok()) Fail(joined.status().message());
+      if (!joined.ok()) FailLogged(joined.status().message());
       a->server.write_log = std::shared_ptr<cluster::ClusterLog>(std::move(joined).value());
     }
 
@@ -325,7 +327,7 @@ void RegisterServe(CLI::App& app) {
       KJ_IF_MAYBE(e, kj::runCatchingExceptions([&] {
         rx = network.parseAddress(addr, http ? 8080 : rpc::kDefaultPort).wait(ws)->listen();
       })) {
-        Fail("cannot listen on " + addr + ": " + e->getDescription().cStr());
+        FailLogged("cannot listen on " + addr + ": " + e->getDescription().cStr());
       }
       std::string shown = addr;
       if (addr.rfind("unix:", 0) != 0) shown = HostOf(addr) + ":" + std::to_string(rx->getPort());

@@ -16,11 +16,6 @@
 namespace gridtree::cli {
 namespace {
 
-[[noreturn]] void Fail(const std::string& message) {
-  std::cerr << "gridtree simulate: " << message << "\n";
-  throw CLI::RuntimeError(1);
-}
-
 
 struct Box {
   double west, south, east, north;
@@ -59,8 +54,8 @@ struct SimulateArgs {
 // The simulation itself; a failed call throws kj::Exception.
 void RunSimulation(const SimulateArgs& a) {
   const std::string token = ReadTokenFile(a.token_file);
-  if (token.empty()) Fail("token file " + a.token_file + " is missing or empty");
-  if (!(a.rate > 0)) Fail("--rate must be positive");
+  if (token.empty()) Fail("simulate", "token file " + a.token_file + " is missing or empty");
+  if (!(a.rate > 0)) Fail("simulate", "--rate must be positive");
   rpc::Client c(a.connect, rpc::ClientOptions{uint64_t{256} << 20, 4});
   auto& ws = c.wait_scope();
   auto& gt = c.gridtree();
@@ -90,10 +85,10 @@ void RunSimulation(const SimulateArgs& a) {
       }
     }
   } catch (const kj::Exception& e) {
-    Fail("cannot read the village " + a.village + ": " + e.getDescription().cStr());
+    Fail("simulate", "cannot read the village " + a.village + ": " + e.getDescription().cStr());
   }
   if (a.boats > 0 && (sea_grids.empty() || harbour_grid.empty()))
-    Fail("village " + a.village + " has no sea grid or no land grid; give --village or --boats 0");
+    Fail("simulate", "village " + a.village + " has no sea grid or no land grid; give --village or --boats 0");
   // Points inside a node, by rejection: random points in its box, located.
   auto points_in = [&](const Box& box, const std::string& node, proto::Level level, size_t n) {
     std::vector<std::pair<double, double>> out;
@@ -114,7 +109,7 @@ void RunSimulation(const SimulateArgs& a) {
       for (size_t i = 0; i < tries && out.size() < n; ++i)
         if (found[i] == node) out.push_back(tried[i]);
     }
-    if (out.size() < n) Fail("could not find points inside " + node);
+    if (out.size() < n) Fail("simulate", "could not find points inside " + node);
     return out;
   };
   std::vector<Mover> movers;
@@ -257,7 +252,7 @@ void RunSimulation(const SimulateArgs& a) {
       const bool transient = e.getType() == kj::Exception::Type::OVERLOADED ||
                              why.find("not stored") != std::string::npos ||
                              why.find("not acknowledged") != std::string::npos;
-      if (!transient) Fail(std::string("track: ") + why);
+      if (!transient) Fail("simulate", std::string("track: ") + why);
       std::cerr << "simulate: a tick's reports were refused, going on: " << why << std::endl;
     }
     const auto now = std::chrono::steady_clock::now();
@@ -296,7 +291,7 @@ void RegisterSimulate(CLI::App& app) {
     try {
       RunSimulation(*a);
     } catch (const kj::Exception& e) {
-      Fail(std::string("simulate: ") + e.getDescription().cStr());
+      Fail("simulate", std::string("simulate: ") + e.getDescription().cStr());
     }
   });
 }

@@ -4,6 +4,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <string>
+#include <string_view>
+
 #include "gridtree/engine/dataset.h"
 
 namespace gridtree::cli {
@@ -21,6 +24,10 @@ void RegisterRecover(CLI::App& app);  // cmd_aggregate.cpp
 void RegisterServe(CLI::App& app);  // cmd_serve.cpp
 void RegisterCall(CLI::App& app);   // cmd_call.cpp
 void RegisterSimulate(CLI::App& app);  // cmd_simulate.cpp
+
+// Ends a command: "gridtree COMMAND: MESSAGE" on stderr ("gridtree: MESSAGE"
+// for an empty command) and exit status `code`, through CLI11.
+[[noreturn]] void Fail(std::string_view command, const std::string& message, int code = 1);
 
 // What every command that loads a dataset passes to the loader: the
 // global flags (--lenient). Filled while the command line is parsed.

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "city_model.h"
-#include "gridtree/engine/generate.h"
+#include "gridtree/generate/generate.h"
 #include "gridtree/engine/status.h"
 #include "read_inputs.h"
 

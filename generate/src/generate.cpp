@@ -1,7 +1,7 @@
 // The dataset generator's entry point: real county borders and administrative
 // tree, with towns, communities, grids and micro-grids generated inside them
 // on a raster, deterministically from a seed. See docs/generator.md.
-#include "gridtree/engine/generate.h"
+#include "gridtree/generate/generate.h"
 
 #include <string>
 #include <utility>

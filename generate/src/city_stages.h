@@ -10,7 +10,7 @@
 
 #include "city_calibration.h"
 #include "city_model.h"
-#include "gridtree/engine/generate.h"
+#include "gridtree/generate/generate.h"
 #include "gridtree/engine/status.h"
 #include "read_inputs.h"
 #include "tessellate.h"

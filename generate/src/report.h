@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "gridtree/engine/generate.h"
+#include "gridtree/generate/generate.h"
 
 namespace gridtree::generate {
 

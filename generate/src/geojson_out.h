@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "city_model.h"
-#include "gridtree/engine/generate.h"
+#include "gridtree/generate/generate.h"
 #include "gridtree/engine/status.h"
 
 namespace gridtree::generate {
