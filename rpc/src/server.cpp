@@ -72,7 +72,8 @@ ServerState::ServerState(Engine& e, ServerOptions o, kj::Timer& t)
     Log("error", "subscription_loop_failed", {{"error", e.getDescription().cStr()}});
   });
   listener_id = engine.AddListener(
-      [inbox = inbox](const std::shared_ptr<const View>& view, std::span<const LeafId> leaves) {
+      [inbox = inbox, watching = watching](const std::shared_ptr<const View>& view, std::span<const LeafId> leaves) {
+        if (!watching->load(std::memory_order_relaxed)) return;
         inbox->Post(Batch{view, std::vector<LeafId>(leaves.begin(), leaves.end())});
       });
 }
@@ -376,6 +377,12 @@ void ServerState::PushEvents(uint64_t sub_id) {
 
 void ServerState::CancelWatch(uint64_t sub_id) {
   if (subscriptions.erase(sub_id)) Log("info", "unwatch", {{"subscription", std::to_string(sub_id)}});
+  WatchesChanged();
+}
+
+void ServerState::WatchesChanged() {
+  watching->store(!subscriptions.empty(), std::memory_order_relaxed);
+  if (subscriptions.empty()) newest_delivered.reset();
 }
 
 void ServerState::CancelEvents(uint64_t sub_id) {
@@ -452,6 +459,7 @@ void ServerState::Push(uint64_t sub_id, std::shared_ptr<const View> view) {
         // A watcher that cannot take a push is dropped (it unsubscribed or went away).
         if (subscriptions.erase(sub_id))
           Log("warn", "push_failed", {{"subscription", std::to_string(sub_id)}, {"error", e.getDescription().cStr()}});
+        WatchesChanged();
       }));
 }
 

@@ -551,6 +551,7 @@ class GridTreeImpl final : public proto::GridTree::Server {
                       state_.options.max_message_bytes, "watch fewer ids per subscription");
       const uint64_t id = state_.next_subscription++;
       state_.subscriptions.emplace(id, std::move(sub));
+      state_.WatchesChanged();
       state_.Log("info", "watch", {{"subscription", std::to_string(id)}, {"ids", std::to_string(ids.size())}});
       ctx.getResults().setHandle(kj::heap<SubscriptionHandleImpl>(state_, id, conn_, &ServerState::CancelWatch));
       return kj::READY_NOW;

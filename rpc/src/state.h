@@ -180,6 +180,13 @@ struct ServerState : kj::TaskSet::ErrorHandler {
   // Filled by the engine listener, which may still run (on a writer's
   // thread) after RemoveListener returns.
   std::shared_ptr<LoopInbox<Batch>> inbox = std::make_shared<LoopInbox<Batch>>();
+  // Whether any watch is live: without one the listener posts nothing, so
+  // that a server nobody watches (a replica catching up) does not hand
+  // every applied version to its loop. Set by WatchesChanged on the loop.
+  std::shared_ptr<std::atomic<bool>> watching = std::make_shared<std::atomic<bool>>(false);
+  // After subscriptions changed: updates `watching`, and drops the newest
+  // delivered view when none is left (it would pin an old dataset).
+  void WatchesChanged();
   kj::Promise<void> batches_loop = nullptr;
 
   // Object event subscriptions (GridTree.events): the engine calls back on
