@@ -14,6 +14,7 @@
 #include <array>
 #include <cmath>
 #include <memory>
+#include <span>
 
 
 #include "engine_state.h"
@@ -62,16 +63,18 @@ bool PointInLeaf(const MultiPolygon& mp, Point p) {
 // point counts as on a border.
 constexpr double kTouch = 1e-9;
 
-double DistanceToSegment(Point p, Point a, Point b) {
+// Whether p lies within kTouch of segment a-b (squared, no square root).
+bool Touches(Point p, Point a, Point b) {
   const double dx = b.x - a.x, dy = b.y - a.y;
   const double len2 = dx * dx + dy * dy;
   const double t = len2 > 0 ? std::clamp(((p.x - a.x) * dx + (p.y - a.y) * dy) / len2, 0.0, 1.0) : 0.0;
-  return std::hypot(p.x - (a.x + t * dx), p.y - (a.y + t * dy));
+  const double ex = p.x - (a.x + t * dx), ey = p.y - (a.y + t * dy);
+  return ex * ex + ey * ey <= kTouch * kTouch;
 }
 
 // Signed distance of r from the line through p-q (left positive).
 double SideOf(Point p, Point q, Point r) {
-  const double len = std::hypot(q.x - p.x, q.y - p.y);
+  const double len = std::sqrt((q.x - p.x) * (q.x - p.x) + (q.y - p.y) * (q.y - p.y));
   return len > 0 ? ((q.x - p.x) * (r.y - p.y) - (q.y - p.y) * (r.x - p.x)) / len : 0.0;
 }
 
@@ -305,40 +308,45 @@ class PolygonImpl : public PreparedRegion {
   // "Boundary included" (docs/aggregates.md): a leaf whose border runs
   // along the region's border (a town's outline drawn from its leaves) is
   // inside it, and a leaf that only touches the region intersects it.
+  // The region's edges near a leaf are gathered once per leaf and every
+  // test below reads them (Relation has already answered for leaves far
+  // from the border).
   bool Contains(const MultiPolygon& leaf) const override {
-    const Rel rel = Relation(index::BoundsOf(leaf));
+    const Box lb = index::BoundsOf(leaf);
+    const Rel rel = Relation(lb);
     if (rel != Rel::kPartial) return rel == Rel::kInside;
+    const std::vector<Seg> near = EdgesNear(Grown(lb));
     for (const auto& part : leaf.parts) {
       const auto& ring = part.rings[0];
+      std::vector<At> at(ring.size());
+      for (size_t i = 0; i < ring.size(); ++i)
+        if ((at[i] = Where(ring[i], near)) == At::kOutside) return false;
+      // An edge between two border vertices may still run outside (a leaf
+      // in a notch of the region) without crossing it: its midpoint tells.
       for (size_t i = 0; i < ring.size(); ++i) {
-        const Point& a = ring[i];
-        const Point& b = ring[(i + 1) % ring.size()];
-        // The midpoint too: a leaf in a notch of the region may have every
-        // vertex on the region's border.
-        if (!Covers(a) || !Covers({(a.x + b.x) / 2, (a.y + b.y) / 2})) return false;
+        const size_t j = (i + 1) % ring.size();
+        if (at[i] == At::kBorder && at[j] == At::kBorder &&
+            !Covers({(ring[i].x + ring[j].x) / 2, (ring[i].y + ring[j].y) / 2}, near))
+          return false;
       }
     }
     // A hole of the region inside the leaf: some region vertex lies
     // strictly inside it.
-    const Box lb = index::BoundsOf(leaf);
-    bool vertex_in_leaf = false;
-    ForEdgesNear(lb, [&](const Seg& e) {
-      return !(vertex_in_leaf = lb.Contains(e.a) && PointInLeaf(leaf, e.a) && !OnLeafBorder(leaf, e.a));
-    });
-    return !vertex_in_leaf && !EdgesCrossProperly(leaf);
+    for (const Seg& e : near)
+      if (lb.Contains(e.a) && PointInLeaf(leaf, e.a) && !OnLeafBorder(leaf, e.a)) return false;
+    return !EdgesCrossProperly(leaf, near);
   }
   bool Intersects(const MultiPolygon& leaf) const override {
-    const Rel rel = Relation(index::BoundsOf(leaf));
+    const Box lb = index::BoundsOf(leaf);
+    const Rel rel = Relation(lb);
     if (rel != Rel::kPartial) return rel == Rel::kInside;
+    const std::vector<Seg> near = EdgesNear(Grown(lb));
     for (const auto& part : leaf.parts)
       for (const auto& p : part.rings[0])
-        if (Covers(p)) return true;
-    const Box lb = index::BoundsOf(leaf);
-    bool vertex_in_leaf = false;
-    ForEdgesNear(lb, [&](const Seg& e) {
-      return !(vertex_in_leaf = lb.Contains(e.a) && (PointInLeaf(leaf, e.a) || OnLeafBorder(leaf, e.a)));
-    });
-    return vertex_in_leaf || EdgesCross(leaf);
+        if (Covers(p, near)) return true;
+    for (const Seg& e : near)
+      if (lb.Contains(e.a) && (PointInLeaf(leaf, e.a) || OnLeafBorder(leaf, e.a))) return true;
+    return EdgesCross(leaf, near);
   }
   double Fraction(const MultiPolygon& leaf) const override {
     const Box lb = index::BoundsOf(leaf);
@@ -347,11 +355,7 @@ class PolygonImpl : public PreparedRegion {
     // Coordinates relative to the leaf's corner keep the cross products small.
     const Point o{lb.min_x, lb.min_y};
     auto cross = [&](Point p, Point q) { return 0.5 * ((p.x - o.x) * (q.y - o.y) - (q.x - o.x) * (p.y - o.y)); };
-    std::vector<Seg> near;
-    ForEdgesNear(lb, [&](const Seg& e) {
-      near.push_back(e);
-      return true;
-    });
+    const std::vector<Seg> near = EdgesNear(lb);
     double total = 0, inside = 0;
     std::vector<double> ts;
     // ∂leaf inside the region.
@@ -369,7 +373,7 @@ class PolygonImpl : public PreparedRegion {
           // count (below).
           inside += SumInside(p, q, ts, cross, [&](Point m) {
             for (const Seg& e : near)
-              if (DistanceToSegment(m, e.a, e.b) <= kTouch)
+              if (Touches(m, e.a, e.b))
                 return (q.x - p.x) * (e.b.x - e.a.x) + (q.y - p.y) * (e.b.y - e.a.y) > 0;
             return InRegion(m);
           });
@@ -417,49 +421,71 @@ class PolygonImpl : public PreparedRegion {
       if (SegmentBox(edges_[e]).Intersects(b) && !f(edges_[e])) return;
   }
   bool InRegion(Point p) const { return inside_->Locate(p) == 0; }
+  std::vector<Seg> EdgesNear(const Box& b) const {
+    std::vector<Seg> near;
+    ForEdgesNear(b, [&](const Seg& e) {
+      near.push_back(e);
+      return true;
+    });
+    return near;
+  }
+  static Box Grown(const Box& b) { return {b.min_x - kTouch, b.min_y - kTouch, b.max_x + kTouch, b.max_y + kTouch}; }
   // Inside, or on the border within kTouch (where the point index's
-  // half-open rule may answer either side).
-  bool Covers(Point p) const {
-    bool on = false;
-    const Box near{p.x - kTouch, p.y - kTouch, p.x + kTouch, p.y + kTouch};
-    ForEdgesNear(near, [&](const Seg& e) { return !(on = DistanceToSegment(p, e.a, e.b) <= kTouch); });
-    return on || InRegion(p);
+  // half-open rule may answer either side); `near`: the region's edges
+  // near the point.
+  enum class At { kInside, kBorder, kOutside };
+  At Where(Point p, std::span<const Seg> near) const {
+    if (InRegion(p)) return At::kInside;
+    for (const Seg& e : near)
+      if (NearBox(e, p) && Touches(p, e.a, e.b)) return At::kBorder;
+    return At::kOutside;
+  }
+  bool Covers(Point p, std::span<const Seg> near) const { return Where(p, near) != At::kOutside; }
+  // Cheap rejections before the exact tests: p within kTouch of e's box,
+  // and two segments' boxes overlapping.
+  static bool NearBox(const Seg& e, Point p) {
+    return p.x >= std::min(e.a.x, e.b.x) - kTouch && p.x <= std::max(e.a.x, e.b.x) + kTouch &&
+           p.y >= std::min(e.a.y, e.b.y) - kTouch && p.y <= std::max(e.a.y, e.b.y) + kTouch;
+  }
+  static bool BoxesMeet(Point p, Point q, const Seg& e) {
+    return std::max(p.x, q.x) >= std::min(e.a.x, e.b.x) && std::min(p.x, q.x) <= std::max(e.a.x, e.b.x) &&
+           std::max(p.y, q.y) >= std::min(e.a.y, e.b.y) && std::min(p.y, q.y) <= std::max(e.a.y, e.b.y);
   }
   static bool OnLeafBorder(const MultiPolygon& leaf, Point p) {
     for (const auto& part : leaf.parts)
       for (const auto& ring : part.rings)
         for (size_t i = 0; i < ring.size(); ++i)
-          if (DistanceToSegment(p, ring[i], ring[(i + 1) % ring.size()]) <= kTouch) return true;
+          if (Touches(p, ring[i], ring[(i + 1) % ring.size()])) return true;
     return false;
   }
   // Whether a leaf edge and a region edge cross at a point inside both,
   // farther than kTouch from either's line at the other's ends (touching
   // and running along each other are not crossing).
-  bool EdgesCrossProperly(const MultiPolygon& leaf) const {
-    bool crossed = false;
-    ForEdgesNear(index::BoundsOf(leaf), [&](const Seg& e) {
+  static bool EdgesCrossProperly(const MultiPolygon& leaf, std::span<const Seg> near) {
+    for (const Seg& e : near)
       for (const auto& part : leaf.parts)
         for (const auto& ring : part.rings)
-          for (size_t i = 0; i < ring.size() && !crossed; ++i)
-            crossed = SegmentsCrossProperly(ring[i], ring[(i + 1) % ring.size()], e.a, e.b);
-      return !crossed;
-    });
-    return crossed;
+          for (size_t i = 0; i < ring.size(); ++i)
+            if (const Point& q = ring[(i + 1) % ring.size()];
+                BoxesMeet(ring[i], q, e) && SegmentsCrossProperly(ring[i], q, e.a, e.b))
+              return true;
+    return false;
   }
-  // Whether any leaf edge properly crosses a region edge.
-  bool EdgesCross(const MultiPolygon& leaf) const {
-    bool crossed = false;
-    ForEdgesNear(index::BoundsOf(leaf), [&](const Seg& e) {
+  // Whether any leaf edge crosses or touches a region edge inside it.
+  static bool EdgesCross(const MultiPolygon& leaf, std::span<const Seg> near) {
+    std::vector<double> ts;
+    for (const Seg& e : near)
       for (const auto& part : leaf.parts)
         for (const auto& ring : part.rings)
-          for (size_t i = 0; i < ring.size() && !crossed; ++i) {
-            std::vector<double> ts;
-            Cut(ring[i], ring[(i + 1) % ring.size()], e.a, e.b, ts);
-            for (double t : ts) crossed |= t > 0 && t < 1;
+          for (size_t i = 0; i < ring.size(); ++i) {
+            const Point& q = ring[(i + 1) % ring.size()];
+            if (!BoxesMeet(ring[i], q, e)) continue;
+            ts.clear();
+            Cut(ring[i], q, e.a, e.b, ts);
+            for (double t : ts)
+              if (t > 0 && t < 1) return true;
           }
-      return !crossed;
-    });
-    return crossed;
+    return false;
   }
   // Appends the parameter t on p-q where segment r-s crosses it.
   static void Cut(Point p, Point q, Point r, Point s, std::vector<double>& ts) {

@@ -58,7 +58,7 @@ class Reader:
     @property
     def metrics(self) -> list:
         """Metric names, in the order every answer uses."""
-        return list(self._core.info()["metrics"])
+        return self._core.metrics()
 
     def locate(self, lon: Any, lat: Any, *, nan: str = "error", copy: bool = False) -> np.ndarray:
         """Leaf numbers (int32) of the points lon[i], lat[i]; -1 where a

@@ -25,11 +25,6 @@ namespace {
 proto::Level ToProto(Level level) { return static_cast<proto::Level>(static_cast<uint16_t>(level)); }
 Level FromProto(proto::Level level) { return static_cast<Level>(static_cast<uint16_t>(level)); }
 
-Level LevelOrThrow(const std::string& name) {
-  if (auto level = ParseLevel(name)) return *level;
-  ThrowBadInput("level: unknown level \"" + name + "\" (city, county, town, community, grid or micro_grid)");
-}
-
 // The server's errors (docs/rpc.md "Errors"): OVERLOADED, DISCONNECTED, or
 // FAILED with a message that starts with the kind.
 PythonError Translate(const kj::Exception& e, const std::string& address) {
@@ -253,7 +248,7 @@ class ClientCore {
 
   py::dict Top(const std::string& level, const std::string& metric, size_t k, bool density,
                const std::string& within) {
-    const Level l = LevelOrThrow(level);
+    const Level l = ParseLevelOrThrow(level);
     auto r = Wait([&] {
       auto req = client_->gridtree().topKRequest();
       auto q = req.initQuery();
@@ -286,7 +281,7 @@ class ClientCore {
     else if (mode == "area_weighted") m = proto::RegionMode::AREA_WEIGHTED;
     else ThrowBadInput("mode: \"" + mode + "\" is not intersecting, contained or area_weighted");
     std::optional<Level> group;
-    if (group_by) group = LevelOrThrow(*group_by);
+    if (group_by) group = ParseLevelOrThrow(*group_by);
     std::vector<double> numbers;
     std::string text;
     if (kind == "box" || kind == "circle") numbers = spec.cast<std::vector<double>>();
@@ -506,7 +501,7 @@ class ClientCore {
   std::shared_ptr<Events> Subscribe(const std::vector<std::string>& nodes, const std::vector<std::string>& levels,
                                     const std::vector<std::string>& kinds) {
     std::vector<Level> parsed;
-    for (const std::string& l : levels) parsed.push_back(LevelOrThrow(l));
+    for (const std::string& l : levels) parsed.push_back(ParseLevelOrThrow(l));
     auto events = std::make_shared<Events>();
     events->core = this;
     auto r = Wait([&] {
@@ -524,6 +519,8 @@ class ClientCore {
     return events;
   }
 
+ std::vector<std::string> MetricNames() { return Metrics(FetchInfo().getInfo()); }
+
  private:
   capnp::Response<proto::GridTree::InfoResults> FetchInfo() {
     auto r = Wait([&] { return client_->gridtree().infoRequest().send(); });
@@ -538,7 +535,6 @@ class ClientCore {
     for (auto m : info.getMetricNames()) out.emplace_back(m.cStr());
     return out;
   }
-  std::vector<std::string> MetricNames() { return Metrics(FetchInfo().getInfo()); }
 
   proto::Writer::Client& Writer() {
     if (!writer_) {
@@ -653,6 +649,7 @@ void RegisterClient(py::module_& m) {
   py::class_<ClientCore>(m, "Client")
       .def(py::init<const std::string&, const std::string&>(), py::arg("address"), py::arg("token") = "")
       .def("info", &ClientCore::Info)
+      .def("metrics", &ClientCore::MetricNames)
       .def("locate", &ClientCore::Locate)
       .def("level_nodes", &ClientCore::LevelNodesOf)
       .def("labels", &ClientCore::Labels)

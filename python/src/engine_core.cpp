@@ -39,11 +39,6 @@ std::vector<std::string> WithMetrics(std::vector<std::string> fixed, const View&
   return fixed;
 }
 
-Level LevelOrThrow(const std::string& name) {
-  if (auto level = ParseLevel(name)) return *level;
-  ThrowBadInput("level: unknown level \"" + name + "\" (city, county, town, community, grid or micro_grid)");
-}
-
 Region RegionOf(const std::string& kind, const py::object& spec) {
   if (kind == "box") {
     const auto b = spec.cast<std::vector<double>>();
@@ -98,15 +93,20 @@ py::dict EngineCore::Info() const {
   py::dict levels;
   for (int l = 0; l < kLevelCount; ++l) levels[py::str(std::string(LevelName(static_cast<Level>(l))))] = per_level[l];
   d["levels"] = levels;
-  std::vector<std::string> metrics;
-  for (size_t m = 0; m < view->metric_count(); ++m) metrics.emplace_back(view->metric_name(static_cast<int>(m)));
-  d["metrics"] = metrics;
+  d["metrics"] = Metrics();
   d["version"] = view->version();
   d["dataset_version"] = view->dataset_version();
   d["objects_version"] = view->objects_version();
   d["objects"] = engine_->object_count();
   d["threads"] = engine_->threads();
   return d;
+}
+
+std::vector<std::string> EngineCore::Metrics() const {
+  auto view = engine_->Read();
+  std::vector<std::string> names;
+  for (size_t m = 0; m < view->metric_count(); ++m) names.emplace_back(view->metric_name(static_cast<int>(m)));
+  return names;
 }
 
 py::array_t<int32_t> EngineCore::Locate(const py::array& lon, const py::array& lat) const {
@@ -194,7 +194,7 @@ py::dict EngineCore::Top(const std::string& level, const std::string& metric, si
                          const std::string& within) const {
   auto view = engine_->Read();
   TopKQuery q;
-  q.level = LevelOrThrow(level);
+  q.level = ParseLevelOrThrow(level);
   const auto m = view->MetricIndex(metric);
   if (!m) throw PythonError(ErrorKind::kNotFound, "metric \"" + metric + "\": no such metric");
   q.metric = *m;
@@ -222,7 +222,7 @@ py::dict EngineCore::Aggregate(const std::string& kind, const py::object& spec, 
   const auto m = ParseRegionMode(mode);
   if (!m) ThrowBadInput("mode: \"" + mode + "\" is not intersecting, contained or area_weighted");
   q.mode = *m;
-  if (group_by) q.group_by = LevelOrThrow(*group_by);
+  if (group_by) q.group_by = ParseLevelOrThrow(*group_by);
   auto view = engine_->Read();
   RegionResult r;
   {
@@ -353,7 +353,7 @@ std::shared_ptr<EngineEvents> EngineCore::Events(const std::vector<std::string>&
                                                  const std::vector<std::string>& kinds) {
   ObjectEventFilter filter;
   filter.node_ids = nodes;
-  for (const std::string& l : levels) filter.levels.push_back(LevelOrThrow(l));
+  for (const std::string& l : levels) filter.levels.push_back(ParseLevelOrThrow(l));
   filter.kinds = kinds;
   auto events = std::make_shared<EngineEvents>();
   events->engine = engine_.get();
@@ -382,6 +382,7 @@ void RegisterEngine(py::module_& m) {
       .def(py::init<const std::string&, int, const std::optional<std::string>&>(), py::arg("path"),
            py::arg("threads") = 0, py::arg("data_dir") = py::none())
       .def("info", &EngineCore::Info)
+      .def("metrics", &EngineCore::Metrics)
       .def("locate", &EngineCore::Locate)
       .def("level_nodes", &EngineCore::LevelNodesOf)
       .def("labels", &EngineCore::Labels)

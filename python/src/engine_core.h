@@ -35,6 +35,7 @@ class EngineCore {
   ~EngineCore();
 
   pybind11::dict Info() const;
+  std::vector<std::string> Metrics() const;
   pybind11::array_t<int32_t> Locate(const pybind11::array& lon, const pybind11::array& lat) const;
   pybind11::array_t<int32_t> LevelNodesOf(const pybind11::array& leaves, const std::string& level) const;
   pybind11::list Labels(const pybind11::array& nodes, const std::string& what) const;

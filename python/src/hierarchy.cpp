@@ -6,6 +6,12 @@
 
 namespace gridtree::python {
 
+Level ParseLevelOrThrow(std::string_view name) {
+  if (auto level = ParseLevel(name)) return *level;
+  ThrowBadInput("level: unknown level \"" + std::string(name) +
+                "\" (city, county, town, community, grid or micro_grid)");
+}
+
 std::optional<Level> ParseLevelOrLeaf(std::string_view name) {
   if (name == "leaf") return std::nullopt;
   if (auto level = ParseLevel(name)) return level;

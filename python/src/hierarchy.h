@@ -19,6 +19,9 @@ struct HierarchyColumns {
   std::span<const int32_t> leaf_nodes;  // per leaf: its node
 };
 
+// A level name, or BadInput naming the accepted names.
+Level ParseLevelOrThrow(std::string_view name);
+
 // "leaf" -> nullopt (the leaf itself); a level name -> that level; anything
 // else is refused (BadInput naming the accepted names).
 std::optional<Level> ParseLevelOrLeaf(std::string_view name);
