@@ -451,10 +451,9 @@ for _ in $(seq "$repeat"); do
 done
 gt_http_circle_ms=$(printf '%s\n' "${gt_http_circle[@]}" | best)
 gt_http_aw_ms=$(printf '%s\n' "${gt_http_aw[@]}" | best)
-# {"total":[m1,m2,...],"rows":[],"leaves":"N",...} -> leaves,population
+# {"leaves":N,"metrics":{...,"population":P,...},"rows":[],...} (docs/json.md) -> leaves,population
 extract() {
-  grep '"total"' "$1" | sed -E 's/.*"total":\[([^]]*)\].*"leaves":"([0-9]+)".*/\2,\1/' \
-    | awk -F, -v k="$pop_index" '{print $1 "," $(k + 1)}'
+  grep '"metrics"' "$1" | sed -E 's/^\{"leaves":([0-9]+),"metrics":\{[^}]*"population":([-0-9.eE+]+).*/\1,\2/'
 }
 extract "$tmp/http_circle.out" >"$tmp/gt_circ.csv"
 extract "$tmp/http_circle_aw.out" >"$tmp/gt_circ_aw.csv"

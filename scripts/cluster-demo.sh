@@ -265,8 +265,9 @@ for i, port in enumerate(http):
         continue
     def num(k):
         return int(info.get(k, 0) or 0)
-    row = dict(position=num("position"), lag=num("lag"), digest=num("digest"),
-               digest_position=num("digestPosition"), ready=bool(info.get("ready", False)))
+    # docs/json.md: integers as numbers, the digest as 16 hex digits.
+    row = dict(position=num("position"), lag=num("lag"), digest=int(info.get("digest", "0") or "0", 16),
+               digest_position=num("digest_position"), ready=bool(info.get("ready", False)))
     rows.append(row)
     if row["digest"]:
         seen.setdefault(str(row["digest_position"]), {})[f"r{i}"] = f"{row['digest']:016x}"
@@ -368,7 +369,7 @@ and start it again (from its checkpoint in $dir/r1, then the stream from there):
 The same for n0, n2, r0 and r2 with their numbers; all six are in $dir/commands.txt.
 Watch the rest carry on:
   $bin call --connect $rpcs info
-  while sleep 2; do for p in ${http_port[*]}; do curl -s --max-time 1 http://127.0.0.1:\$p/info | python3 -c 'import json,sys; i=json.load(sys.stdin); print("position", i["position"], "lag", i["lag"], "digest %016x@%s" % (int(i["digest"]), i["digestPosition"]))' 2>/dev/null || echo down; done; echo; done
+  while sleep 2; do for p in ${http_port[*]}; do curl -s --max-time 1 http://127.0.0.1:\$p/info | python3 -c 'import json,sys; i=json.load(sys.stdin); print("position", i["position"], "lag", i["lag"], "digest %s@%s" % (i["digest"], i["digest_position"]))' 2>/dev/null || echo down; done; echo; done
   curl -i http://127.0.0.1:${http_port[1]}/healthz/ready
   $bin call --connect $rpcs objects --circle 112.79,21.72,30000 --kind boat --limit 5
 The map of r0, live: http://127.0.0.1:${http_port[0]}/

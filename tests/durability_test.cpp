@@ -18,7 +18,7 @@
 #include "gridtree/engine/engine.h"
 #include "gridtree/engine/image.h"
 #include "small_dataset.h"
-#include "wal.h"  // engine/src: the checksum of logs and snapshots
+#include "storage/wal.h"  // engine/src: the checksum of logs and checkpoints
 
 extern char** environ;
 

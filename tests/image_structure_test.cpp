@@ -17,7 +17,7 @@
 #include "gridtree/engine/image.h"
 #include "gridtree/engine/region.h"
 #include "gridtree/engine/tiles.h"
-#include "image_file.h"  // engine/src: sections, RecomputeImageChecksums
+#include "storage/image_file.h"  // engine/src: sections, RecomputeImageChecksums
 #include "small_dataset.h"
 
 namespace gridtree {

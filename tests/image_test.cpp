@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "engine_image.h"  // engine/src: ReadEngineImage
+#include "storage/engine_image.h"  // engine/src: ReadEngineImage
 #include "gridtree/engine/engine.h"
 #include "gridtree/engine/image.h"
 #include "gridtree/engine/region.h"
-#include "image_file.h"  // engine/src: section offsets
+#include "storage/image_file.h"  // engine/src: section offsets
 #include "jiangmen_fixture.h"
 #include "small_dataset.h"
 

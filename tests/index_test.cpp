@@ -241,3 +241,24 @@ TEST(PolygonIndex, HoleReachingPastTheOuterRing) {
 }
 
 }  // namespace
+
+// The index's 32-bit limits come back as an error, not an exception: a grid
+// asked for far more than 2^32 cells is refused before it is allocated.
+TEST(PolygonIndex, AGridPastItsLimitIsAnErrorNotAnException) {
+  std::vector<MultiPolygon> polys{MultiPolygon{{Polygon{{Ring{{0, 0}, {1, 0}, {1, 1}, {0, 1}}}}}}};
+  gridtree::index::PolygonIndexOptions options;
+  options.cells_per_edge = 1e10;
+  options.max_cells = int64_t{1} << 40;
+  std::string error;
+  std::unique_ptr<PolygonIndex> index;
+  EXPECT_NO_THROW(index = PolygonIndex::Build(polys, options, &error));
+  EXPECT_EQ(index, nullptr);
+  EXPECT_NE(error.find("lookup grid too large"), std::string::npos) << error;
+  // Within the limits the same call builds, and leaves the error alone.
+  options.cells_per_edge = 4;
+  std::string untouched = "unchanged";
+  index = PolygonIndex::Build(polys, options, &untouched);
+  ASSERT_NE(index, nullptr);
+  EXPECT_EQ(untouched, "unchanged");
+  EXPECT_EQ(index->Locate({0.5, 0.5}), 0);
+}

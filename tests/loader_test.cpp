@@ -174,7 +174,7 @@ TEST(Loader, OldBinarySnapshotIsAClearError) {
   EXPECT_FALSE(r.dataset.has_value());
   ASSERT_FALSE(r.report.findings.empty());
   EXPECT_EQ(r.report.findings[0].code, "old-snapshot");
-  EXPECT_NE(r.report.findings[0].message.find("gridtree snapshot"), std::string::npos);
+  EXPECT_NE(r.report.findings[0].message.find("gridtree image"), std::string::npos);
 }
 
 }  // namespace

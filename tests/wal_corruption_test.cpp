@@ -178,10 +178,10 @@ TEST_F(WalCorruptionTest, AFailedCheckpointLeavesNoTemporaryFile) {
   auto e = Open(dir_ / "data");
   ASSERT_TRUE(e.ok());
   ASSERT_TRUE(e.value()->Apply(gridtree::testing::CrashBatch(*e.value()->Read(), 1)).ok());
-  // A folder where the snapshot should go: the rename fails.
-  fs::create_directories(dir_ / "data" / "snapshot.bin" / "in-the-way");
+  // A folder where the checkpoint should go: the rename fails.
+  fs::create_directories(dir_ / "data" / "wal.checkpoint" / "in-the-way");
   EXPECT_FALSE(e.value()->Checkpoint().ok());
-  EXPECT_FALSE(fs::exists(dir_ / "data" / "snapshot.bin.tmp"));
+  EXPECT_FALSE(fs::exists(dir_ / "data" / "wal.checkpoint.tmp"));
 }
 
 }  // namespace

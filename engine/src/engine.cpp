@@ -7,116 +7,16 @@
 #include <new>
 #include <stdexcept>
 
-#include "engine_image.h"
 #include "engine_state.h"
-#include "object_store.h"
-#include "wal.h"
+#include "gridtree/engine/check.h"
+#include "state/topology.h"
+#include "state/view_access.h"
+#include "storage/wal.h"
 
 namespace gridtree {
 
 using internal::MetricState;
 using internal::Topology;
-
-namespace internal {
-
-size_t PaddedNodeCount(size_t n) {
-  return (n + MetricState::kChunkNodes - 1) / MetricState::kChunkNodes * MetricState::kChunkNodes;
-}
-
-std::shared_ptr<MetricState> MetricsOver(std::span<const int64_t> node_values, size_t node_count,
-                                         size_t metric_count, uint64_t version, std::shared_ptr<const void> owner) {
-  auto state = std::make_shared<MetricState>();
-  state->version = version;
-  state->metric_count = metric_count;
-  const size_t per_chunk = static_cast<size_t>(MetricState::kChunkNodes) * metric_count;
-  const size_t chunk_count = std::max<size_t>(1, (node_count + MetricState::kChunkNodes - 1) / MetricState::kChunkNodes);
-  std::shared_ptr<MetricPage> page;
-  for (size_t c = 0; c < chunk_count; ++c) {
-    const size_t slot = c & ((1 << MetricPage::kShift) - 1);
-    if (slot == 0) {
-      page = std::make_shared<MetricPage>();
-      state->pages.push_back(page);
-    }
-    // Aliasing: the chunk shares owner's lifetime and points into its
-    // values. Updates copy a chunk before changing it (engine_update.cpp),
-    // so these values are never written (a mapped image's are read-only).
-    page->chunks[slot] = MetricChunk(owner, const_cast<int64_t*>(node_values.data()) + c * per_chunk);
-  }
-  return state;
-}
-
-std::shared_ptr<MetricState> RollUp(const Dataset& ds, std::span<const int64_t> leaf_metrics, uint64_t version) {
-  const size_t m = ds.metric_count(), n = ds.node_count();
-  // Children follow their parent in pre-order, so one backward pass sums
-  // every subtree. One allocation, padded to whole chunks, that the first
-  // state's chunks point into.
-  auto values = std::make_shared<std::vector<int64_t>>(PaddedNodeCount(n) * m, 0);
-  int64_t* v = values->data();
-  for (size_t k = n; k-- > 0;) {
-    if (const int32_t l = ds.leaf_of_node[k]; l >= 0)
-      for (size_t j = 0; j < m; ++j) v[k * m + j] = leaf_metrics[l * m + j];
-    if (const int32_t p = ds.parents[k]; p >= 0)
-      for (size_t j = 0; j < m; ++j) v[p * m + j] += v[k * m + j];
-  }
-  const std::span<const int64_t> all(*values);
-  return MetricsOver(all, n, m, version, std::move(values));
-}
-
-void FinishTopology(Topology& topology) {
-  const Dataset& ds = topology.dataset;
-  std::vector<int32_t> by_name(ds.node_count());
-  for (size_t k = 0; k < ds.node_count(); ++k) by_name[k] = static_cast<int32_t>(k);
-  std::stable_sort(by_name.begin(), by_name.end(), [&](int32_t a, int32_t b) { return ds.names[a] < ds.names[b]; });
-  topology.names_sorted = std::move(by_name);
-  std::vector<int32_t> first_leaf(ds.node_count() + 1, static_cast<int32_t>(ds.leaf_count()));
-  for (size_t k = ds.node_count(); k-- > 0;) first_leaf[k] = ds.leaf_of_node[k] >= 0 ? ds.leaf_of_node[k] : first_leaf[k + 1];
-  topology.first_leaf = std::move(first_leaf);
-}
-
-Result<ImageTopology> OpenImageTopology(const std::string& path, std::shared_ptr<const Executor> executor) {
-  auto read = ReadEngineImage(path);
-  if (!read.ok()) return read.status();
-  ImageContents& c = read.value();
-  ImageTopology out;
-  out.topology = std::make_shared<Topology>();
-  Topology& t = *out.topology;
-  t.index = std::move(c.index);
-  t.names_sorted = std::move(c.names_sorted);
-  t.first_leaf = std::move(c.first_leaf);
-  t.executor = std::move(executor);
-  out.metrics = MetricsOver(c.node_values, c.dataset.node_count(), c.dataset.metric_count(), 0, c.dataset.storage);
-  t.dataset = std::move(c.dataset);
-  return out;
-}
-
-Result<std::shared_ptr<Topology>> BuildTopology(Dataset dataset, const EngineOptions& options,
-                                                std::shared_ptr<const Executor> executor) {
-  auto topology = std::make_shared<Topology>();
-  index::PolygonIndexOptions io = options.index;
-  io.threads = executor->threads();
-  io.parallel_for = [ex = executor.get()](size_t n, const std::function<void(size_t)>& task) {
-    ex->For(n, 1, [&](size_t b, size_t e) {
-      for (size_t i = b; i < e; ++i) task(i);
-    });
-  };
-  try {
-    topology->index = index::PolygonIndex::Build(std::move(dataset.leaf_geometry), io);
-  } catch (const std::length_error& e) {
-    return InvalidArgument((dataset.source.empty() ? std::string("dataset") : dataset.source) +
-                           ": the spatial index cannot hold this dataset (" + e.what() +
-                           "); raise index cells_per_edge or lower max_cells");
-  } catch (const std::bad_alloc&) {
-    return Internal((dataset.source.empty() ? std::string("dataset") : dataset.source) +
-                    ": out of memory while building the spatial index");
-  }
-  dataset.leaf_geometry.clear();
-  topology->dataset = std::move(dataset);
-  topology->executor = std::move(executor);
-  FinishTopology(*topology);
-  return topology;
-}
-
-}  // namespace internal
 
 View::View(std::shared_ptr<const Topology> topology, std::shared_ptr<const MetricState> metrics,
            std::shared_ptr<const internal::ObjectCounts> objects)
@@ -178,21 +78,36 @@ Chain View::ChainOf(NodeId node) const {
   return c;
 }
 
-std::string_view View::id(NodeId node) const { return topology_->dataset.ids[node.value]; }
-std::string_view View::name(NodeId node) const { return topology_->dataset.names[node.value]; }
-Level View::level(NodeId node) const { return topology_->dataset.levels[node.value]; }
+std::string_view View::id(NodeId node) const {
+  GRIDTREE_DCHECK_INDEX(node.value, topology_->dataset.node_count());
+  return topology_->dataset.ids[node.value];
+}
+std::string_view View::name(NodeId node) const {
+  GRIDTREE_DCHECK_INDEX(node.value, topology_->dataset.node_count());
+  return topology_->dataset.names[node.value];
+}
+Level View::level(NodeId node) const {
+  GRIDTREE_DCHECK_INDEX(node.value, topology_->dataset.node_count());
+  return topology_->dataset.levels[node.value];
+}
 std::optional<NodeId> View::Find(std::string_view id) const {
   if (auto n = topology_->dataset.Find(id)) return NodeId(*n);
   return std::nullopt;
 }
-NodeId View::NodeOf(LeafId leaf) const { return NodeId(topology_->dataset.leaf_nodes[leaf.value]); }
-LeafId View::LeafOf(NodeId node) const { return LeafId(topology_->dataset.leaf_of_node[node.value]); }
+NodeId View::NodeOf(LeafId leaf) const {
+  GRIDTREE_DCHECK_INDEX(leaf.value, topology_->dataset.leaf_count());
+  return NodeId(topology_->dataset.leaf_nodes[leaf.value]);
+}
+LeafId View::LeafOf(NodeId node) const {
+  GRIDTREE_DCHECK_INDEX(node.value, topology_->dataset.node_count());
+  return LeafId(topology_->dataset.leaf_of_node[node.value]);
+}
 int64_t View::Metric(NodeId node, int metric) const {
+  GRIDTREE_DCHECK_INDEX(node.value, topology_->dataset.node_count());
+  GRIDTREE_DCHECK_INDEX(metric, metric_count());
   const int m = static_cast<int>(metrics_->metric_count);
   return metric < m ? metrics_->Get(node.value, metric) : objects_->counts->Get(node.value, metric - m);
 }
-
-internal::EngineState::~EngineState() = default;  // here, where the log, the lock and the store are complete
 
 Engine::Engine() : state_(std::make_unique<internal::EngineState>()) {}
 Engine::~Engine() = default;
@@ -205,13 +120,13 @@ Status LockDataDir(internal::EngineState& st) {
   if (st.options.data_dir.empty()) return Status::Ok();
   auto lock = internal::DataDirLock::Acquire(st.options.data_dir);
   if (!lock.ok()) return lock.status();
-  st.data_dir_lock = std::move(lock.value());
+  st.writer.data_dir_lock = std::move(lock.value());
   return Status::Ok();
 }
 
 }  // namespace
 
-// Recovery (the data directory's snapshot, then every logged batch after
+// Recovery (the data directory's checkpoint, then every logged batch after
 // it) and the first published View. image_metrics: the values an engine
 // image holds, used as they are when recovery changes nothing.
 Status Engine::Start(std::shared_ptr<Topology> topology, std::shared_ptr<MetricState> image_metrics) {
@@ -223,14 +138,14 @@ Status Engine::Start(std::shared_ptr<Topology> topology, std::shared_ptr<MetricS
   std::error_code no_log;
   const bool had_log = !options.data_dir.empty() && std::filesystem::exists(options.data_dir + "/wal.log", no_log);
   if (!options.data_dir.empty()) {
-    auto snap = internal::ReadSnapshot(options.data_dir, ds.fingerprint, ds.leaf_count(), ds.metric_count());
+    auto snap = internal::ReadCheckpoint(options.data_dir, ds.fingerprint, ds.leaf_count(), ds.metric_count());
     if (!snap.ok()) return snap.status();
     if (snap.value()) {
       recovered = std::move(snap.value()->leaf_values);
       version = snap.value()->version;
     }
     std::vector<internal::WalRecord> replay;
-    auto wal = internal::WriteAheadLog::Open(options.data_dir, ds.fingerprint, version, replay, st.recovery);
+    auto wal = internal::WriteAheadLog::Open(options.data_dir, ds.fingerprint, version, replay, st.writer.recovery);
     if (!wal.ok()) return wal.status();
     if (!replay.empty() && !recovered) recovered.emplace(ds.leaf_metrics.begin(), ds.leaf_metrics.end());
     for (const internal::WalRecord& r : replay) {
@@ -243,16 +158,16 @@ Status Engine::Start(std::shared_ptr<Topology> topology, std::shared_ptr<MetricS
       }
       version = r.version;
     }
-    st.wal = std::move(wal.value());
+    st.writer.wal = std::move(wal.value());
   }
   std::shared_ptr<MetricState> metrics;
   if (recovered) metrics = internal::RollUp(ds, *recovered, version);
   else if (image_metrics) metrics = std::move(image_metrics);
   else metrics = internal::RollUp(ds, ds.leaf_metrics.span(), version);
-  auto view = std::make_shared<const View>(std::move(topology), std::move(metrics));
-  st.pending = view;
-  st.synced_version = version;
-  st.Publish(std::move(view));
+  auto view = internal::ViewAccess::Make(std::move(topology), std::move(metrics));
+  st.writer.pending = view;
+  st.writer.synced_version = version;
+  st.publisher.Publish(std::move(view));
   return StartObjects(had_log);
 }
 
@@ -287,7 +202,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const std::string& path, const Engi
     return engine;
   }
   LoadOptions load = options.load;
-  load.executor = with_executor.executor.get();
+  load.executor = with_executor.executor;
   LoadResult loaded = LoadDataset(path, load);
   if (report) *report = loaded.report;
   if (!loaded.dataset) {
@@ -296,7 +211,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const std::string& path, const Engi
   return Create(std::move(*loaded.dataset), with_executor);
 }
 
-std::shared_ptr<const View> Engine::Read() const { return state_->Current(); }
+std::shared_ptr<const View> Engine::Read() const { return state_->publisher.Current(); }
 
 const Executor& Engine::executor() const { return *state_->executor; }
 int Engine::threads() const { return state_->executor->threads(); }

@@ -12,19 +12,18 @@
 
 #include "gridtree/engine/json_text.h"
 #include "gridtree/engine/utf8.h"
-#include "object_store.h"
-#include "wal.h"
+#include "engine_state.h"
+#include "objects/object_store.h"
+#include "state/topology.h"
+#include "state/view_access.h"
+#include "storage/wal.h"
 
 namespace gridtree {
 
-using internal::MetricChunk;
+using internal::MetricEditor;
 using internal::MetricState;
 using internal::ObjectCounts;
 using internal::ObjectStore;
-
-namespace internal {
-uint64_t EngineState::ObjectCountsVersion() const { return object_counts ? object_counts->version : 0; }
-}  // namespace internal
 
 namespace {
 
@@ -119,62 +118,13 @@ struct CountDelta {
 // the chunks touched (as Engine::Apply does for the dataset's metrics).
 std::shared_ptr<const MetricState> AddCounts(const MetricState* base, const Dataset& ds, size_t kinds,
                                              const std::vector<CountDelta>& deltas) {
-  const size_t nodes = ds.node_count();
-  const size_t chunk_count = (nodes + MetricState::kChunkNodes - 1) / MetricState::kChunkNodes;
-  const size_t page_count = (chunk_count + (1 << internal::MetricPage::kShift) - 1) >> internal::MetricPage::kShift;
-  const size_t per_chunk = static_cast<size_t>(MetricState::kChunkNodes) * kinds;
-  auto state = std::make_shared<MetricState>();
-  state->metric_count = kinds;
-  if (!base || base->metric_count != kinds) {
-    // A new kind: every chunk gets the new width (rare: once per kind).
-    state->pages.resize(page_count);
-    for (size_t p = 0; p < page_count; ++p) {
-      auto page = std::make_shared<internal::MetricPage>();
-      for (size_t s = 0; s < page->chunks.size(); ++s) {
-        const size_t c = (p << internal::MetricPage::kShift) + s;
-        if (c >= chunk_count) break;
-        MetricChunk chunk = std::make_shared<int64_t[]>(per_chunk);  // zeroed
-        if (base)
-          for (size_t n = 0; n < static_cast<size_t>(MetricState::kChunkNodes); ++n)
-            for (size_t k = 0; k < base->metric_count; ++k)
-              chunk[n * kinds + k] = base->pages[p]->chunks[s][n * base->metric_count + k];
-        page->chunks[s] = std::move(chunk);
-      }
-      state->pages[p] = std::move(page);
-    }
-  } else {
-    state->pages = base->pages;
-  }
-  std::vector<internal::MetricPage*> page_copies(page_count, nullptr);
-  std::vector<int64_t*> chunk_copies(chunk_count, nullptr);
-  const bool fresh = !base || base->metric_count != kinds;  // every chunk above is this batch's own
-  auto cell = [&](int32_t node, size_t kind) -> int64_t& {
-    const size_t c = static_cast<size_t>(node) >> MetricState::kChunkShift;
-    int64_t*& chunk = chunk_copies[c];
-    if (!chunk) {
-      const size_t p = static_cast<size_t>(node) >> MetricState::kPageShift;
-      const size_t slot = c & ((1 << internal::MetricPage::kShift) - 1);
-      if (fresh) {
-        chunk = const_cast<int64_t*>(state->pages[p]->chunks[slot].get());
-      } else {
-        internal::MetricPage*& page = page_copies[p];
-        if (!page) {
-          auto copy = std::make_shared<internal::MetricPage>(*state->pages[p]);
-          page = copy.get();
-          state->pages[p] = std::move(copy);
-        }
-        MetricChunk copy = std::make_shared_for_overwrite<int64_t[]>(per_chunk);
-        std::copy_n(page->chunks[slot].get(), per_chunk, copy.get());
-        chunk = copy.get();
-        page->chunks[slot] = std::move(copy);
-      }
-    }
-    return chunk[static_cast<size_t>(node & (MetricState::kChunkNodes - 1)) * kinds + kind];
-  };
-  // Each (leaf, kind) comes once, with its net change (ObjectStore::DrainNet).
-  for (const CountDelta& d : deltas)
-    for (int32_t v = d.node; v >= 0; v = ds.parents[v]) cell(v, d.kind) += d.delta;
-  return state;
+  MetricEditor edit = base && base->metric_count == kinds
+                          ? MetricEditor(*base, 0)
+                          : MetricEditor::Widened(base, ds.node_count(), kinds, 0);  // a new kind: rare
+  // Each (leaf, kind) comes once, with its net change (ObjectStore::DrainNet);
+  // counts stay far below overflow.
+  for (const CountDelta& d : deltas) edit.AddUp(ds.parents.span(), d.node, d.kind, d.delta);
+  return std::move(edit).Finish();
 }
 
 // Enter and exit events for an object moving from one leaf to another
@@ -253,14 +203,11 @@ void DrainChanges(ObjectStore& store, const Dataset& ds, std::vector<CountDelta>
 // returns the view of `view`'s dataset they are in.
 std::shared_ptr<const View> PublishCounts(internal::EngineState& st, const View& view,
                                           std::shared_ptr<const ObjectCounts> counts) {
-  st.objects_live = st.objects->size();
-  std::lock_guard lock(st.current_mu);
-  st.object_counts = counts;
-  st.current = st.WithObjectsLocked(st.current);
-  if (st.current->dataset_version() == view.dataset_version()) return st.current;
-  // A reload came meanwhile: the change belongs to the old dataset (its
-  // leaves are numbers of it), and RelocateObjects moves it over next.
-  return std::make_shared<const View>(view.topology_ptr(), view.metrics_ptr(), std::move(counts));
+  st.objects.live = st.objects.store->size();
+  st.objects.counts = counts;
+  // After a reload meanwhile, the view returned is of the old dataset (the
+  // change's leaves are numbers of it), and RelocateObjects moves it over next.
+  return st.publisher.PublishObjectCounts(view, std::move(counts));
 }
 
 // An object as queries return it.
@@ -280,16 +227,16 @@ TrackedObject TrackedObjectAt(const ObjectStore& store, int32_t slot, const Obje
 // placed again (no events) after a reload.
 ObjectStore& StoreFor(internal::EngineState& st, const View& view) {
   const Dataset& ds = view.dataset();
-  const bool new_dataset = st.object_counts && st.object_counts->dataset_version != view.dataset_version();
-  if (!st.objects) st.objects = std::make_unique<ObjectStore>(ds.leaf_count());
-  if (!new_dataset) return *st.objects;
-  ObjectStore& store = *st.objects;
+  const bool new_dataset = st.objects.counts && st.objects.counts->dataset_version != view.dataset_version();
+  if (!st.objects.store) st.objects.store = std::make_unique<ObjectStore>(ds.leaf_count());
+  if (!new_dataset) return *st.objects.store;
+  ObjectStore& store = *st.objects.store;
   store.Reset(ds.leaf_count());
   const LocateOptions locate{st.options.objects.snap_m};
   std::vector<CountDelta> deltas;
-  auto counts = std::make_shared<ObjectCounts>(*st.object_counts);
+  auto counts = std::make_shared<ObjectCounts>(*st.objects.counts);
   std::fill(counts->outside.begin(), counts->outside.end(), 0);
-  counts->version = st.object_counts->version + 1;
+  counts->version = st.objects.counts->version + 1;
   for (int32_t s = 0; s < static_cast<int32_t>(store.slot_count()); ++s) {
     ObjectStore::Record& r = store.at(s);
     if (!r.live) continue;
@@ -312,9 +259,9 @@ ObjectStore& StoreFor(internal::EngineState& st, const View& view) {
 // Publishes the counts the change makes (the store's net changes, drained
 // into change.deltas and change.leaves); returns the view they are in.
 std::shared_ptr<const View> PublishChange(internal::EngineState& st, const View& view, ObjectChange& change) {
-  DrainChanges(*st.objects, view.dataset(), change.deltas, change.leaves);
+  DrainChanges(*st.objects.store, view.dataset(), change.deltas, change.leaves);
   auto counts = std::make_shared<ObjectCounts>();
-  const ObjectCounts* old = st.object_counts.get();
+  const ObjectCounts* old = st.objects.counts.get();
   counts->dataset_version = view.dataset_version();
   counts->version = (old ? old->version : 0) + 1;
   counts->kinds = change.kinds;
@@ -331,8 +278,8 @@ void Deliver(internal::EngineState& st, const View& view, const std::vector<Obje
   if (events.empty()) return;
   std::vector<std::pair<Engine::ObjectEventCallback, std::vector<ObjectEvent>>> out;
   {
-    std::lock_guard lock(st.subscribers_mu);
-    for (auto& [id, sub] : st.subscribers) {
+    std::lock_guard lock(st.objects.subscribers_mu);
+    for (auto& [id, sub] : st.objects.subscribers) {
       if (!sub.filter.node_ids.empty() && sub.nodes_version != view.dataset_version()) {
         sub.nodes = ResolveNodes(sub.filter, view);  // a reload renumbered the nodes
         sub.nodes_version = view.dataset_version();
@@ -349,16 +296,16 @@ void Deliver(internal::EngineState& st, const View& view, const std::vector<Obje
 }
 
 bool HasSubscribers(internal::EngineState& st) {
-  std::lock_guard lock(st.subscribers_mu);
-  return !st.subscribers.empty();
+  std::lock_guard lock(st.objects.subscribers_mu);
+  return !st.objects.subscribers.empty();
 }
 
 ObjectChange StartChange(const internal::EngineState& st) {
   ObjectChange c;
-  if (st.object_counts) {
-    c.kinds = st.object_counts->kinds;
-    c.total = st.object_counts->total;
-    c.outside = st.object_counts->outside;
+  if (st.objects.counts) {
+    c.kinds = st.objects.counts->kinds;
+    c.total = st.objects.counts->total;
+    c.outside = st.objects.counts->outside;
   }
   return c;
 }
@@ -374,10 +321,10 @@ Result<TrackResult> TrackReports(internal::EngineState& st, std::span<const Obje
   std::shared_ptr<const View> view, made;
   ObjectChange change;
   size_t kinds_before = 0;
-  std::unique_lock delivery(st.delivery_mu, std::defer_lock);
+  std::unique_lock delivery(st.objects.delivery_mu, std::defer_lock);
   {
-    std::lock_guard lock(st.objects_mu);
-    view = st.Current();
+    std::lock_guard lock(st.objects.mu);
+    view = st.publisher.Current();
     ObjectStore& store = StoreFor(st, *view);
     // Room for the batch, checked before anything changes.
     size_t id_bytes = 0;
@@ -474,7 +421,7 @@ Result<TrackResult> TrackReports(internal::EngineState& st, std::span<const Obje
         base.lat = r.lat;
         // After an unclean restart a first report is most likely an
         // object that was there all along: no enter events for it.
-        const bool quiet = is_new && now < st.quiet_until;
+        const bool quiet = is_new && now < st.objects.quiet_until;
         if (old_kind != kind) {
           base.kind = change.kinds[old_kind];
           MoveEvents(*view, from, -1, base, change.events);
@@ -491,7 +438,7 @@ Result<TrackResult> TrackReports(internal::EngineState& st, std::span<const Obje
   }
   // An empty leaf list would mean "everything changed": only a new kind
   // (a new metric everywhere) says so.
-  if (!change.leaves.empty() || change.kinds.size() != kinds_before) internal::NotifyListeners(st, made, change.leaves);
+  if (!change.leaves.empty() || change.kinds.size() != kinds_before) st.publisher.Notify(made, change.leaves);
   Deliver(st, *made, change.events);
   return result;
 }
@@ -511,11 +458,11 @@ size_t Engine::ExpireObjects(int64_t now_in) {
   std::shared_ptr<const View> view, made;
   ObjectChange change;
   size_t expired = 0;
-  std::unique_lock delivery(st.delivery_mu, std::defer_lock);
+  std::unique_lock delivery(st.objects.delivery_mu, std::defer_lock);
   {
-    std::lock_guard lock(st.objects_mu);
-    if (!st.objects || st.objects->size() == 0) return 0;
-    view = st.Current();
+    std::lock_guard lock(st.objects.mu);
+    if (!st.objects.store || st.objects.store->size() == 0) return 0;
+    view = st.publisher.Current();
     ObjectStore& store = StoreFor(st, *view);
     change = StartChange(st);
     const Dataset& ds = view->dataset();
@@ -543,7 +490,7 @@ size_t Engine::ExpireObjects(int64_t now_in) {
     made = PublishChange(st, *view, change);
     delivery.lock();
   }
-  if (!change.leaves.empty()) internal::NotifyListeners(st, made, change.leaves);
+  if (!change.leaves.empty()) st.publisher.Notify(made, change.leaves);
   Deliver(st, *made, change.events);
   return expired;
 }
@@ -558,18 +505,18 @@ Result<ObjectPage> Engine::Objects(const ObjectQuery& q) const {
     return InvalidArgument("objects: the circle's centre is not a finite longitude and latitude");
   ObjectPage page;
   std::vector<int32_t> slots;
-  std::lock_guard lock(st.objects_mu);
-  std::shared_ptr<const View> view = st.Current();
-  if (!st.objects) return page;
+  std::lock_guard lock(st.objects.mu);
+  std::shared_ptr<const View> view = st.publisher.Current();
+  if (!st.objects.store) return page;
   ObjectStore& store = StoreFor(st, *view);
   const Dataset& ds = view->dataset();
   auto kind_ok = [&](const ObjectStore::Record& r) {
-    return q.kind.empty() || st.object_counts->kinds[r.kind] == q.kind;
+    return q.kind.empty() || st.objects.counts->kinds[r.kind] == q.kind;
   };
   if (q.node_id) {
     const std::optional<int32_t> node = ds.Find(*q.node_id);
     if (!node) return NotFound("objects: unknown node id \"" + *q.node_id + "\"");
-    const auto& first_leaf = view->topology().first_leaf;
+    const auto& first_leaf = internal::ViewAccess::topology(*view)->first_leaf;
     for (int32_t leaf = first_leaf[*node]; leaf < first_leaf[ds.subtree_end[*node]]; ++leaf)
       for (int32_t s = store.first_in(leaf); s >= 0; s = store.at(s).next)
         if (kind_ok(store.at(s))) slots.push_back(s);
@@ -595,9 +542,9 @@ Result<ObjectPage> Engine::Objects(const ObjectQuery& q) const {
   std::partial_sort(slots.begin(), slots.begin() + static_cast<std::ptrdiff_t>(wanted), slots.end(),
                     [&](int32_t a, int32_t b) { return store.id(a) < store.id(b); });
   page.total = slots.size();
-  page.objects_version = st.ObjectCountsVersion();
+  page.objects_version = (st.objects.counts ? st.objects.counts->version : 0);
   for (size_t i = q.offset; i < slots.size() && page.objects.size() < q.limit; ++i) {
-    page.objects.push_back(TrackedObjectAt(store, slots[i], *st.object_counts, *view));
+    page.objects.push_back(TrackedObjectAt(store, slots[i], *st.objects.counts, *view));
   }
   return page;
 }
@@ -607,9 +554,9 @@ Result<std::vector<TrackedObject>> Engine::Nearest(index::Point p, size_t k, con
   if (!std::isfinite(p.x) || !std::isfinite(p.y) || p.y < -90 || p.y > 90)
     return InvalidArgument("nearest: the point is not a finite longitude and latitude");
   std::vector<TrackedObject> out;
-  std::lock_guard lock(st.objects_mu);
-  std::shared_ptr<const View> view = st.Current();
-  if (!st.objects || k == 0) return out;
+  std::lock_guard lock(st.objects.mu);
+  std::shared_ptr<const View> view = st.publisher.Current();
+  if (!st.objects.store || k == 0) return out;
   ObjectStore& store = StoreFor(st, *view);
   // Candidates by the local scale (a max-heap of the best 2k + 16), then
   // the ellipsoid distance for those: exact order within the candidates.
@@ -618,7 +565,7 @@ Result<std::vector<TrackedObject>> Engine::Nearest(index::Point p, size_t k, con
   std::priority_queue<std::pair<double, int32_t>> heap;
   for (int32_t s = 0; s < static_cast<int32_t>(store.slot_count()); ++s) {
     const ObjectStore::Record& r = store.at(s);
-    if (!r.live || (!kind.empty() && st.object_counts->kinds[r.kind] != kind)) continue;
+    if (!r.live || (!kind.empty() && st.objects.counts->kinds[r.kind] != kind)) continue;
     const double dx = (r.lon - p.x) * scale.lon, dy = (r.lat - p.y) * scale.lat;
     const double d2 = dx * dx + dy * dy;
     if (heap.size() < keep) {
@@ -629,7 +576,7 @@ Result<std::vector<TrackedObject>> Engine::Nearest(index::Point p, size_t k, con
     }
   }
   while (!heap.empty()) {
-    TrackedObject o = TrackedObjectAt(store, heap.top().second, *st.object_counts, *view);
+    TrackedObject o = TrackedObjectAt(store, heap.top().second, *st.objects.counts, *view);
     heap.pop();
     o.distance_m = index::GeodesicDistanceM(p, {o.lon, o.lat});
     out.push_back(std::move(o));
@@ -642,24 +589,24 @@ Result<std::vector<TrackedObject>> Engine::Nearest(index::Point p, size_t k, con
 }
 
 std::vector<ObjectKindCount> Engine::ObjectKinds() const {
-  std::lock_guard lock(state_->current_mu);
   std::vector<ObjectKindCount> out;
-  if (const ObjectCounts* c = state_->object_counts.get())
+  const std::shared_ptr<const ObjectCounts> counts = state_->publisher.object_counts();
+  if (const ObjectCounts* c = counts.get())
     for (size_t k = 0; k < c->kinds.size(); ++k) out.push_back({c->kinds[k], c->total[k], c->outside[k]});
   return out;
 }
 
-size_t Engine::object_count() const { return state_->objects_live.load(); }
+size_t Engine::object_count() const { return state_->objects.live.load(); }
 
 size_t Engine::object_memory_bytes() const {
-  std::lock_guard lock(state_->objects_mu);
-  return state_->objects ? state_->objects->MemoryBytes() : 0;
+  std::lock_guard lock(state_->objects.mu);
+  return state_->objects.store ? state_->objects.store->MemoryBytes() : 0;
 }
 
 Result<int> Engine::SubscribeObjectEvents(ObjectEventFilter filter, ObjectEventCallback callback) {
   internal::EngineState& st = *state_;
-  std::shared_ptr<const View> view = st.Current();
-  internal::EngineState::ObjectSubscriber sub;
+  std::shared_ptr<const View> view = st.publisher.Current();
+  internal::ObjectTracker::Subscriber sub;
   for (const std::string& id : filter.node_ids) {
     const std::optional<NodeId> node = view->Find(id);
     if (!node) return NotFound("events: unknown node id \"" + id + "\"");
@@ -668,21 +615,21 @@ Result<int> Engine::SubscribeObjectEvents(ObjectEventFilter filter, ObjectEventC
   sub.nodes_version = view->dataset_version();
   sub.filter = std::move(filter);
   sub.callback = std::move(callback);
-  std::lock_guard lock(st.subscribers_mu);
-  const int id = st.next_subscriber++;
-  st.subscribers.emplace(id, std::move(sub));
+  std::lock_guard lock(st.objects.subscribers_mu);
+  const int id = st.objects.next_subscriber++;
+  st.objects.subscribers.emplace(id, std::move(sub));
   return id;
 }
 
 void Engine::UnsubscribeObjectEvents(int id) {
-  std::lock_guard lock(state_->subscribers_mu);
-  state_->subscribers.erase(id);
+  std::lock_guard lock(state_->objects.subscribers_mu);
+  state_->objects.subscribers.erase(id);
 }
 
 void internal::RelocateObjects(internal::EngineState& st) {
-  std::lock_guard lock(st.objects_mu);
-  if (!st.objects) return;
-  StoreFor(st, *st.Current());
+  std::lock_guard lock(st.objects.mu);
+  if (!st.objects.store) return;
+  StoreFor(st, *st.publisher.Current());
 }
 
 // objects.bin: magic, count (u64), then per object: id length, kind length
@@ -693,16 +640,16 @@ Status Engine::SaveObjects() {
   if (st.options.data_dir.empty()) return Status::Ok();
   std::string bytes(kObjectsMagic, sizeof kObjectsMagic);
   auto put = [&bytes](const void* p, size_t n) { bytes.append(static_cast<const char*>(p), n); };
-  std::lock_guard lock(st.objects_mu);
-  const uint64_t count = st.objects ? st.objects->size() : 0;
+  std::lock_guard lock(st.objects.mu);
+  const uint64_t count = st.objects.store ? st.objects.store->size() : 0;
   put(&count, sizeof count);
-  if (st.objects) {
-    const ObjectStore& store = *st.objects;
+  if (st.objects.store) {
+    const ObjectStore& store = *st.objects.store;
     for (int32_t s = 0; s < static_cast<int32_t>(store.slot_count()); ++s) {
       const ObjectStore::Record& r = store.at(s);
       if (!r.live) continue;
       const std::string_view id = store.id(s);
-      const std::string& kind = st.object_counts->kinds[r.kind];
+      const std::string& kind = st.objects.counts->kinds[r.kind];
       const uint32_t lens[2] = {static_cast<uint32_t>(id.size()), static_cast<uint32_t>(kind.size())};
       put(lens, sizeof lens);
       put(&r.lon, sizeof r.lon);
@@ -764,16 +711,16 @@ Status Engine::StartObjects(bool had_log) {
   if (!std::filesystem::exists(path, ec)) {
     // No objects from a clean shutdown: if this data directory served
     // before, the last run ended without saving them (a crash).
-    if (had_log) st.quiet_until = quiet;
+    if (had_log) st.objects.quiet_until = quiet;
     return Status::Ok();
   }
   auto saved = ReadSavedObjects(path);
   if (!saved.ok()) {
     // Positions are soft state: a damaged file is set aside, not fatal.
     std::filesystem::rename(path, path + ".bad", ec);
-    st.recovery += (st.recovery.empty() ? "" : "; ") + path + ": " + saved.status().message() +
+    st.writer.recovery += (st.writer.recovery.empty() ? "" : "; ") + path + ": " + saved.status().message() +
                    "; set aside as objects.bin.bad, starting without tracked objects";
-    st.quiet_until = quiet;
+    st.objects.quiet_until = quiet;
     return Status::Ok();
   }
   // Placed again without events (nobody has subscribed yet) and without

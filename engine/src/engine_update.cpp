@@ -1,15 +1,17 @@
 // Engine writes: atomic update batches with copy-on-write metric chunks,
-// the write-ahead log with grouped fsync, checkpoints, reloads, listeners.
+// the write-ahead log with grouped fsync (the MetricWriter's jobs), checkpoints, reloads, listeners.
 #include <unordered_map>
 
-#include "engine_image.h"
 #include "engine_state.h"
-#include "wal.h"
+#include "state/topology.h"
+#include "state/view_access.h"
+#include "storage/engine_image.h"
+#include "storage/wal.h"
 
 namespace gridtree {
 
-using internal::MetricChunk;
-using internal::MetricState;
+using internal::MetricEditor;
+using internal::ViewAccess;
 
 namespace {
 
@@ -23,30 +25,18 @@ std::string MetricList(const Dataset& ds) {
 
 }  // namespace
 
-namespace internal {
-
-void NotifyListeners(EngineState& st, const std::shared_ptr<const View>& view, std::span<const LeafId> leaves) {
-  std::vector<Engine::Listener> listeners;
-  {
-    std::lock_guard lock(st.listeners_mu);
-    for (auto& [id, l] : st.listeners) listeners.push_back(l);
-  }
-  for (auto& l : listeners) l(view, leaves);
-}
-
-}  // namespace internal
-
 Result<uint64_t> Engine::Apply(const UpdateBatch& batch) {
   internal::EngineState& st = *state_;
+  internal::MetricWriter& w = st.writer;
   if (batch.updates.empty()) return InvalidArgument("update batch is empty");
   std::vector<LeafId> changed;
   uint64_t version = 0;
   uint64_t reloads = 0;              // how many reloads preceded this batch's log record
   std::shared_ptr<const View> made;  // the state this batch made (what listeners get)
   {
-    std::lock_guard lock(st.write_mu);
-    reloads = st.reloads;
-    const View& base = *st.pending;
+    std::lock_guard lock(w.write_mu);
+    reloads = w.reloads;
+    const View& base = *w.pending;
     const Dataset& ds = base.dataset();
     const size_t m = ds.metric_count();
     // 1. Resolve and check every update against the newest state; the batch
@@ -84,111 +74,86 @@ Result<uint64_t> Engine::Apply(const UpdateBatch& batch) {
     }
     // 2. Copy the touched chunks, apply the deltas to each leaf and its
     //    ancestors; an ancestor overflowing rejects the batch.
-    auto state = std::make_shared<MetricState>();
-    state->metric_count = m;
-    state->pages = base.metrics().pages;
-    state->version = base.version() + 1;
-    std::unordered_map<size_t, std::shared_ptr<internal::MetricPage>> page_copies;
-    std::unordered_map<size_t, int64_t*> chunk_copies;  // chunks this batch owns (already copied)
-    const size_t per_chunk = static_cast<size_t>(MetricState::kChunkNodes) * m;
-    auto cell = [&](int32_t node, size_t metric) -> int64_t& {
-      const size_t c = static_cast<size_t>(node) >> MetricState::kChunkShift;
-      auto& chunk = chunk_copies[c];
-      if (!chunk) {
-        const size_t p = static_cast<size_t>(node) >> MetricState::kPageShift;
-        auto& page = page_copies[p];
-        if (!page) {
-          page = std::make_shared<internal::MetricPage>(*state->pages[p]);
-          state->pages[p] = page;
-        }
-        const size_t slot = c & ((1 << internal::MetricPage::kShift) - 1);
-        MetricChunk copy = std::make_shared_for_overwrite<int64_t[]>(per_chunk);
-        std::copy_n(page->chunks[slot].get(), per_chunk, copy.get());
-        chunk = copy.get();
-        page->chunks[slot] = std::move(copy);
-      }
-      return chunk[static_cast<size_t>(node & (MetricState::kChunkNodes - 1)) * m + metric];
-    };
+    MetricEditor edit(*ViewAccess::metrics(base), base.version() + 1);
     internal::WalRecord record;
-    record.version = state->version;
+    record.version = base.version() + 1;
     for (uint64_t key : order) {
       const int32_t leaf = static_cast<int32_t>(key / m);
       const size_t metric = key % m;
       const int32_t node = ds.leaf_nodes[leaf];
       const int64_t delta = next[key] - base.Metric(NodeId(node), static_cast<int>(metric));
-      for (int32_t v = node; v >= 0; v = ds.parents[v]) {
-        int64_t& x = cell(v, metric);
-        if (__builtin_add_overflow(x, delta, &x))
-          return InvalidArgument("update batch: the sum of " + ds.metric_names[metric] + " at " + Quote(ds.ids[v]) +
-                                 " would overflow");
-      }
+      if (const int32_t v = edit.AddUp(ds.parents.span(), node, metric, delta); v >= 0)
+        return InvalidArgument("update batch: the sum of " + ds.metric_names[metric] + " at " + Quote(ds.ids[v]) +
+                               " would overflow");
       record.values.push_back({static_cast<uint32_t>(leaf), static_cast<uint32_t>(metric), next[key]});
       if (changed.empty() || changed.back() != LeafId(leaf)) changed.push_back(LeafId(leaf));
     }
     // 3. Log it (durable below), then it becomes the newest state.
-    if (st.wal)
-      if (Status s = st.wal->Append(record); !s.ok()) return s;
-    version = state->version;
-    auto view = std::make_shared<const View>(base.topology_ptr(), std::move(state));
+    if (w.wal)
+      if (Status s = w.wal->Append(record); !s.ok()) return s;
+    version = record.version;
+    auto view = ViewAccess::Make(ViewAccess::topology(base), std::move(edit).Finish());
     made = view;
-    st.pending = view;
-    if (!st.wal) st.Publish(std::move(view));
+    w.pending = view;
+    if (!w.wal) st.publisher.Publish(std::move(view));
   }
-  if (st.wal) {
+  if (w.wal) {
     // Group commit: the first writer in fsyncs for every record appended so
     // far; the others find their version already durable.
-    std::lock_guard sync(st.sync_mu);
+    std::lock_guard sync(w.sync_mu);
     // A reload between this batch's append and now reset the log: the batch
     // is lost unless a sync before the reload had already made it durable
     // (and visible). Never acknowledge a lost batch.
-    if (st.reloads != reloads) {
-      if (version > st.durable_before_reload.at(reloads))
+    if (w.reloads != reloads) {
+      if (version > w.durable_before_reload.at(reloads))
         return FailedPrecondition("update batch: the dataset was reloaded before the batch was written durably; "
                                   "it was not applied (apply it again to the new dataset if it still holds)");
       return version;  // durable and published before the reload dropped it, as every applied batch
     }
-    if (st.synced_version < version) {
+    if (w.synced_version < version) {
       std::shared_ptr<const View> target;
       {
-        std::lock_guard lock(st.write_mu);
-        target = st.pending;
+        std::lock_guard lock(w.write_mu);
+        target = w.pending;
       }
-      if (Status s = st.wal->Sync(); !s.ok()) {
+      if (Status s = w.wal->Sync(); !s.ok()) {
         // Not durable: nothing newer than the published state may become
         // visible; the log refuses further writes until reopened.
-        std::lock_guard lock(st.write_mu);
-        st.pending = st.Current();
+        std::lock_guard lock(w.write_mu);
+        w.pending = st.publisher.Current();
         return s;
       }
-      st.synced_version = target->version();
-      st.Publish(std::move(target));
+      w.synced_version = target->version();
+      st.publisher.Publish(std::move(target));
     }
   }
   std::sort(changed.begin(), changed.end());
   changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
   // With the newest object counts: a watcher comparing versions never sees them go back.
-  internal::NotifyListeners(st, st.WithObjects(made), changed);
+  st.publisher.Notify(st.publisher.WithObjects(made), changed);
   return version;
 }
 
 Status Engine::Checkpoint() {
   internal::EngineState& st = *state_;
-  std::lock_guard sync(st.sync_mu);
-  std::lock_guard lock(st.write_mu);
-  if (!st.wal) return Status::Ok();
-  if (Status s = st.wal->Sync(); !s.ok()) return s;
-  const View& v = *st.pending;
+  internal::MetricWriter& w = st.writer;
+  std::lock_guard sync(w.sync_mu);
+  std::lock_guard lock(w.write_mu);
+  if (!w.wal) return Status::Ok();
+  if (Status s = w.wal->Sync(); !s.ok()) return s;
+  const View& v = *w.pending;
   const Dataset& ds = v.dataset();
   const size_t m = ds.metric_count();
   std::vector<int64_t> values(ds.leaf_count() * m);
   for (size_t l = 0; l < ds.leaf_count(); ++l)
     for (size_t j = 0; j < m; ++j) values[l * m + j] = v.Metric(NodeId(ds.leaf_nodes[l]), static_cast<int>(j));
-  if (Status s = internal::WriteSnapshot(st.options.data_dir, ds.fingerprint, v.version(), ds.leaf_count(), m, values);
+  if (Status s =
+          internal::WriteCheckpoint(st.options.data_dir, ds.fingerprint, v.version(), ds.leaf_count(), m, values);
       !s.ok())
     return s;
-  if (Status s = st.wal->Rotate(v.version()); !s.ok()) return s;
-  st.synced_version = v.version();
-  st.Publish(st.pending);
+  if (Status s = w.wal->Rotate(v.version()); !s.ok()) return s;
+  w.synced_version = v.version();
+  st.publisher.Publish(w.pending);
   return Status::Ok();
 }
 
@@ -204,25 +169,26 @@ Result<std::shared_ptr<const View>> Engine::Reload(Dataset dataset) {
 Result<std::shared_ptr<const View>> Engine::SwapIn(std::shared_ptr<internal::Topology> topology,
                                                    std::shared_ptr<internal::MetricState> metrics) {
   internal::EngineState& st = *state_;
+  internal::MetricWriter& w = st.writer;
   std::shared_ptr<const View> view;
   {
-    std::lock_guard sync(st.sync_mu);
-    std::lock_guard lock(st.write_mu);
-    topology->dataset_version = st.pending->dataset_version() + 1;
-    if (st.wal)
-      if (Status s = st.wal->Reset(topology->dataset.fingerprint); !s.ok()) return s;
-    st.durable_before_reload[st.reloads] = st.synced_version;
-    ++st.reloads;
-    view = std::make_shared<const View>(std::move(topology), std::move(metrics));
-    st.pending = view;
-    st.synced_version = 0;
-    st.Publish(view);
+    std::lock_guard sync(w.sync_mu);
+    std::lock_guard lock(w.write_mu);
+    topology->dataset_version = w.pending->dataset_version() + 1;
+    if (w.wal)
+      if (Status s = w.wal->Reset(topology->dataset.fingerprint); !s.ok()) return s;
+    w.durable_before_reload[w.reloads] = w.synced_version;
+    ++w.reloads;
+    view = ViewAccess::Make(std::move(topology), std::move(metrics));
+    w.pending = view;
+    w.synced_version = 0;
+    st.publisher.Publish(view);
   }
   // The tracked objects, placed in the new dataset before anyone is told.
   internal::RelocateObjects(st);
   // No leaves: everything is new, a watcher re-reads whatever it watches.
-  view = st.WithObjects(view);
-  internal::NotifyListeners(st, view, {});
+  view = st.publisher.WithObjects(view);
+  st.publisher.Notify(view, {});
   return view;
 }
 
@@ -235,30 +201,22 @@ Result<std::shared_ptr<const View>> Engine::ReloadFrom(const std::string& path, 
     return SwapIn(std::move(opened.value().topology), std::move(opened.value().metrics));
   }
   LoadOptions load = state_->options.load;
-  load.executor = state_->executor.get();
+  load.executor = state_->executor;
   LoadResult loaded = LoadDataset(path, load);
   if (report) *report = loaded.report;
   if (!loaded.dataset) return InvalidArgument(path + ": " + loaded.report.ErrorSummary());
   return Reload(std::move(*loaded.dataset));
 }
 
-int Engine::AddListener(Listener listener) {
-  std::lock_guard lock(state_->listeners_mu);
-  const int id = state_->next_listener++;
-  state_->listeners.emplace(id, std::move(listener));
-  return id;
-}
+int Engine::AddListener(Listener listener) { return state_->publisher.AddListener(std::move(listener)); }
 
-void Engine::RemoveListener(int id) {
-  std::lock_guard lock(state_->listeners_mu);
-  state_->listeners.erase(id);
-}
+void Engine::RemoveListener(int id) { state_->publisher.RemoveListener(id); }
 
-std::string Engine::recovery_report() const { return state_->recovery; }
+std::string Engine::recovery_report() const { return state_->writer.recovery; }
 
 int64_t Engine::log_size_bytes() const {
-  std::lock_guard lock(state_->write_mu);
-  return state_->wal ? state_->wal->size_bytes() : 0;
+  std::lock_guard lock(state_->writer.write_mu);
+  return state_->writer.wal ? state_->writer.wal->size_bytes() : 0;
 }
 
 }  // namespace gridtree

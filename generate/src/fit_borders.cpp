@@ -247,21 +247,54 @@ std::optional<MultiPolygon> UnionOf(GEOSContextHandle_t h, std::vector<GEOSGeome
   return PolygonsOf(h, merged.get());
 }
 
-}  // namespace
+// The working data of one fit, handed from phase to phase.
+struct Fit {
+  Fit(const RasterFrame& frame, const LeafRaster& raster, std::vector<Node>& nodes)
+      : frame(frame),
+        raster(raster),
+        nodes(nodes),
+        county_of_leaf(raster.AncestorsAt(Level::kCounty)),
+        N(static_cast<int32_t>(nodes.size())),
+        W(frame.W),
+        H(frame.H),
+        inv2r(1.0 / (2.0 * frame.R)) {}
 
-Status FitCountyBorders(const GenerateOptions& options, const RasterFrame& frame, const LeafRaster& raster,
-                        const std::vector<CountyShape>& shapes, CityTree& tree) {
-  std::vector<Node>& nodes = tree.nodes;
-  const int32_t N = static_cast<int32_t>(nodes.size());
-  const int W = frame.W, H = frame.H;
-  const std::vector<int32_t>& county_of_leaf = raster.AncestorsAt(Level::kCounty);
-  const double inv2r = 1.0 / (2.0 * frame.R);
-  ReportProgress(options, "fit", 0);
+  const RasterFrame& frame;
+  const LeafRaster& raster;
+  std::vector<Node>& nodes;
+  const std::vector<int32_t>& county_of_leaf;
+  const int32_t N;
+  const int W, H;
+  const double inv2r;
+  std::vector<CountyWindow> windows;      // in the order of the county shapes
+  std::vector<int32_t> window_of_county;  // per node: its window, -1
+  std::vector<uint8_t> band;              // per pixel: near a pixel a published border crosses
+  std::vector<uint8_t> redrawn;           // per node
+  std::vector<std::vector<Ring>> rings;   // per redrawn leaf: its traced rings on its county's window
 
-  // ---- one window per county, in the order of the shapes (the first
-  // county whose published area holds a point owns it, as when rasterising)
-  std::vector<CountyWindow> windows;
-  for (int32_t n = 0; n < N; ++n) {
+  // A leaf that is redrawn.
+  bool Wanted(int32_t n) const { return n >= 0 && redrawn[n] && nodes[n].children.empty(); }
+
+  // The first county whose published area holds a point owns it. (The sea
+  // area's leaves are never redrawn: they lie 3 pixels clear of any land.)
+  int32_t OwnerOf(double x, double y) const {
+    for (size_t k = 0; k < windows.size(); ++k)
+      if (windows[k].Contains(x, y)) return static_cast<int32_t>(k);
+    return -1;
+  }
+};
+
+// The status of a GEOS step that failed, with GEOS's last message.
+Status Failed(const Geos& geos, const std::string& what) {
+  return Status(StatusCode::kInternal, "generate: fitting the county borders: " + what + ": " + geos.error());
+}
+
+// One window per county, in the order of the shapes (the first county whose
+// published area holds a point owns it, as when rasterising).
+void MakeWindows(Fit& fit) {
+  const std::vector<Node>& nodes = fit.nodes;
+  std::vector<CountyWindow>& windows = fit.windows;
+  for (int32_t n = 0; n < fit.N; ++n) {
     if (nodes[n].level != Level::kCounty || nodes[n].county_shape < 0) continue;
     CountyWindow cw;
     cw.county = n;
@@ -270,8 +303,16 @@ Status FitCountyBorders(const GenerateOptions& options, const RasterFrame& frame
   std::sort(windows.begin(), windows.end(), [&](const CountyWindow& a, const CountyWindow& b) {
     return nodes[a.county].county_shape < nodes[b.county].county_shape;
   });
-  std::vector<int32_t> window_of_county(N, -1);
-  for (size_t k = 0; k < windows.size(); ++k) window_of_county[windows[k].county] = static_cast<int32_t>(k);
+  fit.window_of_county.assign(fit.N, -1);
+  for (size_t k = 0; k < windows.size(); ++k) fit.window_of_county[windows[k].county] = static_cast<int32_t>(k);
+}
+
+// Each window's published area, its bounds, and its pixel box (min i, min j,
+// max i, max j; empty when the county has no vertex and no pixel).
+std::vector<std::array<int, 4>> WindowBoxes(Fit& fit, const std::vector<CountyShape>& shapes) {
+  const RasterFrame& frame = fit.frame;
+  const LeafRaster& raster = fit.raster;
+  std::vector<CountyWindow>& windows = fit.windows;
   // Window boxes: the published shape and the county's own pixels (the sea
   // area lies outside the published shape), plus a margin.
   std::vector<std::array<int, 4>> box(windows.size(), {INT32_MAX, INT32_MAX, INT32_MIN, INT32_MIN});
@@ -282,7 +323,7 @@ Status FitCountyBorders(const GenerateOptions& options, const RasterFrame& frame
     CountyWindow& cw = windows[k];
     cw.minx = cw.miny = 1e300;
     cw.maxx = cw.maxy = -1e300;
-    for (const Polygon& poly : shapes[nodes[cw.county].county_shape].parts)
+    for (const Polygon& poly : shapes[fit.nodes[cw.county].county_shape].parts)
       for (const Ring& ring : poly) {
         cw.rings.push_back(&ring);
         for (const auto& pt : ring) {
@@ -295,92 +336,101 @@ Status FitCountyBorders(const GenerateOptions& options, const RasterFrame& frame
         }
       }
   }
-  for (int j = 0; j < H; ++j)
-    for (int i = 0; i < W; ++i) {
-      const int32_t l = raster.leaf[static_cast<size_t>(j) * W + i];
+  for (int j = 0; j < fit.H; ++j)
+    for (int i = 0; i < fit.W; ++i) {
+      const int32_t l = raster.leaf[static_cast<size_t>(j) * fit.W + i];
       if (l < 0) continue;
-      const int32_t k = window_of_county[county_of_leaf[l]];
+      const int32_t k = fit.window_of_county[fit.county_of_leaf[l]];
       if (k >= 0) grow_box(box[k], i, j);
     }
-  std::vector<uint8_t> band(frame.PixelCount(), 0);  // pixels a published border crosses, grown below
-  for (size_t k = 0; k < windows.size(); ++k) {
-    CountyWindow& cw = windows[k];
-    if (box[k][0] > box[k][2]) continue;  // no vertex and no pixel: nothing to fit
-    cw.ox = std::max(0, box[k][0] - 3);
-    cw.oy = std::max(0, box[k][1] - 3);
-    cw.w = std::min(W - 1, box[k][2] + 3) - cw.ox + 1;
-    cw.h = std::min(H - 1, box[k][3] + 3) - cw.oy + 1;
-    if (cw.w <= 0 || cw.h <= 0) continue;
-    cw.leaf.assign(static_cast<size_t>(cw.w) * cw.h, -1);
-    for (int j = 0; j < cw.h; ++j)
-      for (int i = 0; i < cw.w; ++i) {
-        const int32_t l = raster.leaf[static_cast<size_t>(cw.oy + j) * W + cw.ox + i];
-        if (l >= 0 && county_of_leaf[l] == cw.county) cw.leaf[static_cast<size_t>(j) * cw.w + i] = l;
-      }
-    std::vector<uint8_t> crossed(cw.leaf.size(), 0);
-    for (const Ring* ring : cw.rings)
-      for (size_t v = 0, u = ring->size() - 1; v < ring->size(); u = v++)  // rings closed or not
-        MarkSegmentPixels(frame, (*ring)[u], (*ring)[v], [&](int i, int j) {
-          if (i < 0 || j < 0 || i >= W || j >= H) return;
-          band[static_cast<size_t>(j) * W + i] = 1;
-          if (i >= cw.ox && j >= cw.oy && i < cw.ox + cw.w && j < cw.oy + cw.h)
-            crossed[static_cast<size_t>(j - cw.oy) * cw.w + (i - cw.ox)] = 1;
-        });
-    // One more pixel all round, so that no corner cut of the trace falls
-    // inside the published area; never into the sea area (its own leaves).
-    Grow(crossed, cw.w, cw.h, 1);
-    for (int j = 0; j < cw.h; ++j)
-      for (int i = 0; i < cw.w; ++i) {
-        const int32_t l = raster.leaf[static_cast<size_t>(cw.oy + j) * W + cw.ox + i];
-        if (l >= 0 && nodes[l].kind == kSea) crossed[static_cast<size_t>(j) * cw.w + i] = 0;
-      }
-    ExtendToNearest(cw.leaf, crossed, cw.w, cw.h);
-  }
-  Grow(band, W, H, kBand);
+  return box;
+}
 
-  // ---- which nodes are redrawn: leaves with a pixel in the band (in any
-  // window), and their ancestors; never the sea area's own leaves.
-  std::vector<uint8_t> redrawn(N, 0);
-  for (const CountyWindow& cw : windows)
+// Fills one window's leaves, extended to the pixels its published border
+// crosses, and marks those pixels in `fit.band`.
+void ExtendWindow(Fit& fit, CountyWindow& cw, const std::array<int, 4>& box) {
+  const RasterFrame& frame = fit.frame;
+  const LeafRaster& raster = fit.raster;
+  const int W = fit.W, H = fit.H;
+  std::vector<uint8_t>& band = fit.band;
+  if (box[0] > box[2]) return;  // no vertex and no pixel: nothing to fit
+  cw.ox = std::max(0, box[0] - 3);
+  cw.oy = std::max(0, box[1] - 3);
+  cw.w = std::min(W - 1, box[2] + 3) - cw.ox + 1;
+  cw.h = std::min(H - 1, box[3] + 3) - cw.oy + 1;
+  if (cw.w <= 0 || cw.h <= 0) return;
+  cw.leaf.assign(static_cast<size_t>(cw.w) * cw.h, -1);
+  for (int j = 0; j < cw.h; ++j)
+    for (int i = 0; i < cw.w; ++i) {
+      const int32_t l = raster.leaf[static_cast<size_t>(cw.oy + j) * W + cw.ox + i];
+      if (l >= 0 && fit.county_of_leaf[l] == cw.county) cw.leaf[static_cast<size_t>(j) * cw.w + i] = l;
+    }
+  std::vector<uint8_t> crossed(cw.leaf.size(), 0);
+  for (const Ring* ring : cw.rings)
+    for (size_t v = 0, u = ring->size() - 1; v < ring->size(); u = v++)  // rings closed or not
+      MarkSegmentPixels(frame, (*ring)[u], (*ring)[v], [&](int i, int j) {
+        if (i < 0 || j < 0 || i >= W || j >= H) return;
+        band[static_cast<size_t>(j) * W + i] = 1;
+        if (i >= cw.ox && j >= cw.oy && i < cw.ox + cw.w && j < cw.oy + cw.h)
+          crossed[static_cast<size_t>(j - cw.oy) * cw.w + (i - cw.ox)] = 1;
+      });
+  // One more pixel all round, so that no corner cut of the trace falls
+  // inside the published area; never into the sea area (its own leaves).
+  Grow(crossed, cw.w, cw.h, 1);
+  for (int j = 0; j < cw.h; ++j)
+    for (int i = 0; i < cw.w; ++i) {
+      const int32_t l = raster.leaf[static_cast<size_t>(cw.oy + j) * W + cw.ox + i];
+      if (l >= 0 && fit.nodes[l].kind == kSea) crossed[static_cast<size_t>(j) * cw.w + i] = 0;
+    }
+  ExtendToNearest(cw.leaf, crossed, cw.w, cw.h);
+}
+
+// Extends every window (ExtendWindow), then grows the crossed pixels of
+// `fit.band` by kBand.
+void ExtendWindows(Fit& fit, const std::vector<std::array<int, 4>>& box) {
+  fit.band.assign(fit.frame.PixelCount(), 0);  // pixels a published border crosses, grown below
+  for (size_t k = 0; k < fit.windows.size(); ++k) ExtendWindow(fit, fit.windows[k], box[k]);
+  Grow(fit.band, fit.W, fit.H, kBand);
+}
+
+// Which nodes are redrawn: leaves with a pixel in the band (in any window),
+// and their ancestors; never the sea area's own leaves.
+void MarkRedrawn(Fit& fit) {
+  const std::vector<Node>& nodes = fit.nodes;
+  std::vector<uint8_t>& redrawn = fit.redrawn;
+  redrawn.assign(fit.N, 0);
+  for (const CountyWindow& cw : fit.windows)
     for (int j = 0; j < cw.h; ++j)
       for (int i = 0; i < cw.w; ++i) {
         const int32_t l = cw.leaf[static_cast<size_t>(j) * cw.w + i];
-        if (l >= 0 && nodes[l].kind != kSea && band[static_cast<size_t>(cw.oy + j) * W + cw.ox + i]) redrawn[l] = 1;
+        if (l >= 0 && nodes[l].kind != kSea && fit.band[static_cast<size_t>(cw.oy + j) * fit.W + cw.ox + i])
+          redrawn[l] = 1;
       }
-  for (int32_t n = 0; n < N; ++n)
+  for (int32_t n = 0; n < fit.N; ++n)
     if (redrawn[n] && nodes[n].children.empty())
-      for (int L = 2; L < kLevelCount; ++L) redrawn[raster.ancestors[L - 1][n]] = 1;
+      for (int L = 2; L < kLevelCount; ++L) redrawn[fit.raster.ancestors[L - 1][n]] = 1;
+}
 
-  // The first county whose published area holds a point owns it. (The sea
-  // area's leaves are never redrawn: they lie 3 pixels clear of any land.)
-  const int64_t ox2 = 2 * frame.x0i, oy2 = 2 * frame.y0i;
-  auto owner_of = [&](double x, double y) -> int32_t {
-    for (size_t k = 0; k < windows.size(); ++k)
-      if (windows[k].Contains(x, y)) return static_cast<int32_t>(k);
-    return -1;
-  };
-
-  Geos geos;
-  const GEOSContextHandle_t h = geos.h();
-  auto failed = [&](const std::string& what) {
-    return Status(StatusCode::kInternal, "generate: fitting the county borders: " + what + ": " + geos.error());
-  };
-  // ---- the leaves: their traced rings on their county's extended window,
-  // cut by every published ring in one noding.
-  auto wanted = [&](int32_t n) { return n >= 0 && redrawn[n] && nodes[n].children.empty(); };
-  std::vector<std::vector<Ring>> rings(N);
-  for (const CountyWindow& cw : windows) {
+// The redrawn leaves' traced rings on their county's extended window.
+void TraceRedrawnLeaves(Fit& fit) {
+  const RasterFrame& frame = fit.frame;
+  fit.rings.assign(fit.N, {});
+  for (const CountyWindow& cw : fit.windows) {
     if (cw.leaf.empty()) continue;
     // Only the redrawn leaves are traced: a leaf's rings depend on its own
     // pixels and the junctions of the window, not on its neighbours' labels.
     std::vector<int32_t> lab(cw.leaf.size());
-    for (size_t p = 0; p < lab.size(); ++p) lab[p] = wanted(cw.leaf[p]) ? cw.leaf[p] : -1;
+    for (size_t p = 0; p < lab.size(); ++p) lab[p] = fit.Wanted(cw.leaf[p]) ? cw.leaf[p] : -1;
     const int64_t wx2 = 2 * (frame.x0i + cw.ox), wy2 = 2 * (frame.y0i + cw.oy);
-    TraceRings(cw.w, cw.h, lab, cw.leaf, [&](TracedRing&& r) {
-      rings[r.label].push_back(ClosedRing(r.xy, wx2, wy2, inv2r));
-    });
+    TraceRings(cw.w, cw.h, lab, cw.leaf,
+               [&](TracedRing&& r) { fit.rings[r.label].push_back(ClosedRing(r.xy, wx2, wy2, fit.inv2r)); });
   }
-  ReportProgress(options, "fit", 0.2);
+}
+
+// The faces of the overlay: the traced rings cut by every published ring in
+// one noding, snap-rounded to kLattice, then polygonized.
+Result<GeomPtr> OverlayFaces(const Fit& fit, const Geos& geos) {
+  const GEOSContextHandle_t h = geos.h();
   std::vector<GEOSGeometry*> lines;
   auto add_line = [&](const Ring& r) {
     if (r.size() < 2) return;
@@ -394,102 +444,154 @@ Status FitCountyBorders(const GenerateOptions& options, const RasterFrame& frame
     }
     if (line) lines.push_back(line);
   };
-  for (int32_t n = 0; n < N; ++n)
-    for (const Ring& r : rings[n]) add_line(r);
-  for (const CountyWindow& cw : windows)
+  for (int32_t n = 0; n < fit.N; ++n)
+    for (const Ring& r : fit.rings[n]) add_line(r);
+  for (const CountyWindow& cw : fit.windows)
     for (const Ring* r : cw.rings) add_line(*r);
   GeomPtr all(GEOSGeom_createCollection_r(h, GEOS_MULTILINESTRING, lines.data(), static_cast<unsigned>(lines.size())),
               GeomDeleter{h});
-  if (!all) return failed("collecting the lines");
+  if (!all) return Failed(geos, "collecting the lines");
   GeomPtr noded(GEOSUnaryUnionPrec_r(h, all.get(), kLattice), GeomDeleter{h});
-  if (!noded) return failed("noding");
+  if (!noded) return Failed(geos, "noding");
   const GEOSGeometry* noded_ptr = noded.get();
   GeomPtr faces(GEOSPolygonize_r(h, &noded_ptr, 1), GeomDeleter{h});
-  if (!faces) return failed("polygonizing");
-  ReportProgress(options, "fit", 0.5);
+  if (!faces) return Failed(geos, "polygonizing");
+  return faces;
+}
 
-  // ---- each face: its owner county, then the redrawn leaf whose traced
-  // shape on that county's window holds it.
-  std::vector<std::vector<GeomPtr>> faces_of(N);
-  int64_t lost_faces = 0;
-  const int face_count = GEOSGetNumGeometries_r(h, faces.get());
+// The redrawn leaf of window `cw` whose traced shape holds (x, y), -1;
+// `any_label` tells whether a leaf of the window is near the point at all.
+int32_t LeafHolding(const Fit& fit, const CountyWindow& cw, double x, double y, bool& any_label,
+                    std::vector<const Ring*>& candidate_rings) {
+  const int pi = static_cast<int>(std::floor((x - fit.frame.x0) * fit.frame.R)) - cw.ox;
+  const int pj = static_cast<int>(std::floor((y - fit.frame.y0) * fit.frame.R)) - cw.oy;
+  int32_t leaf = -1;
+  any_label = false;
+  // A corner cut moves a boundary by at most half a pixel: the leaf holding
+  // the point has a pixel among the nine around it.
+  for (int dj = -1; dj <= 1 && leaf < 0; ++dj)
+    for (int di = -1; di <= 1 && leaf < 0; ++di) {
+      const int i = pi + di, j = pj + dj;
+      if (i < 0 || j < 0 || i >= cw.w || j >= cw.h) continue;
+      const int32_t l = cw.leaf[static_cast<size_t>(j) * cw.w + i];
+      if (l < 0) continue;
+      any_label = true;
+      if (!fit.Wanted(l)) continue;
+      candidate_rings.clear();
+      for (const Ring& r : fit.rings[l]) candidate_rings.push_back(&r);
+      if (EvenOdd(candidate_rings, x, y)) leaf = l;
+    }
+  return leaf;
+}
+
+// Each face goes to its owner county, then to the redrawn leaf whose traced
+// shape on that county's window holds it (a copy in `faces_of`); faces of
+// published area that no leaf reaches are counted in `lost_faces`.
+Status AssignFaces(const Fit& fit, const Geos& geos, const GEOSGeometry* faces,
+                   std::vector<std::vector<GeomPtr>>& faces_of, int64_t& lost_faces) {
+  const GEOSContextHandle_t h = geos.h();
+  const int face_count = GEOSGetNumGeometries_r(h, faces);
   std::vector<const Ring*> candidate_rings;
   for (int f = 0; f < face_count; ++f) {
-    const GEOSGeometry* face = GEOSGetGeometryN_r(h, faces.get(), f);
+    const GEOSGeometry* face = GEOSGetGeometryN_r(h, faces, f);
     double area = 0;
     if (!GEOSArea_r(h, face, &area) || area <= 0) continue;
     GeomPtr inside(GEOSPointOnSurface_r(h, face), GeomDeleter{h});
     double x = 0, y = 0;
     if (!inside || !GEOSGeomGetX_r(h, inside.get(), &x) || !GEOSGeomGetY_r(h, inside.get(), &y)) continue;
-    const int32_t owner = owner_of(x, y);
+    const int32_t owner = fit.OwnerOf(x, y);
     if (owner < 0) continue;  // outside the city
-    const CountyWindow& cw = windows[owner];
-    const int pi = static_cast<int>(std::floor((x - frame.x0) * frame.R)) - cw.ox;
-    const int pj = static_cast<int>(std::floor((y - frame.y0) * frame.R)) - cw.oy;
-    int32_t leaf = -1;
     bool any_label = false;
-    // A corner cut moves a boundary by at most half a pixel: the leaf holding
-    // the point has a pixel among the nine around it.
-    for (int dj = -1; dj <= 1 && leaf < 0; ++dj)
-      for (int di = -1; di <= 1 && leaf < 0; ++di) {
-        const int i = pi + di, j = pj + dj;
-        if (i < 0 || j < 0 || i >= cw.w || j >= cw.h) continue;
-        const int32_t l = cw.leaf[static_cast<size_t>(j) * cw.w + i];
-        if (l < 0) continue;
-        any_label = true;
-        if (!wanted(l)) continue;
-        candidate_rings.clear();
-        for (const Ring& r : rings[l]) candidate_rings.push_back(&r);
-        if (EvenOdd(candidate_rings, x, y)) leaf = l;
-      }
+    const int32_t leaf = LeafHolding(fit, fit.windows[owner], x, y, any_label, candidate_rings);
     if (leaf >= 0) {
       faces_of[leaf].emplace_back(GEOSGeom_clone_r(h, face), GeomDeleter{h});
-      if (!faces_of[leaf].back()) return failed("copying a face");
+      if (!faces_of[leaf].back()) return Failed(geos, "copying a face");
     } else if (!any_label) {
       ++lost_faces;  // published area no leaf reaches
     }
   }
-  for (int32_t n = 0; n < N; ++n) {
+  return Status::Ok();
+}
+
+// Each leaf's fitted shape: the union of its faces (taken over); every
+// redrawn leaf must get one.
+Status MergeLeafFaces(Fit& fit, const Geos& geos, std::vector<std::vector<GeomPtr>>& faces_of) {
+  std::vector<Node>& nodes = fit.nodes;
+  for (int32_t n = 0; n < fit.N; ++n) {
     if (faces_of[n].empty()) continue;
     std::vector<GEOSGeometry*> owned_faces;
     for (GeomPtr& f : faces_of[n]) owned_faces.push_back(f.release());
-    auto merged = UnionOf(h, owned_faces);
-    if (!merged) return failed("merging the faces of " + nodes[n].code);
+    auto merged = UnionOf(geos.h(), owned_faces);
+    if (!merged) return Failed(geos, "merging the faces of " + nodes[n].code);
     nodes[n].fitted = std::move(*merged);
   }
-  for (int32_t n = 0; n < N; ++n)
-    if (wanted(n) && nodes[n].fitted.empty())
-      return Status(StatusCode::kInternal, "generate: leaf " + nodes[n].code + " lies outside its county's published border");
-  ReportProgress(options, "fit", 0.8);
+  for (int32_t n = 0; n < fit.N; ++n)
+    if (fit.Wanted(n) && nodes[n].fitted.empty())
+      return Status(StatusCode::kInternal,
+                    "generate: leaf " + nodes[n].code + " lies outside its county's published border");
+  return Status::Ok();
+}
 
-  // ---- inner nodes: the union of their children, deepest level first, so
-  // a node's shape is exactly what its children cover.
-  if (options.inner_geometry) {
-    for (Level level : {Level::kGrid, Level::kCommunity, Level::kTown}) {
-      for (int32_t n = 0; n < N; ++n) {
-        if (!redrawn[n] || nodes[n].children.empty() || nodes[n].level != level) continue;
-        std::vector<GEOSGeometry*> parts;
-        for (int32_t c : nodes[n].children) {
-          bool ok = true;
-          if (!nodes[c].fitted.empty()) {
-            for (const Polygon& poly : nodes[c].fitted) ok = ok && AddPolygon(h, poly, parts);
-          } else {
-            for (const IntPolygon& poly : nodes[c].geom) ok = ok && AddPolygon(h, DegreesOf(poly, ox2, oy2, inv2r), parts);
-          }
-          if (!ok) {
-            for (GEOSGeometry* g : parts) GEOSGeom_destroy_r(h, g);
-            return failed("the shape of " + nodes[c].code);
-          }
+// Inner nodes: the union of their children, deepest level first, so a
+// node's shape is exactly what its children cover.
+Status FitInnerNodes(Fit& fit, const Geos& geos) {
+  std::vector<Node>& nodes = fit.nodes;
+  const GEOSContextHandle_t h = geos.h();
+  const int64_t ox2 = 2 * fit.frame.x0i, oy2 = 2 * fit.frame.y0i;
+  for (Level level : {Level::kGrid, Level::kCommunity, Level::kTown}) {
+    for (int32_t n = 0; n < fit.N; ++n) {
+      if (!fit.redrawn[n] || nodes[n].children.empty() || nodes[n].level != level) continue;
+      std::vector<GEOSGeometry*> parts;
+      for (int32_t c : nodes[n].children) {
+        bool ok = true;
+        if (!nodes[c].fitted.empty()) {
+          for (const Polygon& poly : nodes[c].fitted) ok = ok && AddPolygon(h, poly, parts);
+        } else {
+          for (const IntPolygon& poly : nodes[c].geom)
+            ok = ok && AddPolygon(h, DegreesOf(poly, ox2, oy2, fit.inv2r), parts);
         }
-        auto merged = UnionOf(h, parts);
-        if (!merged) return failed("merging the children of " + nodes[n].code);
-        nodes[n].fitted = std::move(*merged);
+        if (!ok) {
+          for (GEOSGeometry* g : parts) GEOSGeom_destroy_r(h, g);
+          return Failed(geos, "the shape of " + nodes[c].code);
+        }
       }
+      auto merged = UnionOf(h, parts);
+      if (!merged) return Failed(geos, "merging the children of " + nodes[n].code);
+      nodes[n].fitted = std::move(*merged);
     }
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+// The phases, in order: windows, redrawn nodes, tracing, one overlay of all
+// the linework, faces to leaves, then the inner nodes.
+Status FitCountyBorders(const GenerateOptions& options, const RasterFrame& frame, const LeafRaster& raster,
+                        const std::vector<CountyShape>& shapes, CityTree& tree) {
+  Fit fit(frame, raster, tree.nodes);
+  ReportProgress(options, "fit", 0);
+  MakeWindows(fit);
+  ExtendWindows(fit, WindowBoxes(fit, shapes));
+  MarkRedrawn(fit);
+
+  Geos geos;
+  TraceRedrawnLeaves(fit);
+  ReportProgress(options, "fit", 0.2);
+  Result<GeomPtr> faces = OverlayFaces(fit, geos);
+  if (!faces.ok()) return faces.status();
+  ReportProgress(options, "fit", 0.5);
+
+  std::vector<std::vector<GeomPtr>> faces_of(fit.N);
+  int64_t lost_faces = 0;
+  if (Status s = AssignFaces(fit, geos, faces->get(), faces_of, lost_faces); !s.ok()) return s;
+  if (Status s = MergeLeafFaces(fit, geos, faces_of); !s.ok()) return s;
+  ReportProgress(options, "fit", 0.8);
+
+  if (options.inner_geometry)
+    if (Status s = FitInnerNodes(fit, geos); !s.ok()) return s;
   ReportProgress(options, "fit", 1);
-  if (lost_faces)
-    ReportNotice(options, std::to_string(lost_faces) + " pieces of published county area are in no leaf");
+  if (lost_faces) ReportNotice(options, std::to_string(lost_faces) + " pieces of published county area are in no leaf");
   return Status::Ok();
 }
 

@@ -79,6 +79,45 @@ constexpr int kBlockShift = 3;
 constexpr int kBlockMask = (1 << kBlockShift) - 1;
 constexpr int kBlockCells = 1 << (2 * kBlockShift);
 
+// What phase 1 of BuildGrid finds for one run of parts: the cells each
+// part's edges touch and its upward edges by grid row.
+struct Run {
+  std::vector<uint64_t> touches;  // (cell << 32) | part
+  std::vector<NumberedEdge> up_edges;
+  std::vector<uint32_t> row_edge_begin;  // per (part, row) of the run: offset into row_edges
+  std::vector<uint32_t> row_edges;       // indices into this run's up_edges
+};
+
+// One entry of a mixed cell while its words are written.
+struct Item {
+  int32_t polygon;
+  uint32_t part;  // UINT32_MAX: a cover entry
+};
+
+// The working data of one BuildGrid, handed from phase to phase.
+struct GridBuild {
+  GridBuild(const PolygonIndexOptions& options, const std::vector<Box>& part_boxes)
+      : options(options), part_boxes(part_boxes) {}
+
+  const PolygonIndexOptions& options;
+  const std::vector<Box>& part_boxes;  // part_boxes[i]: the box of parts[i] over all its rings
+  size_t ncells = 0, nparts = 0, nruns = 0;
+  int threads = 1;
+  double eps = 0;  // how much cells are enlarged when they are classified
+  // Phase 1, per run and per part.
+  std::vector<Run> runs;
+  std::vector<int32_t> cover;  // lowest polygon covering the whole cell
+  std::vector<uint32_t> part_row0, part_rows;
+  // The runs joined: edge and row numbers global.
+  std::vector<uint32_t> part_rows_begin;  // per part: its first row in row_edge_begin
+  std::vector<NumberedEdge> up_edges;
+  std::vector<uint32_t> row_edges, row_edge_begin;
+  // Phase 2: the parts touching each cell, cell_parts[cell_begin[c] .. cell_begin[c + 1]).
+  std::vector<uint32_t> cell_begin, cell_parts;
+  // Phase 3: each cell's value (the polygon, -1, or -2 - its first word in the stream).
+  std::vector<int32_t> cells;
+};
+
 }  // namespace
 
 struct PolygonIndex::Impl {
@@ -190,6 +229,24 @@ struct PolygonIndex::Impl {
       w = end;
     }
   }
+
+ private:
+  // BuildGrid's phases, in the order it runs them, on the working data of
+  // one build.
+  void SizeGrid(const PolygonIndexOptions& options);
+  int GridCol(double x) const { return std::clamp(static_cast<int>(std::floor((x - gx0) * inv_cell)), 0, nx - 1); }
+  int GridRow(double y) const { return std::clamp(static_cast<int>(std::floor((y - gy0) * inv_cell)), 0, ny - 1); }
+  void ScanRun(GridBuild& build, size_t run_index) const;
+  void TouchedCells(uint32_t gpart, double eps, std::vector<uint32_t>& touched) const;
+  void CoverCells(GridBuild& build, size_t pi, int row0, int row1, const std::vector<uint32_t>& touched,
+                  std::vector<double>& xs) const;
+  void RowEdges(const GridBuild& build, size_t pi, int row0, int row1, Run& run,
+                std::vector<std::pair<uint32_t, uint32_t>>& pairs) const;
+  void JoinRuns(GridBuild& build) const;
+  void GroupTouchesByCell(GridBuild& build) const;
+  size_t EmitCell(const GridBuild& build, size_t c, std::vector<Item>& list, uint32_t* out) const;
+  void WriteMixedCells(GridBuild& build);
+  void BuildBlocks(const std::vector<int32_t>& cells);
 };
 
 namespace {
@@ -238,7 +295,48 @@ void ParallelFor(size_t n, const PolygonIndexOptions& options, int threads, cons
 
 }  // namespace
 
+// The phases of BuildGrid: sizing, then three phases (classify the parts per
+// run, group by cell, write the mixed cells), then the two levels.
 void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options, const std::vector<Box>& part_boxes) {
+  SizeGrid(options);
+  GridBuild build(options, part_boxes);
+  build.ncells = static_cast<size_t>(nx) * ny;
+  if (build.ncells > UINT32_MAX) throw std::length_error("PolygonIndex: lookup grid too large");
+  build.threads =
+      options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Cells are classified slightly enlarged, so that a point that rounding
+  // puts in a neighbouring cell is still inside the cell it is looked up in.
+  const double max_abs = std::max({std::abs(extent.min_x), std::abs(extent.max_x), std::abs(extent.min_y),
+                                   std::abs(extent.max_y), 1.0});
+  build.eps = std::max(cell * 1e-6, max_abs * 1e-12);
+
+  // ---- Phase 1, parallel over runs of parts: the cells each part's edges
+  // touch, the cells it covers whole, and its upward edges by grid row.
+  // Each run writes its own vectors; they are joined in part order below,
+  // so the result does not depend on the thread count.
+  build.nparts = parts.size();
+  build.nruns = std::min(build.nparts, static_cast<size_t>(build.threads) * 16);
+  build.runs.resize(build.nruns);
+  build.cover.assign(build.ncells, INT32_MAX);
+  build.part_row0.resize(build.nparts);
+  build.part_rows.resize(build.nparts);
+  ParallelFor(build.nruns, options, build.threads, [&](size_t run_index) { ScanRun(build, run_index); });
+  JoinRuns(build);
+
+  // ---- Phase 2: the parts touching each cell, grouped by cell (a counting
+  // sort; the order within a cell is fixed by the sort in phase 3).
+  GroupTouchesByCell(build);
+
+  // ---- Phase 3, parallel over blocks of cells: each mixed cell's entries.
+  WriteMixedCells(build);
+
+  // ---- Two levels: a block of equal cells becomes one top value.
+  BuildBlocks(build.cells);
+  ViewOwned();
+}
+
+// Sizes the grid over the extent: cell, nx, ny, its origin and inv_cell.
+void PolygonIndex::Impl::SizeGrid(const PolygonIndexOptions& options) {
   const double w = std::max(extent.max_x - extent.min_x, 1e-9);
   const double h = std::max(extent.max_y - extent.min_y, 1e-9);
   const double target = std::clamp(options.cells_per_edge * static_cast<double>(edge_count), 1.0,
@@ -257,256 +355,263 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options, const std
   gx0 = extent.min_x;
   gy0 = extent.min_y;
   inv_cell = 1 / cell;
-  const size_t ncells = static_cast<size_t>(nx) * ny;
-  if (ncells > UINT32_MAX) throw std::length_error("PolygonIndex: lookup grid too large");
-  const int threads =
-      options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  // Cells are classified slightly enlarged, so that a point that rounding
-  // puts in a neighbouring cell is still inside the cell it is looked up in.
-  const double max_abs = std::max({std::abs(extent.min_x), std::abs(extent.max_x), std::abs(extent.min_y),
-                                   std::abs(extent.max_y), 1.0});
-  const double eps = std::max(cell * 1e-6, max_abs * 1e-12);
-  auto col = [&](double x) { return std::clamp(static_cast<int>(std::floor((x - gx0) * inv_cell)), 0, nx - 1); };
-  auto row = [&](double y) { return std::clamp(static_cast<int>(std::floor((y - gy0) * inv_cell)), 0, ny - 1); };
+}
 
-  // ---- Phase 1, parallel over runs of parts: the cells each part's edges
-  // touch, the cells it covers whole, and its upward edges by grid row.
-  // Each run writes its own vectors; they are joined in part order below,
-  // so the result does not depend on the thread count.
-  struct Run {
-    std::vector<uint64_t> touches;         // (cell << 32) | part
-    std::vector<NumberedEdge> up_edges;
-    std::vector<uint32_t> row_edge_begin;  // per (part, row) of the run: offset into row_edges
-    std::vector<uint32_t> row_edges;       // indices into this run's up_edges
-  };
-  const size_t nparts = parts.size();
-  const size_t nruns = std::min(nparts, static_cast<size_t>(threads) * 16);
-  std::vector<Run> runs(nruns);
-  std::vector<int32_t> cover(ncells, INT32_MAX);  // lowest polygon covering the whole cell
-  std::vector<uint32_t> part_row0(nparts), part_rows(nparts);
+// Phase 1 for one run of parts: steps 1 to 3 for each part, into
+// build.runs[run_index], build.cover and the part's rows.
+void PolygonIndex::Impl::ScanRun(GridBuild& build, size_t run_index) const {
+  Run& run = build.runs[run_index];
+  std::vector<uint32_t> touched;
+  std::vector<double> xs;
+  std::vector<std::pair<uint32_t, uint32_t>> pairs;  // (row - row0, edge)
+  const size_t nparts = build.nparts, nruns = build.nruns;
+  for (size_t pi = run_index * nparts / nruns, end = (run_index + 1) * nparts / nruns; pi < end; ++pi) {
+    TouchedCells(parts[pi].part, build.eps, touched);
+    for (uint32_t c : touched) run.touches.push_back((static_cast<uint64_t>(c) << 32) | pi);
+    const Box& box = build.part_boxes[pi];
+    const int row0 = GridRow(box.min_y - build.eps), row1 = GridRow(box.max_y + build.eps);
+    CoverCells(build, pi, row0, row1, touched, xs);
+    build.part_row0[pi] = static_cast<uint32_t>(row0);
+    build.part_rows[pi] = static_cast<uint32_t>(row1 - row0 + 1);
+    RowEdges(build, pi, row0, row1, run, pairs);
+  }
+}
 
-  ParallelFor(nruns, options, threads, [&](size_t run_index) {
-    Run& run = runs[run_index];
-    std::vector<uint32_t> touched;
-    std::vector<double> xs;
-    std::vector<std::pair<uint32_t, uint32_t>> pairs;  // (row - row0, edge)
-    for (size_t pi = run_index * nparts / nruns, end = (run_index + 1) * nparts / nruns; pi < end; ++pi) {
-      const uint32_t gpart = parts[pi].part;
-      touched.clear();
-      // 1. Cells that the part's edges touch.
-      for (uint32_t ri = geometry.rings_begin(gpart); ri < geometry.rings_end(gpart); ++ri) {
-        const std::span<const Point> ring = geometry.ring(ri);
-        const size_t n = ring.size();
-        for (size_t i = 0; i < n; ++i) {
-          const Point a = ring[i], b = ring[(i + 1) % n];
-          const int c0 = col(std::min(a.x, b.x) - eps), c1 = col(std::max(a.x, b.x) + eps);
-          const int r0 = row(std::min(a.y, b.y) - eps), r1 = row(std::max(a.y, b.y) + eps);
-          for (int r = r0; r <= r1; ++r)
-            for (int c = c0; c <= c1; ++c) {
-              const double x0 = gx0 + c * cell - eps, y0 = gy0 + r * cell - eps;
-              if (SegmentMeetsBox(a, b, Box{x0, y0, x0 + cell + 2 * eps, y0 + cell + 2 * eps}))
-                touched.push_back(static_cast<uint32_t>(static_cast<size_t>(r) * nx + c));
-            }
+// 1. Cells that the part's edges touch, sorted, once each.
+void PolygonIndex::Impl::TouchedCells(uint32_t gpart, double eps, std::vector<uint32_t>& touched) const {
+  touched.clear();
+  for (uint32_t ri = geometry.rings_begin(gpart); ri < geometry.rings_end(gpart); ++ri) {
+    const std::span<const Point> ring = geometry.ring(ri);
+    const size_t n = ring.size();
+    for (size_t i = 0; i < n; ++i) {
+      const Point a = ring[i], b = ring[(i + 1) % n];
+      const int c0 = GridCol(std::min(a.x, b.x) - eps), c1 = GridCol(std::max(a.x, b.x) + eps);
+      const int r0 = GridRow(std::min(a.y, b.y) - eps), r1 = GridRow(std::max(a.y, b.y) + eps);
+      for (int r = r0; r <= r1; ++r)
+        for (int c = c0; c <= c1; ++c) {
+          const double x0 = gx0 + c * cell - eps, y0 = gy0 + r * cell - eps;
+          if (SegmentMeetsBox(a, b, Box{x0, y0, x0 + cell + 2 * eps, y0 + cell + 2 * eps}))
+            touched.push_back(static_cast<uint32_t>(static_cast<size_t>(r) * nx + c));
         }
-      }
-      std::sort(touched.begin(), touched.end());
-      touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
-      for (uint32_t c : touched) run.touches.push_back((static_cast<uint64_t>(c) << 32) | pi);
-      // 2. Cells whose centre is inside the part and that no edge touches lie
-      //    wholly inside it: scan each cell row along its centre line.
-      const internal::PartEdges part_edges(geometry, gpart, options.edges_per_slab);
-      const Box& box = part_boxes[pi];
-      const int row0 = row(box.min_y - eps), row1 = row(box.max_y + eps);
-      const int32_t polygon = parts[pi].polygon;
-      for (int r = row0; r <= row1; ++r) {
-        const double yc = gy0 + (r + 0.5) * cell;
-        xs.clear();
-        part_edges.CrossingsAt(yc, xs);
-        std::sort(xs.begin(), xs.end());
-        for (size_t k = 0; k + 1 < xs.size(); k += 2) {
-          int c = std::max(0, static_cast<int>(std::ceil((xs[k] - gx0) * inv_cell - 0.5)));
-          for (; c < nx; ++c) {
-            const double xc = gx0 + (c + 0.5) * cell;
-            if (xc <= xs[k]) continue;
-            if (xc >= xs[k + 1]) break;
-            const uint32_t id = static_cast<uint32_t>(static_cast<size_t>(r) * nx + c);
-            if (std::binary_search(touched.begin(), touched.end(), id)) continue;
-            // Overlapping parts of other runs may cover the same cell: keep the lowest.
-            std::atomic_ref<int32_t> slot(cover[id]);
-            int32_t seen = slot.load(std::memory_order_relaxed);
-            while (polygon < seen && !slot.compare_exchange_weak(seen, polygon, std::memory_order_relaxed)) {
-            }
-          }
+    }
+  }
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+}
+
+// 2. Cells whose centre is inside the part and that no edge touches lie
+//    wholly inside it: scan each cell row along its centre line.
+void PolygonIndex::Impl::CoverCells(GridBuild& build, size_t pi, int row0, int row1,
+                                    const std::vector<uint32_t>& touched, std::vector<double>& xs) const {
+  const internal::PartEdges part_edges(geometry, parts[pi].part, build.options.edges_per_slab);
+  const int32_t polygon = parts[pi].polygon;
+  for (int r = row0; r <= row1; ++r) {
+    const double yc = gy0 + (r + 0.5) * cell;
+    xs.clear();
+    part_edges.CrossingsAt(yc, xs);
+    std::sort(xs.begin(), xs.end());
+    for (size_t k = 0; k + 1 < xs.size(); k += 2) {
+      int c = std::max(0, static_cast<int>(std::ceil((xs[k] - gx0) * inv_cell - 0.5)));
+      for (; c < nx; ++c) {
+        const double xc = gx0 + (c + 0.5) * cell;
+        if (xc <= xs[k]) continue;
+        if (xc >= xs[k + 1]) break;
+        const uint32_t id = static_cast<uint32_t>(static_cast<size_t>(r) * nx + c);
+        if (std::binary_search(touched.begin(), touched.end(), id)) continue;
+        // Overlapping parts of other runs may cover the same cell: keep the lowest.
+        std::atomic_ref<int32_t> slot(build.cover[id]);
+        int32_t seen = slot.load(std::memory_order_relaxed);
+        while (polygon < seen && !slot.compare_exchange_weak(seen, polygon, std::memory_order_relaxed)) {
         }
-      }
-      // 3. The part's upward edges by row.
-      part_row0[pi] = static_cast<uint32_t>(row0);
-      part_rows[pi] = static_cast<uint32_t>(row1 - row0 + 1);
-      pairs.clear();
-      for (uint32_t ri = geometry.rings_begin(gpart); ri < geometry.rings_end(gpart); ++ri) {
-        const std::span<const Point> ring = geometry.ring(ri);
-        const size_t n = ring.size();
-        for (size_t i = 0; i < n; ++i) {
-          const Point a = ring[i], b = ring[(i + 1) % n];
-          if (a.y == b.y) continue;  // horizontal edges never count
-          const auto e = static_cast<uint32_t>(run.up_edges.size());
-          const auto number = static_cast<uint32_t>(geometry.ring_start(ri) + i);
-          run.up_edges.push_back(a.y < b.y ? NumberedEdge{a.x, a.y, b.x, b.y, number}
-                                           : NumberedEdge{b.x, b.y, a.x, a.y, number});
-          const NumberedEdge& u = run.up_edges.back();
-          for (int r = std::max(row0, row(u.y0 - eps)), r1 = std::min(row1, row(u.y1 + eps)); r <= r1; ++r)
-            pairs.emplace_back(static_cast<uint32_t>(r - row0), e);
-        }
-      }
-      std::sort(pairs.begin(), pairs.end());
-      size_t k = 0;
-      for (uint32_t r = 0; r < part_rows[pi]; ++r) {
-        run.row_edge_begin.push_back(static_cast<uint32_t>(run.row_edges.size()));
-        for (; k < pairs.size() && pairs[k].first == r; ++k) run.row_edges.push_back(pairs[k].second);
       }
     }
-  });
+  }
+}
 
-  // Join the runs: edge and row numbers become global (all fit 32 bits, checked).
+// 3. The part's upward edges by row, appended to the run.
+void PolygonIndex::Impl::RowEdges(const GridBuild& build, size_t pi, int row0, int row1, Run& run,
+                                  std::vector<std::pair<uint32_t, uint32_t>>& pairs) const {
+  const uint32_t gpart = parts[pi].part;
+  const double eps = build.eps;
+  pairs.clear();
+  for (uint32_t ri = geometry.rings_begin(gpart); ri < geometry.rings_end(gpart); ++ri) {
+    const std::span<const Point> ring = geometry.ring(ri);
+    const size_t n = ring.size();
+    for (size_t i = 0; i < n; ++i) {
+      const Point a = ring[i], b = ring[(i + 1) % n];
+      if (a.y == b.y) continue;  // horizontal edges never count
+      const auto e = static_cast<uint32_t>(run.up_edges.size());
+      const auto number = static_cast<uint32_t>(geometry.ring_start(ri) + i);
+      run.up_edges.push_back(a.y < b.y ? NumberedEdge{a.x, a.y, b.x, b.y, number}
+                                       : NumberedEdge{b.x, b.y, a.x, a.y, number});
+      const NumberedEdge& u = run.up_edges.back();
+      for (int r = std::max(row0, GridRow(u.y0 - eps)), r1 = std::min(row1, GridRow(u.y1 + eps)); r <= r1; ++r)
+        pairs.emplace_back(static_cast<uint32_t>(r - row0), e);
+    }
+  }
+  std::sort(pairs.begin(), pairs.end());
+  size_t k = 0;
+  for (uint32_t r = 0; r < build.part_rows[pi]; ++r) {
+    run.row_edge_begin.push_back(static_cast<uint32_t>(run.row_edges.size()));
+    for (; k < pairs.size() && pairs[k].first == r; ++k) run.row_edges.push_back(pairs[k].second);
+  }
+}
+
+// Joins the runs: edge and row numbers become global (all fit 32 bits, checked).
+void PolygonIndex::Impl::JoinRuns(GridBuild& build) const {
+  const size_t nparts = build.nparts, nruns = build.nruns;
   size_t total_rows = 0, total_touches = 0;
-  for (size_t pi = 0; pi < nparts; ++pi) total_rows += part_rows[pi];
-  for (const Run& run : runs) total_touches += run.touches.size();
+  for (size_t pi = 0; pi < nparts; ++pi) total_rows += build.part_rows[pi];
+  for (const Run& run : build.runs) total_touches += run.touches.size();
   if (total_rows >= UINT32_MAX || total_touches >= UINT32_MAX)
     throw std::length_error("PolygonIndex: lookup grid too large");
-  std::vector<uint32_t> part_rows_begin(nparts + 1, 0);
-  for (size_t pi = 0; pi < nparts; ++pi) part_rows_begin[pi + 1] = part_rows_begin[pi] + part_rows[pi];
+  build.part_rows_begin.assign(nparts + 1, 0);
+  for (size_t pi = 0; pi < nparts; ++pi)
+    build.part_rows_begin[pi + 1] = build.part_rows_begin[pi] + build.part_rows[pi];
   std::vector<size_t> edge_offset(nruns + 1, 0), row_edge_offset(nruns + 1, 0), row_offset(nruns + 1, 0);
   for (size_t r = 0; r < nruns; ++r) {
-    edge_offset[r + 1] = edge_offset[r] + runs[r].up_edges.size();
-    row_edge_offset[r + 1] = row_edge_offset[r] + runs[r].row_edges.size();
-    row_offset[r + 1] = row_offset[r] + runs[r].row_edge_begin.size();
+    edge_offset[r + 1] = edge_offset[r] + build.runs[r].up_edges.size();
+    row_edge_offset[r + 1] = row_edge_offset[r] + build.runs[r].row_edges.size();
+    row_offset[r + 1] = row_offset[r] + build.runs[r].row_edge_begin.size();
   }
   if (edge_offset[nruns] > UINT32_MAX || row_edge_offset[nruns] > UINT32_MAX)
     throw std::length_error("PolygonIndex: too many edges");
-  std::vector<NumberedEdge> up_edges(edge_offset[nruns]);
-  std::vector<uint32_t> row_edges(row_edge_offset[nruns]), row_edge_begin(row_offset[nruns] + 1);
-  row_edge_begin.back() = static_cast<uint32_t>(row_edges.size());
-  ParallelFor(nruns, options, threads, [&](size_t r) {
-    Run& run = runs[r];
-    std::copy(run.up_edges.begin(), run.up_edges.end(), up_edges.begin() + static_cast<ptrdiff_t>(edge_offset[r]));
+  build.up_edges.resize(edge_offset[nruns]);
+  build.row_edges.resize(row_edge_offset[nruns]);
+  build.row_edge_begin.resize(row_offset[nruns] + 1);
+  build.row_edge_begin.back() = static_cast<uint32_t>(build.row_edges.size());
+  ParallelFor(nruns, build.options, build.threads, [&](size_t r) {
+    Run& run = build.runs[r];
+    std::copy(run.up_edges.begin(), run.up_edges.end(),
+              build.up_edges.begin() + static_cast<ptrdiff_t>(edge_offset[r]));
     for (size_t k = 0; k < run.row_edges.size(); ++k)
-      row_edges[row_edge_offset[r] + k] = run.row_edges[k] + static_cast<uint32_t>(edge_offset[r]);
+      build.row_edges[row_edge_offset[r] + k] = run.row_edges[k] + static_cast<uint32_t>(edge_offset[r]);
     for (size_t k = 0; k < run.row_edge_begin.size(); ++k)
-      row_edge_begin[row_offset[r] + k] = run.row_edge_begin[k] + static_cast<uint32_t>(row_edge_offset[r]);
+      build.row_edge_begin[row_offset[r] + k] = run.row_edge_begin[k] + static_cast<uint32_t>(row_edge_offset[r]);
     std::vector<NumberedEdge>().swap(run.up_edges);
     std::vector<uint32_t>().swap(run.row_edges);
     std::vector<uint32_t>().swap(run.row_edge_begin);
   });
+}
 
-  // ---- Phase 2: the parts touching each cell, grouped by cell (a counting
-  // sort; the order within a cell is fixed by the sort in phase 3).
-  std::vector<uint32_t> cell_begin(ncells + 1, 0);
-  ParallelFor(nruns, options, threads, [&](size_t r) {
-    for (uint64_t t : runs[r].touches)
+// Phase 2: counts the parts touching each cell into build.cell_begin, then
+// lists them in build.cell_parts; the runs' touches are freed.
+void PolygonIndex::Impl::GroupTouchesByCell(GridBuild& build) const {
+  const size_t ncells = build.ncells;
+  std::vector<uint32_t>& cell_begin = build.cell_begin;
+  cell_begin.assign(ncells + 1, 0);
+  ParallelFor(build.nruns, build.options, build.threads, [&](size_t r) {
+    for (uint64_t t : build.runs[r].touches)
       std::atomic_ref<uint32_t>(cell_begin[(t >> 32) + 1]).fetch_add(1, std::memory_order_relaxed);
   });
   for (size_t c = 0; c < ncells; ++c) cell_begin[c + 1] += cell_begin[c];
-  std::vector<uint32_t> cell_parts(cell_begin[ncells]);
-  {
-    std::vector<uint32_t> cursor(cell_begin.begin(), cell_begin.end() - 1);
-    ParallelFor(nruns, options, threads, [&](size_t r) {
-      for (uint64_t t : runs[r].touches) {
-        const uint32_t at = std::atomic_ref<uint32_t>(cursor[t >> 32]).fetch_add(1, std::memory_order_relaxed);
-        cell_parts[at] = static_cast<uint32_t>(t);
-      }
-      std::vector<uint64_t>().swap(runs[r].touches);
-    });
-  }
-
-  // ---- Phase 3, parallel over blocks of cells: each mixed cell's entries,
-  // sized in a first pass and written in a second, so that the stream is
-  // allocated once at its final size.
-  struct Item {
-    int32_t polygon;
-    uint32_t part;  // UINT32_MAX: a cover entry
-  };
-  // Writes the cell's words at out (or only counts them when out is null).
-  auto emit_cell = [&](size_t c, std::vector<Item>& list, uint32_t* out) -> size_t {
-    list.clear();
-    for (uint32_t k = cell_begin[c]; k < cell_begin[c + 1]; ++k) list.push_back({parts[cell_parts[k]].polygon, cell_parts[k]});
-    if (cover[c] != INT32_MAX) list.push_back({cover[c], UINT32_MAX});
-    // Lowest polygon first; a cover entry ends the list (nothing after it can win).
-    std::sort(list.begin(), list.end(), [](const Item& a, const Item& b) {
-      if (a.polygon != b.polygon) return a.polygon < b.polygon;
-      return a.part > b.part;  // the cover entry of a polygon before its parts
-    });
-    const int r = static_cast<int>(c / nx), cc = static_cast<int>(c % nx);
-    const double x0 = gx0 + cc * cell - eps, x1 = gx0 + (cc + 1) * cell + eps;
-    const double y0 = gy0 + r * cell - eps, y1 = gy0 + (r + 1) * cell + eps;
-    size_t n = 0, head = 0;
-    for (const Item& item : list) {
-      head = n;
-      n += kHeadWords;
-      uint32_t meta = 0;
-      if (out) out[head] = static_cast<uint32_t>(item.polygon);
-      if (item.part == UINT32_MAX) {
-        if (out) out[head + 1] = kCover;
-        break;
-      }
-      const uint32_t pi = item.part;
-      const uint32_t rr = part_rows_begin[pi] + static_cast<uint32_t>(r) - part_row0[pi];
-      uint32_t edges = 0;
-      for (uint32_t k = row_edge_begin[rr]; k < row_edge_begin[rr + 1]; ++k) {
-        const NumberedEdge& u = up_edges[row_edges[k]];
-        if (u.y1 < y0 || u.y0 > y1) continue;     // p.y is never in [y0, y1)
-        if (std::max(u.x0, u.x1) < x0) continue;  // wholly west: p is right of it
-        if (std::min(u.x0, u.x1) > x1 && u.y0 < y0 && u.y1 > y1) {
-          meta ^= kParity;  // wholly east and spanning the row: always counts
-          continue;
-        }
-        if (out) out[n] = u.number;
-        ++n;
-        ++edges;
-      }
-      meta |= edges << kFlagBits;
-      if (out) out[head + 1] = meta;
+  build.cell_parts.resize(cell_begin[ncells]);
+  std::vector<uint32_t> cursor(cell_begin.begin(), cell_begin.end() - 1);
+  ParallelFor(build.nruns, build.options, build.threads, [&](size_t r) {
+    for (uint64_t t : build.runs[r].touches) {
+      const uint32_t at = std::atomic_ref<uint32_t>(cursor[t >> 32]).fetch_add(1, std::memory_order_relaxed);
+      build.cell_parts[at] = static_cast<uint32_t>(t);
     }
-    if (out) out[head + 1] |= kLast;
-    return n;
-  };
+    std::vector<uint64_t>().swap(build.runs[r].touches);
+  });
+}
+
+// Writes the words of mixed cell c at out (or only counts them when out is
+// null); list is the caller's scratch.
+size_t PolygonIndex::Impl::EmitCell(const GridBuild& build, size_t c, std::vector<Item>& list, uint32_t* out) const {
+  const double eps = build.eps;
+  list.clear();
+  for (uint32_t k = build.cell_begin[c]; k < build.cell_begin[c + 1]; ++k)
+    list.push_back({parts[build.cell_parts[k]].polygon, build.cell_parts[k]});
+  if (build.cover[c] != INT32_MAX) list.push_back({build.cover[c], UINT32_MAX});
+  // Lowest polygon first; a cover entry ends the list (nothing after it can win).
+  std::sort(list.begin(), list.end(), [](const Item& a, const Item& b) {
+    if (a.polygon != b.polygon) return a.polygon < b.polygon;
+    return a.part > b.part;  // the cover entry of a polygon before its parts
+  });
+  const int r = static_cast<int>(c / nx), cc = static_cast<int>(c % nx);
+  const double x0 = gx0 + cc * cell - eps, x1 = gx0 + (cc + 1) * cell + eps;
+  const double y0 = gy0 + r * cell - eps, y1 = gy0 + (r + 1) * cell + eps;
+  size_t n = 0, head = 0;
+  for (const Item& item : list) {
+    head = n;
+    n += kHeadWords;
+    uint32_t meta = 0;
+    if (out) out[head] = static_cast<uint32_t>(item.polygon);
+    if (item.part == UINT32_MAX) {
+      if (out) out[head + 1] = kCover;
+      break;
+    }
+    const uint32_t pi = item.part;
+    const uint32_t rr = build.part_rows_begin[pi] + static_cast<uint32_t>(r) - build.part_row0[pi];
+    uint32_t edges = 0;
+    for (uint32_t k = build.row_edge_begin[rr]; k < build.row_edge_begin[rr + 1]; ++k) {
+      const NumberedEdge& u = build.up_edges[build.row_edges[k]];
+      if (u.y1 < y0 || u.y0 > y1) continue;     // p.y is never in [y0, y1)
+      if (std::max(u.x0, u.x1) < x0) continue;  // wholly west: p is right of it
+      if (std::min(u.x0, u.x1) > x1 && u.y0 < y0 && u.y1 > y1) {
+        meta ^= kParity;  // wholly east and spanning the row: always counts
+        continue;
+      }
+      if (out) out[n] = u.number;
+      ++n;
+      ++edges;
+    }
+    meta |= edges << kFlagBits;
+    if (out) out[head + 1] = meta;
+  }
+  if (out) out[head + 1] |= kLast;
+  return n;
+}
+
+// Phase 3, parallel over blocks of cells: each mixed cell's entries (EmitCell),
+// sized in a first pass and written in a second, so that the stream is
+// allocated once at its final size; every cell's value into build.cells.
+void PolygonIndex::Impl::WriteMixedCells(GridBuild& build) {
+  const size_t ncells = build.ncells;
+  const std::vector<uint32_t>& cell_begin = build.cell_begin;
   constexpr size_t kBlock = 1 << 14;
   const size_t nblocks = (ncells + kBlock - 1) / kBlock;
   std::vector<size_t> block_words(nblocks + 1, 0);
-  ParallelFor(nblocks, options, threads, [&](size_t b) {
+  ParallelFor(nblocks, build.options, build.threads, [&](size_t b) {
     std::vector<Item> list;
     size_t words = 0;
     for (size_t c = b * kBlock, end = std::min(ncells, c + kBlock); c < end; ++c)
-      if (cell_begin[c] != cell_begin[c + 1]) words += emit_cell(c, list, nullptr);
+      if (cell_begin[c] != cell_begin[c + 1]) words += EmitCell(build, c, list, nullptr);
     block_words[b + 1] = words;
   });
   for (size_t b = 0; b < nblocks; ++b) block_words[b + 1] += block_words[b];
   if (block_words[nblocks] > static_cast<size_t>(INT32_MAX) - 2)
     throw std::length_error("PolygonIndex: lookup grid too large");
   std::vector<uint32_t>& out_stream = owned.stream;
-  std::vector<int32_t> out_cells(ncells, -1);
+  std::vector<int32_t>& out_cells = build.cells;
+  out_cells.assign(ncells, -1);
   out_stream.assign(block_words[nblocks], 0);
   std::atomic<int64_t> mixed{0};
-  ParallelFor(nblocks, options, threads, [&](size_t b) {
+  ParallelFor(nblocks, build.options, build.threads, [&](size_t b) {
     std::vector<Item> list;
     size_t at = block_words[b];
     int64_t count = 0;
     for (size_t c = b * kBlock, end = std::min(ncells, c + kBlock); c < end; ++c) {
       if (cell_begin[c] == cell_begin[c + 1]) {
-        if (cover[c] != INT32_MAX) out_cells[c] = cover[c];
+        if (build.cover[c] != INT32_MAX) out_cells[c] = build.cover[c];
         continue;
       }
       out_cells[c] = -2 - static_cast<int32_t>(at);
-      at += emit_cell(c, list, out_stream.data() + at);
+      at += EmitCell(build, c, list, out_stream.data() + at);
       ++count;
     }
     mixed.fetch_add(count, std::memory_order_relaxed);
   });
   mixed_cells = mixed.load();
-  std::vector<int32_t>().swap(cover);
-  std::vector<uint32_t>().swap(cell_begin);
-  std::vector<uint32_t>().swap(cell_parts);
+  std::vector<int32_t>().swap(build.cover);
+  std::vector<uint32_t>().swap(build.cell_begin);
+  std::vector<uint32_t>().swap(build.cell_parts);
+}
 
-  // ---- Two levels: a block of equal cells becomes one top value.
+// The two levels: each block of 8 x 8 cells into owned.top and owned.blocks,
+// blocks whose cells are all equal shared per value.
+void PolygonIndex::Impl::BuildBlocks(const std::vector<int32_t>& cells) {
   top_nx = (nx + kBlockMask) >> kBlockShift;
   const int top_ny = (ny + kBlockMask) >> kBlockShift;
   owned.top.assign(static_cast<size_t>(top_nx) * top_ny, 0);
@@ -518,7 +623,7 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options, const std
       for (int r = 0; r < (1 << kBlockShift); ++r)
         for (int c = 0; c < (1 << kBlockShift); ++c) {
           const int cy = (ty << kBlockShift) + r, cx = (tx << kBlockShift) + c;
-          const int32_t v = cx < nx && cy < ny ? out_cells[static_cast<size_t>(cy) * nx + cx] : -1;
+          const int32_t v = cx < nx && cy < ny ? cells[static_cast<size_t>(cy) * nx + cx] : -1;
           block[(r << kBlockShift) + c] = v;
           uniform &= v == block[0];
         }
@@ -534,14 +639,27 @@ void PolygonIndex::Impl::BuildGrid(const PolygonIndexOptions& options, const std
       }
       owned.blocks.insert(owned.blocks.end(), block.begin(), block.end());
     }
-  ViewOwned();
 }
 
 PolygonIndex::PolygonIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 PolygonIndex::~PolygonIndex() = default;
 
 std::unique_ptr<PolygonIndex> PolygonIndex::Build(std::vector<MultiPolygon> polygons,
-                                                  const PolygonIndexOptions& options) {
+                                                  const PolygonIndexOptions& options, std::string* error) {
+  // The limits below throw from deep inside the build (and from its worker
+  // threads); they come back here as an error.
+  try {
+    return BuildOrThrow(std::move(polygons), options);
+  } catch (const std::length_error& e) {
+    if (error) *error = e.what();
+  } catch (const std::bad_alloc&) {
+    if (error) *error = "PolygonIndex: out of memory";
+  }
+  return nullptr;
+}
+
+std::unique_ptr<PolygonIndex> PolygonIndex::BuildOrThrow(std::vector<MultiPolygon> polygons,
+                                                         const PolygonIndexOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->geometry = FlatPolygons::From(polygons);
   std::vector<MultiPolygon>().swap(polygons);  // the flat copy is the only one from here

@@ -1,6 +1,9 @@
 // The HTTP side port: /healthz, /metrics (Prometheus text) and JSON forms of
-// the read queries (GET with query parameters), encoded with capnp's
-// JsonCodec from the same result structs the RPC methods fill.
+// the read queries (GET with query parameters), written from the same result
+// structs the RPC methods fill by the writers `gridtree call` prints with
+// (answer_json.h, docs/json.md). `?v=1` still gives capnp's JsonCodec
+// encoding of those structs, the shape before docs/json.md: deprecated, to be
+// dropped in the next release.
 #include <capnp/compat/json.h>
 #include <capnp/message.h>
 #include <kj/compat/http.h>
@@ -20,6 +23,7 @@
 #include "gridtree/engine/region.h"
 #include "gridtree/engine/tiles.h"
 #include "gridtree/engine/utf8.h"
+#include "gridtree/rpc/answer_json.h"
 #include "http_header_limit.h"
 #include "service.h"
 #include "web_assets.h"
@@ -248,9 +252,34 @@ class HttpApi final : public kj::HttpService {
     return Send(response, 200, "OK", "application/json", kj::heapString(repaired.data(), repaired.size()));
   }
 
+  // The metric names of the dataset an answer came from, read after the
+  // answer: names are only ever added within a dataset version, so they
+  // cover its values; a reload in between is refused, never mislabelled.
+  MetricNames NamesAt(uint64_t dataset_version) {
+    std::shared_ptr<const View> view = state_.engine.Read();
+    if (view->dataset_version() != dataset_version)
+      kj::throwFatalException(
+          KJ_EXCEPTION(OVERLOADED, "the server reloaded its dataset during the request; ask again"));
+    MetricNames names;
+    for (size_t j = 0; j < view->metric_count(); ++j) names.emplace_back(view->metric_name(static_cast<int>(j)));
+    return names;
+  }
+
+  // Sends the request to the in-process GridTree capability (as Forward
+  // does) and `write` turns its results into the body (answer_json.h).
+  template <typename Request, typename Write>
+  kj::Promise<void> Answer(Response& response, Request&& request, Write write) {
+    return request.send().then([this, &response, write](auto&& results) {
+      std::string body = write(results);
+      body += '\n';
+      return Send(response, 200, "OK", "application/json", kj::heapString(body.data(), body.size()));
+    });
+  }
+
   // Sends the request to the in-process GridTree capability, so that HTTP
   // and RPC share one implementation (validation, limits, metrics); `pick`
-  // chooses the part of the results that is the JSON body.
+  // chooses the part of the results that is the JSON body, as JsonCodec
+  // writes it (?v=1, deprecated).
   template <typename Request, typename Pick>
   kj::Promise<void> Forward(Response& response, Request&& request, Pick pick) {
     return request.send().then([this, &response, pick](auto&& results) { return SendJson(response, pick(results)); });
@@ -263,44 +292,69 @@ class HttpApi final : public kj::HttpService {
   // Query parameters -> the RPC method's parameters. Only the HTTP forms
   // are checked here (numbers, names); the method checks everything else.
   kj::Promise<void> Handle(const std::string& path, const Params& q, Response& response) {
-    if (path == "/info") return Forward(response, api_.infoRequest(), [](auto& r) { return r.getInfo(); });
+    // ?v=1: the JsonCodec shape of the release before docs/json.md, for the
+    // clients that have not moved yet (deprecated, dropped in the next).
+    bool v1 = false;
+    if (auto it = q.find("v"); it != q.end()) {
+      if (it->second == "1") v1 = true;
+      else if (it->second != "2")
+        ThrowFailed("v: expected 2 (the default) or 1 (deprecated), not " + Quoted(it->second));
+    }
+    if (path == "/info") {
+      if (v1) return Forward(response, api_.infoRequest(), [](auto& r) { return r.getInfo(); });
+      return Answer(response, api_.infoRequest(), [](auto& r) { return InfoJson(r.getInfo()); });
+    }
     if (path == "/locate") {
       auto req = api_.locateRequest();
       req.setLon(ParseLon(Require(q, "lon"), "lon"));
       req.setLat(ParseLat(Require(q, "lat"), "lat"));
       if (auto it = q.find("max_distance_m"); it != q.end()) req.setMaxDistanceM(ParseDouble(it->second, "max_distance_m"));
-      return Forward(response, kj::mv(req), [](auto& r) { return r.getResult(); });
+      if (v1) return Forward(response, kj::mv(req), [](auto& r) { return r.getResult(); });
+      return Answer(response, kj::mv(req), [](auto& r) { return LocateJson(r.getResult()); });
     }
     if (path == "/node") {
       auto req = api_.nodeRequest();
       req.setId(Require(q, "id"));
-      return Forward(response, kj::mv(req), [](auto& r) { return r.getNode(); });
+      if (v1) return Forward(response, kj::mv(req), [](auto& r) { return r.getNode(); });
+      return Answer(response, kj::mv(req),
+                    [this](auto& r) { return NodeJson(r.getNode(), NamesAt(r.getNode().getDatasetVersion())); });
     }
     if (path == "/children") {
       auto req = api_.childrenRequest();
       req.setId(Require(q, "id"));
-      return Forward(response, kj::mv(req));
+      if (v1) return Forward(response, kj::mv(req));
+      return Answer(response, kj::mv(req),
+                    [](auto& r) { return ChildrenJson(r.getChildren(), r.getDatasetVersion()); });
     }
     if (path == "/path") {
       auto req = api_.pathRequest();
       req.setId(Require(q, "id"));
-      return Forward(response, kj::mv(req));
+      if (v1) return Forward(response, kj::mv(req));
+      return Answer(response, kj::mv(req), [](auto& r) { return PathJson(r.getChain(), r.getDatasetVersion()); });
     }
     if (path == "/aggregate") {
       auto ids = SplitIds(q);
       auto req = api_.aggregateRequest();
       auto list = req.initIds(static_cast<unsigned>(std::min<size_t>(ids.size(), UINT32_MAX)));
       for (size_t i = 0; i < list.size(); ++i) list.set(static_cast<unsigned>(i), ids[i]);
-      return Forward(response, kj::mv(req));
+      if (v1) return Forward(response, kj::mv(req));
+      return Answer(response, kj::mv(req), [this](auto& r) {
+        return AggregatesJson(r.getAggregates(), r.getDatasetVersion(), r.getVersion(),
+                              NamesAt(r.getDatasetVersion()));
+      });
     }
     if (path == "/region") {
       auto req = api_.regionAggregateRequest();
       auto query = req.initQuery();
       auto region = query.initRegion();
-      if (auto it = q.find("box"); it != q.end()) {
-        auto v = ParseDoubles(it->second, 4, "box");
+      // bbox=, the command line's name; box= is the old one, still read.
+      auto box = q.find("bbox");
+      if (box == q.end()) box = q.find("box");
+      if (box != q.end()) {
+        const std::string& field = box->first;
+        auto v = ParseDoubles(box->second, 4, field);
         if (v[0] < -180 || v[2] > 180 || v[1] < -90 || v[3] > 90)
-          ThrowFailed("box: outside longitudes [-180, 180] and latitudes [-90, 90]");
+          ThrowFailed(field + ": outside longitudes [-180, 180] and latitudes [-90, 90]");
         auto b = region.initBox();
         b.setWest(v[0]);
         b.setSouth(v[1]);
@@ -317,7 +371,7 @@ class HttpApi final : public kj::HttpService {
       } else if (auto it3 = q.find("wkt"); it3 != q.end()) {
         region.setWkt(it3->second);
       } else {
-        ThrowFailed("region: give box=W,S,E,N, circle=LON,LAT,M or wkt=POLYGON(...)");
+        ThrowFailed("region: give bbox=W,S,E,N, circle=LON,LAT,M or wkt=POLYGON(...)");
       }
       if (auto it = q.find("mode"); it != q.end()) {
         auto mode = ParseRegionMode(it->second);
@@ -331,7 +385,10 @@ class HttpApi final : public kj::HttpService {
         if (!level) ThrowFailed("group_by: unknown level " + Quoted(it->second));
         query.initGroupBy().setLevel(ToProto(*level));
       }
-      return Forward(response, kj::mv(req), [](auto& r) { return r.getResult(); });
+      if (v1) return Forward(response, kj::mv(req), [](auto& r) { return r.getResult(); });
+      return Answer(response, kj::mv(req), [this](auto& r) {
+        return RegionJson(r.getResult(), NamesAt(r.getResult().getDatasetVersion()));
+      });
     }
     if (path == "/topk") {
       auto req = api_.topKRequest();
@@ -343,7 +400,10 @@ class HttpApi final : public kj::HttpService {
       if (auto it = q.find("k"); it != q.end()) query.setK(ParseCount(it->second, "k"));
       if (auto it = q.find("within"); it != q.end()) query.setWithin(it->second);
       if (auto it = q.find("density"); it != q.end()) query.setDensity(it->second == "1" || it->second == "true");
-      return Forward(response, kj::mv(req));
+      if (v1) return Forward(response, kj::mv(req));
+      return Answer(response, kj::mv(req), [metric = Require(q, "metric"), density = query.getDensity()](auto& r) {
+        return TopKJson(r.getEntries(), metric, density, r.getDatasetVersion(), r.getVersion());
+      });
     }
     ThrowFailed("unknown path");
   }

@@ -35,13 +35,6 @@ void AppendNode(std::string& out, const View& view, NodeId node) {
   AppendJsonString(out, view.name(node));
 }
 
-std::unique_ptr<Engine> OpenOrFail(const std::string& what, const std::string& path, EngineOptions o = {}) {
-  o.load = CommandLoadOptions();
-  auto e = Engine::Open(path, o);
-  if (!e.ok()) Fail(what, e.status().message());
-  return std::move(e.value());
-}
-
 }  // namespace
 
 void RegisterAggregate(CLI::App& app) {
@@ -212,10 +205,10 @@ void RegisterUpdate(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("path", a->path, "Dataset file")->required();
-  cmd->add_option("--data-dir", a->data_dir, "Folder of the write-ahead log and snapshots")->required();
+  cmd->add_option("--data-dir", a->data_dir, "Folder of the write-ahead log and checkpoints")->required();
   cmd->add_option("--file", a->file, "BATCH.json: {\"updates\":[{\"leaf\":ID,\"metric\":M,\"op\":\"set\"|\"add\",\"value\":N}]}")
       ->required();
-  cmd->add_flag("--checkpoint", a->checkpoint, "Write a snapshot and trim the log afterwards");
+  cmd->add_flag("--checkpoint", a->checkpoint, "Write a checkpoint and trim the log afterwards");
   cmd->callback([a] {
     auto batch = ReadBatchJson(a->file);
     if (!batch.ok()) Fail("update", batch.status().message());
@@ -240,7 +233,7 @@ void RegisterRecover(CLI::App& app) {
     uint64_t discard_after = 0;
   };
   auto a = std::make_shared<Args>();
-  cmd->add_option("--data-dir", a->data_dir, "Folder of the write-ahead log and snapshots")->required();
+  cmd->add_option("--data-dir", a->data_dir, "Folder of the write-ahead log and checkpoints")->required();
   cmd->add_option("--discard-after", a->discard_after,
                   "Keep logged batches up to this version; drop every later one (the original log is kept as "
                   "wal.log.before-recover-<time>)")

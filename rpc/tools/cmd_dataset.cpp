@@ -1,4 +1,4 @@
-// gridtree generate | validate | info | export
+// gridtree generate | validate | info | export | image
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -14,21 +14,6 @@
 #include "gridtree/engine/json_text.h"
 
 namespace gridtree::cli {
-
-void Fail(std::string_view command, const std::string& message, int code) {
-  std::cerr << "gridtree" << (command.empty() ? "" : " ") << command << ": " << message << "\n";
-  throw CLI::RuntimeError(code);
-}
-
-LoadOptions& CommandLoadOptions() {
-  static LoadOptions options;
-  return options;
-}
-
-std::string DefaultDataRoot() {
-  if (const char* env = std::getenv("GRIDTREE_DATA_ROOT")) return env;
-  return GRIDTREE_DEFAULT_DATA_ROOT;
-}
 
 namespace {
 
@@ -207,10 +192,8 @@ void RegisterInfo(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 31));
   cmd->callback([a] {
-    a->engine.load = CommandLoadOptions();
-    auto engine = Engine::Open(a->path, a->engine);
-    if (!engine.ok()) Fail("", engine.status().message());
-    auto view = engine.value()->Read();
+    auto engine = OpenOrFail("", a->path, a->engine);
+    auto view = engine->Read();
     const Dataset& ds = view->dataset();
     const auto counts = LevelCounts(ds);
     std::vector<int64_t> totals(ds.metric_count(), 0);
@@ -296,11 +279,8 @@ void RegisterExport(CLI::App& app) {
   cmd->callback([a] {
     std::optional<Level> level = ParseLevel(a->level);
     if (!level && a->level != "leaf") Fail("", "--level: unknown level \"" + a->level + "\"");
-    EngineOptions options;
-    options.load = CommandLoadOptions();
-    auto engine = Engine::Open(a->path, options);
-    if (!engine.ok()) Fail("", engine.status().message());
-    auto view = engine.value()->Read();
+    auto engine = OpenOrFail("", a->path);
+    auto view = engine->Read();
     const Dataset& ds = view->dataset();
     if (a->flat)
       for (const std::string& m : ds.metric_names)
@@ -365,9 +345,10 @@ void RegisterExport(CLI::App& app) {
   });
 }
 
-void RegisterSnapshot(CLI::App& app) {
+void RegisterImage(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "snapshot", "Convert a dataset to an engine image: mapped at open, nothing parsed or built (docs/image.md)");
+      "image", "Write an engine image of a dataset: mapped at open, nothing parsed or built (docs/image.md)");
+  cmd->alias("snapshot");  // its first name: scripts still call it that
   struct Args {
     std::string path, out;
   };

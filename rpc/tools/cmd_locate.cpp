@@ -177,10 +177,8 @@ void RegisterLocate(CLI::App& app) {
     if (a->points.empty() && a->lonlat.size() != 2) Fail("locate", "give LON LAT or --points FILE");
     EngineOptions options;
     options.threads = a->threads;
-    options.load = CommandLoadOptions();
-    auto opened = Engine::Open(a->path, options);
-    if (!opened.ok()) Fail("locate", opened.status().message());
-    Engine& engine = *opened.value();
+    const std::unique_ptr<Engine> opened = OpenOrFail("locate", a->path, options);
+    Engine& engine = *opened;
     LocateOptions lo;
     lo.max_distance_m = a->max_distance_m;
     auto view = engine.Read();

@@ -121,7 +121,7 @@ void OnMemoryFault(int sig, siginfo_t* info, void*) {
     WriteAll(" file=");
     WriteQuoted(path);
     WriteAll(" error=\"the engine image was truncated or written over in place while this server had it mapped; "
-             "replace a served image by writing a new file and renaming it over the path (gridtree snapshot --out "
+             "replace a served image by writing a new file and renaming it over the path (gridtree image --out "
              "does), then gridtree call reload (docs/operations.md)\"\n");
   }
   ::sigaction(sig, sig == SIGBUS ? &g_previous_bus : &g_previous_segv, nullptr);
@@ -136,236 +136,297 @@ void InstallMemoryFaultHandler() {
   ::sigaction(SIGSEGV, &sa, &g_previous_segv);
 }
 
+struct ServeArgs {
+  std::string path, listen = "127.0.0.1:7433", unix_path, http, data_dir, token_file;
+  int threads = 0;
+  int64_t index_max_cells = index::PolygonIndexOptions{}.max_cells;
+  bool allow_remote = false;
+  rpc::ServerOptions server;
+  ObjectOptions objects;
+  double drain_seconds = 30;
+  std::string cluster;  // comma-separated NATS URLs: cluster mode (docs/cluster.md)
+  cluster::ClusterOptions cluster_options;
+};
+
+// The dataset, where to listen, and the engine's settings; returns --listen
+// (given or not decides whether a server with --unix listens on TCP too).
+CLI::Option* AddServeOptions(CLI::App& cmd, ServeArgs& a) {
+  cmd.add_option("path", a.path, "Dataset file")->required();
+  auto* listen_opt = cmd.add_option("--listen", a.listen, "TCP address for RPC, HOST:PORT")->capture_default_str();
+  cmd.add_option("--unix", a.unix_path, "Unix socket path for RPC (TCP too only when --listen is given)");
+  cmd.add_option("--http", a.http, "HOST:PORT of the HTTP side port (/healthz, /metrics, JSON queries)");
+  cmd.add_option("--data-dir", a.data_dir, "Folder for the write-ahead log and checkpoints (durable updates)");
+  cmd.add_option("--threads", a.threads,
+                 "Threads for all work: loading, the index build and every query (0: one per core)")
+      ->capture_default_str();
+  cmd.add_option("--index-max-cells", a.index_max_cells,
+                 "Cap on the lookup grid's cells: more is faster on very large datasets, 4 bytes each "
+                 "(docs/operations.md)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 31));
+  cmd.add_option("--writer-token-file", a.token_file,
+                 "File holding the writer token (else env GRIDTREE_WRITER_TOKEN; none: read-only)");
+  cmd.add_flag("--allow-remote", a.allow_remote, "Allow binding to a non-loopback address (TLS is off!)");
+  return listen_opt;
+}
+
+// What the server takes from a client, and tracked objects.
+void AddLimitOptions(CLI::App& cmd, ServeArgs& a) {
+  rpc::ServerOptions& s = a.server;
+  cmd.add_option("--max-message-bytes", s.max_message_bytes, "Largest RPC message")->capture_default_str();
+  cmd.add_option("--max-points-per-batch", s.max_points_per_batch, "Most points per locateBatch")
+      ->capture_default_str();
+  cmd.add_option("--max-updates-per-batch", s.max_updates_per_batch, "Most updates per apply")->capture_default_str();
+  cmd.add_option("--max-calls-in-flight", s.max_calls_in_flight_per_connection, "Calls in flight per connection")
+      ->capture_default_str();
+  cmd.add_option("--max-queued-work", s.max_queued_work, "Heavy calls queued overall")->capture_default_str();
+  cmd.add_option("--max-ids-per-aggregate", s.max_ids_per_aggregate, "Most ids per aggregate")->capture_default_str();
+  cmd.add_option("--max-ids-per-watch", s.max_ids_per_watch, "Most ids per watch")->capture_default_str();
+  cmd.add_option("--max-top-k", s.max_top_k, "Largest k of a topK call")->capture_default_str();
+  cmd.add_option("--slow-call-ms", s.slow_call_ms, "Log calls slower than this")->capture_default_str();
+  cmd.add_option("--max-connections", s.max_connections,
+                 "Connections open at once, RPC and HTTP together; past it new ones are refused with a reason")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1u << 20));
+  cmd.add_option("--idle-timeout-seconds", s.idle_timeout_seconds,
+                 "Close an RPC connection with no call, no watch and no message for this long (0: never)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e7));
+  cmd.add_option("--max-unfinished-answers", s.max_unfinished_answers_per_connection,
+                 "Answers a client has not released (Finish) per connection; past it the connection is closed")
+      ->capture_default_str();
+  cmd.add_option("--max-unfinished-answer-bytes", s.max_unfinished_answer_bytes_per_connection,
+                 "Bytes of those answers per connection")
+      ->capture_default_str();
+  cmd.add_option("--max-queued-reply-bytes", s.max_queued_reply_bytes_per_connection,
+                 "Bytes of replies waiting for a client to read them, per connection")
+      ->capture_default_str();
+  cmd.add_option("--max-token-failures", s.max_token_failures_per_connection,
+                 "Wrong writer tokens per connection before it is closed")
+      ->capture_default_str();
+  cmd.add_option("--log-lines-per-second", s.log_lines_per_event_per_second,
+                 "Log lines of one event per second; the rest are counted in a log_suppressed line (0: all)")
+      ->capture_default_str();
+  cmd.add_option("--snap-objects-m", a.objects.snap_m,
+                 "Tracked objects outside every leaf snap to the nearest leaf within this many metres")
+      ->capture_default_str();
+  cmd.add_option("--expire-objects-s", a.objects.expire_after_s,
+                 "Drop tracked objects not heard from for this long, with exit events (0: never)")
+      ->capture_default_str();
+  cmd.add_option("--max-reports-per-batch", s.max_reports_per_batch, "Most position reports per track call")
+      ->capture_default_str();
+  cmd.add_option("--max-watches-per-connection", s.max_watches_per_connection,
+                 "Watch and event subscriptions per connection")
+      ->capture_default_str();
+}
+
+void AddClusterOptions(CLI::App& cmd, ServeArgs& a) {
+  cluster::ClusterOptions& c = a.cluster_options;
+  cmd.add_option("--cluster", a.cluster,
+                 "Cluster mode: NATS JetStream servers, nats://H1:4222,nats://H2:4222,... (docs/cluster.md)");
+  cmd.add_option("--stream", c.stream, "Cluster mode: the JetStream stream of this grid")->capture_default_str();
+  cmd.add_option("--stream-replicas", c.stream_replicas,
+                 "Cluster mode: copies of the stream when this replica creates it (0: 3, or fewer servers)")
+      ->capture_default_str();
+  cmd.add_option("--publish-timeout-ms", c.publish_timeout_ms,
+                 "Cluster mode: a write JetStream has not acknowledged in this time is refused")
+      ->capture_default_str();
+  cmd.add_option("--checkpoint-seconds", c.checkpoint_every_seconds,
+                 "Cluster mode: write the local checkpoint at least this often while writes come")
+      ->capture_default_str();
+  cmd.add_option("--publish-checkpoint-positions", c.publish_checkpoint_every_positions,
+                 "Cluster mode: publish a checkpoint for joining replicas, and trim the log, this often (0: never)")
+      ->capture_default_str();
+}
+
+// The phases of a run, in order (RunServe).
+
+void CheckBindAddresses(const ServeArgs& a, bool tcp) {
+  for (const std::string* addr : {tcp ? &a.listen : nullptr, a.http.empty() ? nullptr : &a.http}) {
+    if (!addr || IsLoopback(*addr)) continue;
+    if (!a.allow_remote) FailLogged(*addr + " is not a loopback address; pass --allow-remote to bind it (TLS is off)");
+    rpc::LogLine("warn", "remote_bind",
+                 {{"addr", *addr}, {"note", "TLS is off: traffic and the writer token travel in clear text"}});
+  }
+}
+
+// From --writer-token-file, else the environment; none: read-only.
+void SetWriterToken(ServeArgs& a) {
+  if (!a.token_file.empty()) {
+    a.server.writer_token = ReadTokenFile(a.token_file);
+    if (a.server.writer_token.empty()) FailLogged("writer token file " + a.token_file + " is missing or empty");
+  } else if (const char* env = std::getenv("GRIDTREE_WRITER_TOKEN")) {
+    a.server.writer_token = env;
+  }
+}
+
+EngineOptions EngineOptionsOf(const ServeArgs& a) {
+  EngineOptions eo;
+  eo.data_dir = a.data_dir;
+  eo.threads = a.threads;
+  eo.index.max_cells = a.index_max_cells;
+  eo.objects = a.objects;
+  eo.objects.restore_saved = true;  // the objects of the last clean stop (docs/objects.md)
+  eo.objects.max_reports_per_batch = a.server.max_reports_per_batch;
+  if (!a.cluster.empty()) {
+    // The replicated log is the write-ahead log and the data directory
+    // holds the replica's checkpoint; the engine itself keeps nothing on
+    // disk, and objects come back from the checkpoint, not objects.bin.
+    eo.data_dir.clear();
+    eo.objects.restore_saved = false;
+    // The batch limit is the server's door (--max-reports-per-batch);
+    // inside, every replica applies every logged batch, whatever its own
+    // flags, or replicas would refuse differently.
+    eo.objects.max_reports_per_batch = SIZE_MAX;
+  }
+  return eo;
+}
+
+void LogDatasetLoaded(const Engine& engine, std::chrono::steady_clock::time_point t0) {
+  auto view = engine.Read();
+  const Dataset& ds = view->dataset();
+  int64_t counts[kLevelCount] = {};
+  for (Level l : ds.levels) ++counts[static_cast<int>(l)];
+  std::string per_level;
+  for (int i = 0; i < kLevelCount; ++i)
+    per_level += (i ? "," : "") + std::string(LevelName(static_cast<Level>(i))) + ":" + std::to_string(counts[i]);
+  rpc::LogLine(
+      "info", "dataset_loaded",
+      {{"source", ds.source},
+       {"nodes", std::to_string(ds.node_count())},
+       {"leaves", std::to_string(ds.leaf_count())},
+       {"levels", per_level},
+       {"metrics", std::to_string(ds.metric_count())},
+       {"version", std::to_string(view->version())},
+       {"load_ms",
+        std::to_string(
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count())}});
+}
+
+std::unique_ptr<Engine> OpenEngine(const ServeArgs& a) {
+  const EngineOptions eo = EngineOptionsOf(a);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto opened = OpenDataset(a.path, eo);
+  if (!opened.ok()) FailLogged(opened.status().message());
+  std::unique_ptr<Engine> engine = std::move(opened).value();
+  if (const std::string report = engine->recovery_report(); !report.empty())
+    rpc::LogLine(report.find("torn tail") != std::string::npos ? "warn" : "info", "recovery", {{"report", report}});
+  LogDatasetLoaded(*engine, t0);
+  return engine;
+}
+
+// Cluster mode: the replica joins the replicated log, which the server then
+// writes through.
+void JoinCluster(Engine& engine, ServeArgs& a) {
+  for (size_t at = 0; at <= a.cluster.size();) {
+    const size_t comma = std::min(a.cluster.find(',', at), a.cluster.size());
+    if (comma > at) a.cluster_options.servers.push_back(a.cluster.substr(at, comma - at));
+    at = comma + 1;
+  }
+  a.cluster_options.data_dir = a.data_dir;
+  a.cluster_options.expire_after_s = a.objects.expire_after_s;
+  a.cluster_options.snap_objects_m = a.objects.snap_m;
+  auto joined = cluster::ClusterLog::Start(engine, a.cluster_options);
+  if (!joined.ok()) FailLogged(joined.status().message());
+  a.server.write_log = std::shared_ptr<cluster::ClusterLog>(std::move(joined).value());
+}
+
+// The listening sockets and their accept loops.
+struct Listeners {
+  kj::Vector<kj::Own<kj::ConnectionReceiver>> receivers;
+  kj::Vector<kj::Promise<void>> serving;
+};
+
+void Listen(kj::AsyncIoContext& io, rpc::Server& server, const std::string& addr, bool http, Listeners& out) {
+  auto& network = io.provider->getNetwork();
+  kj::Own<kj::ConnectionReceiver> rx;
+  auto listen = [&] { rx = network.parseAddress(addr, http ? 8080 : rpc::kDefaultPort).wait(io.waitScope)->listen(); };
+  KJ_IF_MAYBE(e, kj::runCatchingExceptions(listen)) {
+    FailLogged("cannot listen on " + addr + ": " + e->getDescription().cStr());
+  }
+  std::string shown = addr;
+  if (addr.rfind("unix:", 0) != 0) shown = HostOf(addr) + ":" + std::to_string(rx->getPort());
+  rpc::LogLine("info", "listening", {{"proto", http ? "http" : "capnp"}, {"addr", shown}});
+  auto on_error = [](kj::Exception&& e) {
+    rpc::LogLine("error", "accept_failed", {{"error", e.getDescription().cStr()}});
+  };
+  out.serving.add((http ? server.ListenHttp(*rx) : server.Listen(*rx)).eagerlyEvaluate(on_error));
+  out.receivers.add(kj::mv(rx));
+}
+
+// Serves until SIGTERM or SIGINT, then stops accepting and waits up to
+// --drain-seconds for the calls in flight.
+void ServeUntilSignal(kj::AsyncIoContext& io, rpc::Server& server, const ServeArgs& a, bool tcp) {
+  Listeners listeners;
+  if (tcp) Listen(io, server, a.listen, false, listeners);
+  if (!a.unix_path.empty()) {
+    ::unlink(a.unix_path.c_str());
+    Listen(io, server, "unix:" + a.unix_path, false, listeners);
+  }
+  if (!a.http.empty()) Listen(io, server, a.http, true, listeners);
+
+  auto& ws = io.waitScope;
+  auto sig = io.unixEventPort.onSignal(SIGTERM).exclusiveJoin(io.unixEventPort.onSignal(SIGINT)).wait(ws);
+  rpc::LogLine(
+      "info", "shutdown",
+      {{"signal", sig.si_signo == SIGTERM ? "SIGTERM" : "SIGINT"}, {"in_flight", std::to_string(server.in_flight())}});
+  listeners.serving.clear();  // stop accepting
+  listeners.receivers.clear();
+  if (!a.unix_path.empty()) ::unlink(a.unix_path.c_str());
+  server.Drain(static_cast<int64_t>(a.drain_seconds * 1000) * kj::MILLISECONDS).wait(ws);
+}
+
+// The shutdown checkpoint and the tracked objects, then the last log line.
+void StopEngine(Engine& engine, const ServeArgs& a) {
+  Status s = engine.Checkpoint();
+  if (!s.ok()) rpc::LogLine("error", "checkpoint_failed", {{"error", s.ToString()}});
+  // Tracked objects survive a clean restart (docs/objects.md).
+  if (Status saved = engine.SaveObjects(); !saved.ok()) {
+    rpc::LogLine("error", "objects_save_failed", {{"error", saved.ToString()}});
+  } else if (!a.data_dir.empty()) {
+    rpc::LogLine("info", "objects_saved", {{"objects", std::to_string(engine.object_count())}});
+  }
+  rpc::LogLine(s.ok() ? "info" : "error", "stopped",
+               {{"version", std::to_string(engine.Read()->version())}, {"checkpoint", s.ok() ? "ok" : "failed"}});
+  // The log still holds every acknowledged batch, but an operator (or a
+  // supervisor) must learn that the shutdown checkpoint did not happen.
+  if (!s.ok()) throw CLI::RuntimeError(1);
+}
+
+void RunServe(ServeArgs& a, bool tcp) {
+  CheckBindAddresses(a, tcp);
+  SetWriterToken(a);
+  rpc::LogLine("info", "start",
+               {{"pid", std::to_string(getpid())},
+                {"dataset", a.path},
+                {"data_dir", a.data_dir},
+                {"writable", a.server.writer_token.empty() ? "false" : "true"}});
+  // Signals must be captured before any thread starts (kj and TBB).
+  kj::UnixEventPort::captureSignal(SIGTERM);
+  kj::UnixEventPort::captureSignal(SIGINT);
+  const std::unique_ptr<Engine> engine = OpenEngine(a);
+  if (!a.cluster.empty()) JoinCluster(*engine, a);
+  InstallMemoryFaultHandler();
+  auto io = kj::setupAsyncIo();
+  rpc::Server server(*engine, a.server, io.provider->getTimer());
+  ServeUntilSignal(io, server, a, tcp);
+  // The server holds the last reference: the replica stops reading and
+  // writes its checkpoint when the server goes, at the end of this scope.
+  a.server.write_log.reset();
+  StopEngine(*engine, a);
+}
+
 }  // namespace
 
 void RegisterServe(CLI::App& app) {
   auto* cmd = app.add_subcommand("serve", "Serve a dataset over Cap'n Proto RPC (and HTTP with --http)");
-  struct Args {
-    std::string path, listen = "127.0.0.1:7433", unix_path, http, data_dir, token_file;
-    int threads = 0;
-    int64_t index_max_cells = index::PolygonIndexOptions{}.max_cells;
-    bool allow_remote = false;
-    rpc::ServerOptions server;
-    ObjectOptions objects;
-    double drain_seconds = 30;
-    std::string cluster;  // comma-separated NATS URLs: cluster mode (docs/cluster.md)
-    cluster::ClusterOptions cluster_options;
-  };
-  auto a = std::make_shared<Args>();
-  cmd->add_option("path", a->path, "Dataset file")->required();
-  auto* listen_opt = cmd->add_option("--listen", a->listen, "TCP address for RPC, HOST:PORT")->capture_default_str();
-  cmd->add_option("--unix", a->unix_path, "Unix socket path for RPC (TCP too only when --listen is given)");
-  cmd->add_option("--http", a->http, "HOST:PORT of the HTTP side port (/healthz, /metrics, JSON queries)");
-  cmd->add_option("--data-dir", a->data_dir, "Folder for the write-ahead log and snapshots (durable updates)");
-  cmd->add_option("--threads", a->threads, "Threads for all work: loading, the index build and every query (0: one per core)")->capture_default_str();
-  cmd->add_option("--index-max-cells", a->index_max_cells,
-                  "Cap on the lookup grid's cells: more is faster on very large datasets, 4 bytes each "
-                  "(docs/operations.md)")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 31));
-  cmd->add_option("--writer-token-file", a->token_file,
-                  "File holding the writer token (else env GRIDTREE_WRITER_TOKEN; none: read-only)");
-  cmd->add_flag("--allow-remote", a->allow_remote, "Allow binding to a non-loopback address (TLS is off!)");
-  cmd->add_option("--max-message-bytes", a->server.max_message_bytes, "Largest RPC message")->capture_default_str();
-  cmd->add_option("--max-points-per-batch", a->server.max_points_per_batch, "Most points per locateBatch")
-      ->capture_default_str();
-  cmd->add_option("--max-updates-per-batch", a->server.max_updates_per_batch, "Most updates per apply")
-      ->capture_default_str();
-  cmd->add_option("--max-calls-in-flight", a->server.max_calls_in_flight_per_connection,
-                  "Calls in flight per connection")
-      ->capture_default_str();
-  cmd->add_option("--max-queued-work", a->server.max_queued_work, "Heavy calls queued overall")->capture_default_str();
-  cmd->add_option("--max-ids-per-aggregate", a->server.max_ids_per_aggregate, "Most ids per aggregate")
-      ->capture_default_str();
-  cmd->add_option("--max-ids-per-watch", a->server.max_ids_per_watch, "Most ids per watch")->capture_default_str();
-  cmd->add_option("--max-top-k", a->server.max_top_k, "Largest k of a topK call")->capture_default_str();
-  cmd->add_option("--slow-call-ms", a->server.slow_call_ms, "Log calls slower than this")->capture_default_str();
-  cmd->add_option("--max-connections", a->server.max_connections,
-                  "Connections open at once, RPC and HTTP together; past it new ones are refused with a reason")
-      ->capture_default_str()
-      ->check(CLI::Range(1u, 1u << 20));
-  cmd->add_option("--idle-timeout-seconds", a->server.idle_timeout_seconds,
-                  "Close an RPC connection with no call, no watch and no message for this long (0: never)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 1e7));
-  cmd->add_option("--max-unfinished-answers", a->server.max_unfinished_answers_per_connection,
-                  "Answers a client has not released (Finish) per connection; past it the connection is closed")
-      ->capture_default_str();
-  cmd->add_option("--max-unfinished-answer-bytes", a->server.max_unfinished_answer_bytes_per_connection,
-                  "Bytes of those answers per connection")
-      ->capture_default_str();
-  cmd->add_option("--max-queued-reply-bytes", a->server.max_queued_reply_bytes_per_connection,
-                  "Bytes of replies waiting for a client to read them, per connection")
-      ->capture_default_str();
-  cmd->add_option("--max-token-failures", a->server.max_token_failures_per_connection,
-                  "Wrong writer tokens per connection before it is closed")
-      ->capture_default_str();
-  cmd->add_option("--log-lines-per-second", a->server.log_lines_per_event_per_second,
-                  "Log lines of one event per second; the rest are counted in a log_suppressed line (0: all)")
-      ->capture_default_str();
-  cmd->add_option("--snap-objects-m", a->objects.snap_m,
-                  "Tracked objects outside every leaf snap to the nearest leaf within this many metres")
-      ->capture_default_str();
-  cmd->add_option("--expire-objects-s", a->objects.expire_after_s,
-                  "Drop tracked objects not heard from for this long, with exit events (0: never)")
-      ->capture_default_str();
-  cmd->add_option("--max-reports-per-batch", a->server.max_reports_per_batch, "Most position reports per track call")
-      ->capture_default_str();
-  cmd->add_option("--max-watches-per-connection", a->server.max_watches_per_connection,
-                  "Watch and event subscriptions per connection")
-      ->capture_default_str();
-  cmd->add_option("--cluster", a->cluster,
-                  "Cluster mode: NATS JetStream servers, nats://H1:4222,nats://H2:4222,... (docs/cluster.md)");
-  cmd->add_option("--stream", a->cluster_options.stream, "Cluster mode: the JetStream stream of this grid")
-      ->capture_default_str();
-  cmd->add_option("--stream-replicas", a->cluster_options.stream_replicas,
-                  "Cluster mode: copies of the stream when this replica creates it (0: 3, or fewer servers)")
-      ->capture_default_str();
-  cmd->add_option("--publish-timeout-ms", a->cluster_options.publish_timeout_ms,
-                  "Cluster mode: a write JetStream has not acknowledged in this time is refused")
-      ->capture_default_str();
-  cmd->add_option("--checkpoint-seconds", a->cluster_options.checkpoint_every_seconds,
-                  "Cluster mode: write the local checkpoint at least this often while writes come")
-      ->capture_default_str();
-  cmd->add_option("--publish-checkpoint-positions", a->cluster_options.publish_checkpoint_every_positions,
-                  "Cluster mode: publish a checkpoint for joining replicas, and trim the log, this often (0: never)")
-      ->capture_default_str();
+  auto a = std::make_shared<ServeArgs>();
+  auto* listen_opt = AddServeOptions(*cmd, *a);
+  AddLimitOptions(*cmd, *a);
+  AddClusterOptions(*cmd, *a);
   cmd->add_option("--drain-seconds", a->drain_seconds, "On SIGTERM/SIGINT, wait this long for calls in flight")
       ->capture_default_str();
-  cmd->callback([a, listen_opt] {
-    const bool tcp = listen_opt->count() > 0 || a->unix_path.empty();
-    for (const std::string* addr : {tcp ? &a->listen : nullptr, a->http.empty() ? nullptr : &a->http}) {
-      if (!addr || IsLoopback(*addr)) continue;
-      if (!a->allow_remote) FailLogged(*addr + " is not a loopback address; pass --allow-remote to bind it (TLS is off)");
-      rpc::LogLine("warn", "remote_bind", {{"addr", *addr}, {"note", "TLS is off: traffic and the writer token travel in clear text"}});
-    }
-    if (!a->token_file.empty()) {
-      a->server.writer_token = ReadTokenFile(a->token_file);
-      if (a->server.writer_token.empty()) FailLogged("writer token file " + a->token_file + " is missing or empty");
-    } else if (const char* env = std::getenv("GRIDTREE_WRITER_TOKEN")) {
-      a->server.writer_token = env;
-    }
-    rpc::LogLine("info", "start",
-                 {{"pid", std::to_string(getpid())},
-                  {"dataset", a->path},
-                  {"data_dir", a->data_dir},
-                  {"writable", a->server.writer_token.empty() ? "false" : "true"}});
-
-    // Signals must be captured before any thread starts (kj and TBB).
-    kj::UnixEventPort::captureSignal(SIGTERM);
-    kj::UnixEventPort::captureSignal(SIGINT);
-
-    EngineOptions eo;
-    eo.data_dir = a->data_dir;
-    eo.threads = a->threads;
-    eo.index.max_cells = a->index_max_cells;
-    eo.load = CommandLoadOptions();
-    eo.objects = a->objects;
-    eo.objects.restore_saved = true;  // the objects of the last clean stop (docs/objects.md)
-    eo.objects.max_reports_per_batch = a->server.max_reports_per_batch;
-    if (!a->cluster.empty()) {
-      // The replicated log is the write-ahead log and the data directory
-      // holds the replica's checkpoint; the engine itself keeps nothing on
-      // disk, and objects come back from the checkpoint, not objects.bin.
-      eo.data_dir.clear();
-      eo.objects.restore_saved = false;
-      // The batch limit is the server's door (--max-reports-per-batch);
-      // inside, every replica applies every logged batch, whatever its own
-      // flags, or replicas would refuse differently.
-      eo.objects.max_reports_per_batch = SIZE_MAX;
-    }
-    const auto t0 = std::chrono::steady_clock::now();
-    auto opened = Engine::Open(a->path, eo);
-    if (!opened.ok()) FailLogged(opened.status().message());
-    Engine& engine = *opened.value();
-    if (const std::string report = engine.recovery_report(); !report.empty())
-      rpc::LogLine(report.find("torn tail") != std::string::npos ? "warn" : "info", "recovery", {{"report", report}});
-    {
-      auto view = engine.Read();
-      const Dataset& ds = view->dataset();
-      int64_t counts[kLevelCount] = {};
-      for (Level l : ds.levels) ++counts[static_cast<int>(l)];
-      std::string per_level;
-      for (int i = 0; i < kLevelCount; ++i)
-        per_level += (i ? "," : "") + std::string(LevelName(static_cast<Level>(i))) + ":" + std::to_string(counts[i]);
-      rpc::LogLine("info", "dataset_loaded",
-                   {{"source", ds.source},
-                    {"nodes", std::to_string(ds.node_count())},
-                    {"leaves", std::to_string(ds.leaf_count())},
-                    {"levels", per_level},
-                    {"metrics", std::to_string(ds.metric_count())},
-                    {"version", std::to_string(view->version())},
-                    {"load_ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                    std::chrono::steady_clock::now() - t0)
-                                                    .count())}});
-    }
-
-    if (!a->cluster.empty()) {
-      for (size_t at = 0; at <= a->cluster.size();) {
-        const size_t comma = std::min(a->cluster.find(',', at), a->cluster.size());
-        if (comma > at) a->cluster_options.servers.push_back(a->cluster.substr(at, comma - at));
-        at = comma + 1;
-      }
-      a->cluster_options.data_dir = a->data_dir;
-      a->cluster_options.expire_after_s = a->objects.expire_after_s;
-      a->cluster_options.snap_objects_m = a->objects.snap_m;
-      auto joined = cluster::ClusterLog::Start(engine, a->cluster_options);
-      if (!joined.ok()) FailLogged(joined.status().message());
-      a->server.write_log = std::shared_ptr<cluster::ClusterLog>(std::move(joined).value());
-    }
-
-    InstallMemoryFaultHandler();
-    auto io = kj::setupAsyncIo();
-    auto& ws = io.waitScope;
-    rpc::Server server(engine, a->server, io.provider->getTimer());
-    auto& network = io.provider->getNetwork();
-    kj::Vector<kj::Own<kj::ConnectionReceiver>> receivers;
-    kj::Vector<kj::Promise<void>> serving;
-    auto on_error = [](kj::Exception&& e) { rpc::LogLine("error", "accept_failed", {{"error", e.getDescription().cStr()}}); };
-    auto bind = [&](const std::string& addr, bool http) {
-      kj::Own<kj::ConnectionReceiver> rx;
-      KJ_IF_MAYBE(e, kj::runCatchingExceptions([&] {
-        rx = network.parseAddress(addr, http ? 8080 : rpc::kDefaultPort).wait(ws)->listen();
-      })) {
-        FailLogged("cannot listen on " + addr + ": " + e->getDescription().cStr());
-      }
-      std::string shown = addr;
-      if (addr.rfind("unix:", 0) != 0) shown = HostOf(addr) + ":" + std::to_string(rx->getPort());
-      rpc::LogLine("info", "listening", {{"proto", http ? "http" : "capnp"}, {"addr", shown}});
-      serving.add((http ? server.ListenHttp(*rx) : server.Listen(*rx)).eagerlyEvaluate(on_error));
-      receivers.add(kj::mv(rx));
-    };
-    if (tcp) bind(a->listen, false);
-    if (!a->unix_path.empty()) {
-      ::unlink(a->unix_path.c_str());
-      bind("unix:" + a->unix_path, false);
-    }
-    if (!a->http.empty()) bind(a->http, true);
-
-    auto sig = io.unixEventPort.onSignal(SIGTERM).exclusiveJoin(io.unixEventPort.onSignal(SIGINT)).wait(ws);
-    rpc::LogLine("info", "shutdown", {{"signal", sig.si_signo == SIGTERM ? "SIGTERM" : "SIGINT"},
-                                      {"in_flight", std::to_string(server.in_flight())}});
-    serving.clear();  // stop accepting
-    receivers.clear();
-    if (!a->unix_path.empty()) ::unlink(a->unix_path.c_str());
-    server.Drain(static_cast<int64_t>(a->drain_seconds * 1000) * kj::MILLISECONDS).wait(ws);
-    // The server holds the last reference: the replica stops reading and
-    // writes its checkpoint when the server goes, below.
-    a->server.write_log.reset();
-    Status s = engine.Checkpoint();
-    if (!s.ok()) rpc::LogLine("error", "checkpoint_failed", {{"error", s.ToString()}});
-    // Tracked objects survive a clean restart (docs/objects.md).
-    if (Status saved = engine.SaveObjects(); !saved.ok()) {
-      rpc::LogLine("error", "objects_save_failed", {{"error", saved.ToString()}});
-    } else if (!a->data_dir.empty()) {
-      rpc::LogLine("info", "objects_saved", {{"objects", std::to_string(engine.object_count())}});
-    }
-    rpc::LogLine(s.ok() ? "info" : "error", "stopped",
-                 {{"version", std::to_string(engine.Read()->version())}, {"checkpoint", s.ok() ? "ok" : "failed"}});
-    // The log still holds every acknowledged batch, but an operator (or a
-    // supervisor) must learn that the shutdown checkpoint did not happen.
-    if (!s.ok()) throw CLI::RuntimeError(1);
-  });
+  cmd->callback([a, listen_opt] { RunServe(*a, listen_opt->count() > 0 || a->unix_path.empty()); });
 }
 
 }  // namespace gridtree::cli

@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
   gridtree::cli::RegisterValidate(app);
   gridtree::cli::RegisterInfo(app);
   gridtree::cli::RegisterExport(app);
-  gridtree::cli::RegisterSnapshot(app);
+  gridtree::cli::RegisterImage(app);
   gridtree::cli::RegisterLocate(app);
   gridtree::cli::RegisterAggregate(app);
   gridtree::cli::RegisterTop(app);

@@ -1,6 +1,7 @@
 // The grid diagram: gridtree's vector tiles on a MapLibre map, with the
-// JSON queries of the same server (docs/map.md). Everything comes from the
-// server that served this page; nothing from any other host.
+// JSON queries of the same server (docs/map.md), in the shapes of
+// docs/json.md. Everything comes from the server that served this page;
+// nothing from any other host.
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 
 const LEVELS = ['city', 'county', 'town', 'community', 'grid', 'micro_grid'];
@@ -13,7 +14,6 @@ const state = { level: 'community', metric: '', density: false, version: null, m
 let map = null;
 let info = null;
 
-function levelKey(level) { return level === 'microGrid' ? 'micro_grid' : level; }
 function fmt(v) {
   const n = Number(v);
   if (!Number.isFinite(n)) return String(v);
@@ -88,7 +88,7 @@ async function refreshScale() {
   const q = `/topk?level=${state.level}&metric=${encodeURIComponent(state.metric)}&k=1${state.density ? '&density=1' : ''}`;
   const top = await api(q);
   const best = top.entries[0];
-  state.max = best ? Math.max(1e-9, state.density ? best.value : Number(best.count)) : 1;
+  state.max = best ? Math.max(1e-9, state.density ? best.per_km2[state.metric] : best.metrics[state.metric]) : 1;
   styleLayers();
 }
 
@@ -96,14 +96,15 @@ async function refreshTop() {
   const q = `/topk?level=${state.level}&metric=${encodeURIComponent(state.metric)}&k=10${state.density ? '&density=1' : ''}`;
   const top = await api(q);
   el('top').innerHTML = top.entries
-    .map((e) => `<li data-id="${escapeHtml(e.node.id)}">${escapeHtml(e.node.name)} — ${fmt(state.density ? e.value : e.count)}</li>`)
+    .map((e) => `<li data-id="${escapeHtml(e.id)}">${escapeHtml(e.name)} — ` +
+                `${fmt(state.density ? e.per_km2[state.metric] : e.metrics[state.metric])}</li>`)
     .join('');
 }
 
 async function flyTo(id) {
   const node = await api('/node?id=' + encodeURIComponent(id));
-  const b = node.bounds;
-  map.fitBounds([[b.west, b.south], [b.east, b.north]], { padding: 40, maxZoom: 16, duration: 600 });
+  const [w, s, e, n] = node.bounds;
+  map.fitBounds([[w, s], [e, n]], { padding: 40, maxZoom: 16, duration: 600 });
 }
 
 // ---- The grid diagram card: the whole chain of a place, every metric.
@@ -114,16 +115,15 @@ async function showPlace(lon, lat) {
     el('card').innerHTML = '<span class="muted">No grid here.</span>';
     return;
   }
-  for (const n of hit.chain) map.setFilter('selected-' + levelKey(n.level), ['==', ['get', 'id'], n.id]);
+  for (const n of hit.chain) map.setFilter('selected-' + n.level, ['==', ['get', 'id'], n.id]);
   const ids = hit.chain.map((n) => n.id).join(',');
   const agg = await api('/aggregate?id=' + encodeURIComponent(ids));
-  const names = info.metricNames;
   let html = '<table>';
-  for (const a of agg.aggregates) {
-    html += `<tr><th colspan="2"><span class="chain-level">${escapeHtml(levelKey(a.node.level))}</span> ` +
-            `${escapeHtml(a.node.name)} <span class="muted">${escapeHtml(a.node.id)}</span></th></tr>`;
-    html += names.map((m, j) => `<tr><td>${escapeHtml(m)}</td><td class="num" data-metric="${escapeHtml(m)}" ` +
-                                 `data-node="${escapeHtml(a.node.id)}">${fmt(a.values[j])}</td></tr>`).join('');
+  for (const a of agg.nodes) {
+    html += `<tr><th colspan="2"><span class="chain-level">${escapeHtml(a.level)}</span> ` +
+            `${escapeHtml(a.name)} <span class="muted">${escapeHtml(a.id)}</span></th></tr>`;
+    html += Object.entries(a.metrics).map(([m, v]) => `<tr><td>${escapeHtml(m)}</td><td class="num" ` +
+                                 `data-metric="${escapeHtml(m)}" data-node="${escapeHtml(a.id)}">${fmt(v)}</td></tr>`).join('');
   }
   el('card').innerHTML = html + '</table>';
 }
@@ -163,10 +163,10 @@ async function runRegion() {
   const group = el('group').value;
   const q = `/region?${state.region}&mode=${el('mode').value}${group ? '&group_by=' + group : ''}`;
   const r = await api(q);
-  const m = info.metricNames.indexOf(state.metric);
-  let html = `<div>Total ${escapeHtml(state.metric)}: <b>${fmt(r.total[m])}</b> <span class="muted">(${r.leaves} leaves)</span></div>`;
-  if (r.rows && r.rows.length) {
-    html += '<table>' + r.rows.map((row) => `<tr><td>${escapeHtml(row.node.name)}</td><td class="num">${fmt(row.values[m])}</td></tr>`).join('') + '</table>';
+  const m = state.metric;
+  let html = `<div>Total ${escapeHtml(m)}: <b>${fmt(r.metrics[m])}</b> <span class="muted">(${r.leaves} leaves)</span></div>`;
+  if (r.rows.length) {
+    html += '<table>' + r.rows.map((row) => `<tr><td>${escapeHtml(row.name)}</td><td class="num">${fmt(row.metrics[m])}</td></tr>`).join('') + '</table>';
   }
   el('region').innerHTML = html;
 }
@@ -215,12 +215,12 @@ async function poll() {
   try {
     const now = await api('/info');
     if (el('status').className === 'bad' || el('status').textContent === 'connecting…') setStatus('live');
-    const version = now.datasetVersion + '.' + now.version + '.' + (now.objectsVersion || 0);
+    const version = now.dataset_version + '.' + now.version + '.' + now.objects_version;
     if (version !== state.version) {
       state.version = version;
       // A new kind of tracked object is a new metric ("objects.<kind>").
-      if (now.metricNames.join('\n') !== info.metricNames.join('\n'))
-        el('metric').innerHTML = now.metricNames
+      if (now.metric_names.join('\n') !== info.metric_names.join('\n'))
+        el('metric').innerHTML = now.metric_names
           .map((m) => `<option ${m === state.metric ? 'selected' : ''}>${escapeHtml(m)}</option>`).join('');
       info = now;
       map.getSource('grid').setTiles([tileUrl()]);
@@ -242,10 +242,10 @@ async function start() {
   }
   setStatus('live');
   const tiles = await api('/tiles.json');
-  state.metric = info.metricNames[0];
-  state.version = info.datasetVersion + '.' + info.version + '.' + (info.objectsVersion || 0);
+  state.metric = info.metric_names[0];
+  state.version = info.dataset_version + '.' + info.version + '.' + info.objects_version;
   el('level').innerHTML = LEVELS.map((l) => `<option ${l === state.level ? 'selected' : ''}>${l}</option>`).join('');
-  el('metric').innerHTML = info.metricNames.map((m) => `<option>${escapeHtml(m)}</option>`).join('');
+  el('metric').innerHTML = info.metric_names.map((m) => `<option>${escapeHtml(m)}</option>`).join('');
   el('group').innerHTML = '<option value="">—</option>' + LEVELS.map((l) => `<option>${l}</option>`).join('');
   const [w, s, e, n] = tiles.bounds;
   map = new maplibregl.Map({

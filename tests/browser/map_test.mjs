@@ -99,7 +99,7 @@ try {
 
   // An update over RPC: the leaf's population, as the card shows it, follows.
   const leafId = expected.chain[expected.chain.length - 1].id;
-  const before = Number((await json(`/node?id=${leafId}`)).metrics[0]);
+  const before = (await json(`/node?id=${leafId}`)).metrics.population;
   writeFileSync(`${work}/batch.json`, JSON.stringify({ updates: [{ leaf: leafId, metric: 'population', op: 'set', value: before + 4321 }] }));
   execFileSync(binary, ['call', '--connect', `127.0.0.1:${rpcPort}`, 'update', '--token-file', `${work}/token`, '--file', `${work}/batch.json`]);
   const shown = (before + 4321).toLocaleString('en');

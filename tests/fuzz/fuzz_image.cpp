@@ -9,7 +9,7 @@
 #include "exercise_view.h"
 #include "fuzz_common.h"
 #include "gridtree/engine/engine.h"
-#include "image_file.h"
+#include "storage/image_file.h"
 
 using namespace gridtree;
 

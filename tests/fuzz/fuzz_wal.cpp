@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "fuzz_common.h"
-#include "wal.h"
+#include "storage/wal.h"
 
 using namespace gridtree;
 

@@ -19,7 +19,7 @@
 #include "fuzz_server.h"
 #include "gridtree.capnp.h"
 #include "gridtree/engine/image.h"
-#include "wal.h"
+#include "storage/wal.h"
 
 using namespace gridtree;
 namespace fs = std::filesystem;

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "../small_dataset.h"
+#include "json_doc.h"
 #include "objects_json.h"
 #include "serve_process.h"
 
@@ -41,41 +42,6 @@ Ran Shell(const std::string& command) {
   const int w = ::pclose(p);
   r.status = WIFEXITED(w) ? WEXITSTATUS(w) : -1;
   return r;
-}
-
-// The body of GET target on the HTTP port (Connection: close, read to EOF).
-std::string HttpBody(unsigned port, const std::string& target) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return ::close(fd), "";
-  const std::string req = "GET " + target + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-  if (::send(fd, req.data(), req.size(), 0) != static_cast<ssize_t>(req.size())) return ::close(fd), "";
-  std::string out;
-  char buf[4096];
-  timeval five{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &five, sizeof five);
-  size_t head = std::string::npos, length = 0;
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
-    out.append(buf, static_cast<size_t>(n));
-    if (head == std::string::npos && (head = out.find("\r\n\r\n")) != std::string::npos) {
-      const size_t cl = out.find("Content-Length: ");
-      length = cl < head ? std::stoul(out.substr(cl + 16)) : 0;
-    }
-    if (head != std::string::npos && out.size() >= head + 4 + length) break;
-  }
-  ::close(fd);
-  return head == std::string::npos ? "" : out.substr(head + 4, length);
-}
-
-// Whether text is one JSON document (simdjson refuses invalid UTF-8).
-::testing::AssertionResult IsJson(const std::string& text) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  if (auto e = parser.parse(text).get(doc)) return ::testing::AssertionFailure() << simdjson::error_message(e) << ": " << text;
-  return ::testing::AssertionSuccess();
 }
 
 class CliTrack : public ::testing::Test {
@@ -233,11 +199,17 @@ TEST_F(CliTrack, JsonOutputIsValidUtf8WhateverWasStored) {
   const std::string call = std::string(GRIDTREE_BINARY) + " call --connect 127.0.0.1:" + std::to_string(server.port());
   const Ran info = Shell(call + " info");
   ASSERT_EQ(info.status, 0) << info.out;
-  EXPECT_NE(info.out.find("grids-\xEF\xBF\xBD\xEF\xBF\xBD.geojson"), std::string::npos) << info.out;
-  EXPECT_TRUE(IsJson(info.out));
+  // Each byte that is not UTF-8 reads as U+FFFD, in both answers alike.
+  const std::string source = (dir_ / "grids-\xEF\xBF\xBD\xEF\xBF\xBD.geojson").string();
+  const JsonDoc cli = ParseJson(info.out);
+  ASSERT_TRUE(cli.ok()) << info.out;
+  EXPECT_EQ(std::string_view(cli.root["source"]), source) << info.out;
   const std::string http_info = HttpBody(server.http_port(), "/info");
-  EXPECT_NE(http_info.find("grids-"), std::string::npos) << http_info;
-  EXPECT_TRUE(IsJson(http_info));
+  EXPECT_TRUE(SameJsonText(info.out, http_info));
+  // The deprecated shape (?v=1) too.
+  const JsonDoc v1 = ParseJson(HttpBody(server.http_port(), "/info?v=1"));
+  ASSERT_TRUE(v1.ok()) << v1.text;
+  EXPECT_EQ(std::string_view(v1.root["source"]), source) << v1.text;
   const std::string tilejson = HttpBody(server.http_port(), "/tiles.json");
   EXPECT_NE(tilejson.find("grids-"), std::string::npos) << tilejson;
   EXPECT_TRUE(IsJson(tilejson));

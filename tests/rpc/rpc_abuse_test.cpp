@@ -414,12 +414,12 @@ TEST_F(RpcAbuseTest, ASecondServerOnTheSameDataDirectoryRefusesToStart) {
 TEST_F(RpcAbuseTest, SigtermExitsNonZeroWhenTheShutdownCheckpointFails) {
   ServeProcess server(Args({"--data-dir", (dir_ / "data").string()}), dir_ / "serve.log");
   ASSERT_GT(server.port(), 0u) << server.Log();
-  fs::create_directories(dir_ / "data" / "snapshot.bin" / "in-the-way");
+  fs::create_directories(dir_ / "data" / "wal.checkpoint" / "in-the-way");
   ::kill(server.pid(), SIGTERM);
   const int status = server.WaitExit(20);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status << "\n" << server.Log();
   EXPECT_NE(server.Log().find("event=checkpoint_failed"), std::string::npos) << server.Log();
-  EXPECT_FALSE(fs::exists(dir_ / "data" / "snapshot.bin.tmp"));
+  EXPECT_FALSE(fs::exists(dir_ / "data" / "wal.checkpoint.tmp"));
 }
 
 // Smaller defects: a host name that starts with "127." is not loopback.

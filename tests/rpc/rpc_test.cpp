@@ -25,6 +25,7 @@
 #include "gridtree/engine/tiles.h"
 #include "gridtree/rpc/client.h"
 #include "gridtree/rpc/server.h"
+#include "json_doc.h"
 #include "objects_json.h"
 #include "rpc_test_util.h"
 
@@ -1028,25 +1029,37 @@ TEST(RpcHttp, HealthMetricsAndJsonQueries) {
   EXPECT_EQ(status, 200u);
   const auto view = engine->Read();
   const std::string leaf(view->id(view->Locate({112.055, 22.035}).node));
-  EXPECT_NE(body.find("\"found\":true"), std::string::npos) << body;
-  EXPECT_NE(body.find("\"id\":\"" + leaf + "\""), std::string::npos) << body;
-  body = get("/node?id=k1");
+  // The shapes of docs/json.md, read back parsed.
+  JsonDoc doc = ParseJson(body);
+  ASSERT_TRUE(doc.ok()) << body;
+  EXPECT_TRUE(bool(doc.root["found"])) << body;
+  simdjson::dom::array chain = doc.root["chain"];
+  ASSERT_GT(chain.size(), 0u) << body;
+  EXPECT_EQ(std::string_view(chain.at(chain.size() - 1)["id"]), leaf) << body;
+  doc = ParseJson(get("/node?id=k1"));
   EXPECT_EQ(status, 200u);
-  EXPECT_NE(body.find("\"parent\":\"c\""), std::string::npos) << body;
-  body = get("/children?id=c");
-  EXPECT_NE(body.find("\"id\":\"k1\""), std::string::npos) << body;
-  body = get("/aggregate?id=k1,k2");
-  EXPECT_NE(body.find("\"id\":\"k2\""), std::string::npos) << body;
-  EXPECT_NE(body.find(std::to_string(view->Metric(*view->Find("k1"), 0))), std::string::npos) << body;
-  body = get("/region?circle=112.05,22.05,2000&group_by=county");
-  EXPECT_EQ(status, 200u) << body;
-  EXPECT_NE(body.find("\"total\""), std::string::npos) << body;
-  EXPECT_NE(body.find("\"datasetVersion\":\"1\""), std::string::npos) << body;  // 64-bit: a JSON string
-  body = get("/topk?level=grid&metric=population&k=3");
-  EXPECT_EQ(status, 200u) << body;
+  ASSERT_TRUE(doc.ok()) << doc.text;
+  EXPECT_EQ(std::string_view(doc.root["parent"]), "c") << doc.text;
+  doc = ParseJson(get("/children?id=c"));
+  ASSERT_TRUE(doc.ok()) << doc.text;
+  EXPECT_EQ(std::string_view(doc.root["children"].at(0)["id"]), "k1") << doc.text;
+  doc = ParseJson(get("/aggregate?id=k1,k2"));
+  ASSERT_TRUE(doc.ok()) << doc.text;
+  EXPECT_EQ(std::string_view(doc.root["nodes"].at(1)["id"]), "k2") << doc.text;
+  EXPECT_EQ(int64_t(doc.root["nodes"].at(0)["metrics"]["population"]), view->Metric(*view->Find("k1"), 0))
+      << doc.text;
+  doc = ParseJson(get("/region?circle=112.05,22.05,2000&group_by=county"));
+  EXPECT_EQ(status, 200u) << doc.text;
+  ASSERT_TRUE(doc.ok()) << doc.text;
+  EXPECT_FALSE(doc.root["metrics"]["population"].error()) << doc.text;
+  EXPECT_GT(doc.root["rows"].get_array().size(), 0u) << doc.text;
+  EXPECT_EQ(int64_t(doc.root["dataset_version"]), 1) << doc.text;  // 64-bit: a JSON number
+  doc = ParseJson(get("/topk?level=grid&metric=population&k=3"));
+  EXPECT_EQ(status, 200u) << doc.text;
+  ASSERT_TRUE(doc.ok()) << doc.text;
   const auto top = view->TopK({Level::kGrid, 0, 3, NodeId(), false});
   ASSERT_TRUE(top.ok());
-  EXPECT_NE(body.find("\"count\":\"" + std::to_string(top->entries[0].value) + "\""), std::string::npos) << body;
+  EXPECT_EQ(int64_t(doc.root["entries"].at(0)["metrics"]["population"]), top->entries[0].value) << doc.text;
   body = get("/topk?level=grid&metric=population&k=100001");
   EXPECT_EQ(status, 400u);
   EXPECT_NE(body.find("max_top_k 100000"), std::string::npos) << body;  // the RPC method's own limit

@@ -123,8 +123,9 @@ struct LoadOptions {
   // DEFAULT: 0 (one per hardware thread)
   int threads = 0;
   // Runs the geometry checks (Engine::Open and Engine::ReloadFrom pass the
-  // engine's own). DEFAULT: none (loading makes one of `threads` threads)
-  const Executor* executor = nullptr;
+  // engine's own), shared with the caller as EngineOptions::executor is.
+  // DEFAULT: none (loading makes one of `threads` threads)
+  std::shared_ptr<const Executor> executor;
 };
 
 struct LoadResult {

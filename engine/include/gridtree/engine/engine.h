@@ -34,6 +34,7 @@ struct Topology;
 struct MetricState;
 struct ObjectCounts;
 struct EngineState;
+struct ViewAccess;
 }  // namespace internal
 
 struct EngineOptions {
@@ -165,12 +166,11 @@ struct UpdateBatch {
 //
 // NodeId and LeafId arguments must come from this View (or from another
 // View of the same dataset_version); an invalid or out-of-range number is
-// a programming error, not checked on these constant-time paths. Use Find
-// to turn an id from outside into a NodeId.
+// a programming error, not checked on these constant-time paths in release
+// builds (GRIDTREE_DCHECK, gridtree/engine/check.h, checks them in debug and
+// sanitizer builds). Use Find to turn an id from outside into a NodeId.
 class View {
  public:
-  View(std::shared_ptr<const internal::Topology> topology, std::shared_ptr<const internal::MetricState> metrics,
-       std::shared_ptr<const internal::ObjectCounts> objects = nullptr);
   ~View();
 
   const Dataset& dataset() const;
@@ -225,12 +225,13 @@ class View {
   // Nodes whose name starts with prefix (UTF-8 bytes), in node order, at most limit.
   std::vector<NodeId> FindByNamePrefix(std::string_view prefix, size_t limit = 100) const;
 
-  const internal::Topology& topology() const { return *topology_; }
-  const std::shared_ptr<const internal::Topology>& topology_ptr() const { return topology_; }
-  const internal::MetricState& metrics() const { return *metrics_; }
-  const std::shared_ptr<const internal::MetricState>& metrics_ptr() const { return metrics_; }
-
  private:
+  // Views are made by the Engine only (internal::ViewAccess).
+  friend struct internal::ViewAccess;
+  View(std::shared_ptr<const internal::Topology> topology, std::shared_ptr<const internal::MetricState> metrics,
+       std::shared_ptr<const internal::ObjectCounts> objects);
+  const internal::Topology& topology() const { return *topology_; }
+
   std::shared_ptr<const internal::Topology> topology_;
   std::shared_ptr<const internal::MetricState> metrics_;
   std::shared_ptr<const internal::ObjectCounts> objects_;  // null, or of this dataset version

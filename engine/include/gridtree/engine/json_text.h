@@ -55,7 +55,12 @@ inline void AppendJsonNumber(std::string& out, double v) {
     return;
   }
   char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  char* end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  // A whole number past 2^53 written out in digits ("-136742926958265417728")
+  // is read as an integer by some parsers, which refuse it past 64 bits:
+  // with an exponent it is plainly a double.
+  if (end - buf > 16 && std::string_view(buf, end - buf).find_first_of(".e") == std::string_view::npos)
+    end = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific).ptr;
   out.append(buf, end);
 }
 

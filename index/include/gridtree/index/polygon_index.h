@@ -67,8 +67,12 @@ class PolygonIndex {
  public:
   // polygons[i] becomes polygon number i. Rings must be closed implicitly
   // (no repeated last vertex) and oriented as Ring says.
+  // Returns null, with the reason in *error when error is given, when the
+  // index cannot hold the polygons: 2^32 points or more, a lookup grid of
+  // more than 2^32 cells (lower cells_per_edge or max_cells), or no memory
+  // left. Nothing is thrown.
   static std::unique_ptr<PolygonIndex> Build(std::vector<MultiPolygon> polygons,
-                                             const PolygonIndexOptions& options = {});
+                                             const PolygonIndexOptions& options = {}, std::string* error = nullptr);
   ~PolygonIndex();
   PolygonIndex(const PolygonIndex&) = delete;
   PolygonIndex& operator=(const PolygonIndex&) = delete;
@@ -137,6 +141,9 @@ class PolygonIndex {
 
   struct Impl;
   explicit PolygonIndex(std::unique_ptr<Impl> impl);
+  // Build, with its limits thrown as std::length_error (Build catches them).
+  static std::unique_ptr<PolygonIndex> BuildOrThrow(std::vector<MultiPolygon> polygons,
+                                                    const PolygonIndexOptions& options);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -138,9 +138,8 @@ class Server {
   // Prometheus text exposition of the counters (what /metrics serves).
   std::string MetricsText() const;
 
-  struct State;
-
  private:
+  struct State;  // rpc/src/state.h
   std::unique_ptr<State> state_;
 };
 
