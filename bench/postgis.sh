@@ -466,7 +466,8 @@ t=$(now_ns)
 head -n "$cli_n" "$tmp/centres.csv" | while IFS=, read -r lon lat; do
   "$bin" aggregate "$dataset" --circle "$lon,$lat,$radius" --json </dev/null
   echo
-done | grep '"total"' | sed -E 's/.*"leaves":([0-9]+),"total":\{.*"population":([0-9]+).*/\1,\2/' >"$tmp/gt_cli.csv"
+done >"$tmp/cli_circle.out"
+extract "$tmp/cli_circle.out" >"$tmp/gt_cli.csv"  # the same document as HTTP's
 gt_cli_ms=0
 [ "$cli_n" -gt 0 ] && gt_cli_ms=$(( $(ms_since "$t") / cli_n ))
 

@@ -5,6 +5,10 @@
 #include <cmath>
 #include <cstdio>
 
+#include <capnp/message.h>
+#include <capnp/orphan.h>
+
+#include "convert.h"
 #include "gridtree/engine/json_text.h"
 #include "gridtree/engine/level.h"
 
@@ -269,6 +273,37 @@ std::string TopKJson(capnp::List<proto::TopEntry>::Reader entries, std::string_v
   out += ']';
   Versions(out, dataset_version, version);
   return out + '}';
+}
+
+namespace {
+MetricNames NamesOf(const View& view) {
+  MetricNames names;
+  for (size_t j = 0; j < view.metric_count(); ++j) names.emplace_back(view.metric_name(static_cast<int>(j)));
+  return names;
+}
+}  // namespace
+
+std::string NodeJson(const View& view, NodeId node) {
+  capnp::MallocMessageBuilder message;
+  auto out = message.initRoot<proto::NodeInfo>();
+  internal::FillNodeInfo(out, view, node);
+  return NodeJson(out.asReader(), NamesOf(view));
+}
+
+std::string RegionJson(const View& view, const RegionResult& result) {
+  capnp::MallocMessageBuilder message;
+  auto out = message.initRoot<proto::RegionResult>();
+  internal::FillRegionResult(out, view, result);
+  return RegionJson(out.asReader(), NamesOf(view));
+}
+
+std::string TopKJson(const View& view, const TopKResult& result, std::string_view metric, bool density) {
+  capnp::MallocMessageBuilder message;
+  auto orphan = message.getOrphanage().newOrphan<capnp::List<proto::TopEntry>>(
+      static_cast<unsigned>(result.entries.size()));
+  auto entries = orphan.get();
+  internal::FillTopK(entries, view, result, density);
+  return TopKJson(entries.asReader(), metric, density, view.dataset_version(), view.version());
 }
 
 }  // namespace gridtree::rpc

@@ -8,34 +8,10 @@
 #include "commands.h"
 #include "gridtree/engine/engine.h"
 #include "gridtree/engine/region.h"
-#include "gridtree/engine/json_text.h"
 #include "gridtree/engine/read_file.h"
+#include "gridtree/rpc/answer_json.h"
 
 namespace gridtree::cli {
-namespace {
-
-void AppendMetrics(std::string& out, const Dataset& ds, const std::vector<double>& values, bool integral) {
-  out += '{';
-  for (size_t j = 0; j < values.size(); ++j) {
-    if (j) out += ',';
-    AppendJsonString(out, ds.metric_names[j]);
-    out += ':';
-    if (integral) AppendJsonNumber(out, static_cast<int64_t>(values[j]));
-    else AppendJsonNumber(out, values[j]);
-  }
-  out += '}';
-}
-
-void AppendNode(std::string& out, const View& view, NodeId node) {
-  out += "{\"id\":";
-  AppendJsonString(out, view.id(node));
-  out += ",\"level\":";
-  AppendJsonString(out, LevelName(view.level(node)));
-  out += ",\"name\":";
-  AppendJsonString(out, view.name(node));
-}
-
-}  // namespace
 
 void RegisterAggregate(CLI::App& app) {
   auto* cmd = app.add_subcommand("aggregate", "Metrics of a node, or of a region (box, polygon, circle)");
@@ -63,15 +39,8 @@ void RegisterAggregate(CLI::App& app) {
       auto node = view->Find(a->node);
       if (!node) Fail("aggregate", "--node: unknown id \"" + a->node + "\"");
       const auto values = view->Aggregate(*node);
-      std::string out;
-      AppendNode(out, *view, *node);
-      out += ",\"area_km2\":";
-      AppendJsonNumber(out, view->AreaKm2(*node));
-      out += ",\"metrics\":";
-      AppendMetrics(out, ds, std::vector<double>(values.begin(), values.end()), true);
-      out += '}';
       if (a->json) {
-        std::cout << out << "\n";
+        std::cout << rpc::NodeJson(*view, *node) << "\n";
       } else {
         std::cout << LevelName(view->level(*node)) << " " << a->node << " " << view->name(*node) << " ("
                   << view->AreaKm2(*node) << " km²)\n";
@@ -106,20 +75,7 @@ void RegisterAggregate(CLI::App& app) {
     if (!r.ok()) Fail("aggregate", r.status().message());
     const bool integral = q.mode != RegionMode::kAreaWeighted;
     if (a->json) {
-      std::string out = "{\"version\":" + std::to_string(r.value().version) + ",\"mode\":";
-      AppendJsonString(out, RegionModeName(q.mode));
-      out += ",\"leaves\":" + std::to_string(r.value().leaves) + ",\"total\":";
-      AppendMetrics(out, ds, r.value().total, integral);
-      out += ",\"rows\":[";
-      for (size_t i = 0; i < r.value().rows.size(); ++i) {
-        if (i) out += ',';
-        AppendNode(out, *view, r.value().rows[i].node);
-        out += ",\"metrics\":";
-        AppendMetrics(out, ds, r.value().rows[i].values, integral);
-        out += '}';
-      }
-      out += "]}";
-      std::cout << out << "\n";
+      std::cout << rpc::RegionJson(*view, r.value()) << "\n";
       return;
     }
     std::cout << RegionModeName(q.mode) << ": " << r.value().leaves << " leaves\n";
@@ -171,19 +127,7 @@ void RegisterTop(CLI::App& app) {
     if (!ranked.ok()) Fail("top", ranked.status().message());
     const std::vector<TopEntry>& top = ranked->entries;
     if (a->json) {
-      std::string out = "[";
-      for (size_t i = 0; i < top.size(); ++i) {
-        if (i) out += ',';
-        AppendNode(out, *view, top[i].node);
-        out += ",\"value\":";
-        AppendJsonNumber(out, top[i].value);
-        if (q.density) {
-          out += ",\"density\":";
-          AppendJsonNumber(out, top[i].density);
-        }
-        out += '}';
-      }
-      std::cout << out << "]\n";
+      std::cout << rpc::TopKJson(*view, ranked.value(), a->metric, q.density) << "\n";
       return;
     }
     for (size_t i = 0; i < top.size(); ++i) {

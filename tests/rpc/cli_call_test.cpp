@@ -122,6 +122,18 @@ TEST_F(CliCall, SameDocumentOverHttp) {
   EXPECT_EQ(node.root["bounds"].get_array().size(), 4u) << node.text;
   // box= is the old name of bbox=: the same answer.
   EXPECT_TRUE(SameJsonText(Get("/region?box=112,22,112.1,22.1").body, Get("/region?bbox=112,22,112.1,22.1").body));
+  // The commands that answer from a local file write the same documents.
+  const std::string local = std::string(GRIDTREE_BINARY) + " ";
+  const std::string dataset = (dir_ / "small.geojson").string();
+  const std::pair<std::string, std::string> same_locally[] = {
+      {"aggregate " + dataset + " --node k1 --json", "/node?id=k1"},
+      {"aggregate " + dataset + " --bbox 112,22,112.1,22.1 --group-by county --json",
+       "/region?bbox=112,22,112.1,22.1&group_by=county"},
+      {"top " + dataset + " --level grid --metric population -k 3 --density --json",
+       "/topk?level=grid&metric=population&k=3&density=1"},
+  };
+  for (const auto& [args, target] : same_locally)
+    EXPECT_TRUE(SameJsonText(CommandOutput(local + args), Get(target).body)) << args << " vs " << target;
 }
 
 // ?v=1: the JsonCodec shape of the release before, for one more release.

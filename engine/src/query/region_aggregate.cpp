@@ -17,6 +17,7 @@
 #include <span>
 
 
+#include "query/tree_walk.h"
 #include "state/topology.h"
 #include "gridtree/engine/region.h"
 
@@ -561,25 +562,21 @@ Result<RegionResult> View::RegionAggregate(const RegionQuery& query) const {
 
   // 1. Walk the tree: whole nodes and border leaves.
   std::vector<int32_t> whole, border;
-  std::vector<int32_t> stack;
-  for (size_t k = 0; k < ds.node_count(); k = static_cast<size_t>(ds.subtree_end[k])) stack.push_back(static_cast<int32_t>(k));
-  std::reverse(stack.begin(), stack.end());
-  while (!stack.empty()) {
-    const int32_t v = stack.back();
-    stack.pop_back();
+  internal::WalkTree(ds, [&](int32_t v) {
     const Rel rel = region.Relation(ds.node_bounds[v]);
-    if (rel == Rel::kDisjoint) continue;
+    if (rel == Rel::kDisjoint) return false;
     const bool leaf = ds.leaf_of_node[v] >= 0;
     // A whole node above the grouping level is split so that each row gets its share.
     if (rel == Rel::kInside && (leaf || static_cast<int>(ds.levels[v]) >= group_level)) {
       whole.push_back(v);
-    } else if (leaf) {
-      border.push_back(ds.leaf_of_node[v]);
-    } else {
-      const auto kids = Children(NodeId(v));
-      for (auto it = kids.rbegin(); it != kids.rend(); ++it) stack.push_back(it->value);
+      return false;
     }
-  }
+    if (leaf) {
+      border.push_back(ds.leaf_of_node[v]);
+      return false;
+    }
+    return true;
+  });
   // 2. Geometry on border leaves, in parallel when there are many.
   std::vector<double> weight(border.size());
   auto measure = [&](size_t b, size_t e) {

@@ -15,6 +15,7 @@
 #include "gridtree/engine/engine.h"
 #include "gridtree/engine/json_text.h"
 #include "query/tile_geometry.h"
+#include "query/tree_walk.h"
 
 namespace gridtree {
 namespace {
@@ -101,28 +102,21 @@ Result<std::string> RenderTile(const View& view, const TileId& tile, const TileO
   internal::RingScratch scratch;
   const index::FlatPolygons& leaves = view.spatial_index().geometry();
   // Depth-first from the roots, into subtrees whose box meets the tile.
-  std::vector<int32_t> stack;
-  for (size_t k = 0; k < ds.node_count(); k = static_cast<size_t>(ds.subtree_end[k])) stack.push_back(static_cast<int32_t>(k));
-  std::reverse(stack.begin(), stack.end());
-  while (!stack.empty()) {
-    const int32_t k = stack.back();
-    stack.pop_back();
-    if (!ds.node_bounds[k].Intersects(box)) continue;
+  internal::WalkTree(ds, [&](int32_t k) {
+    if (!ds.node_bounds[k].Intersects(box)) return false;
     const int level = static_cast<int>(ds.levels[k]);
-    if (level > deepest) continue;
+    if (level > deepest) return false;
     const int32_t leaf = ds.leaf_of_node[k];
     Feature f{k, {}};
     const bool drawn = leaf >= 0 ? internal::AppendPolygonCommands(leaves, static_cast<size_t>(leaf), projection,
                                                                    options.extent, options.buffer, scratch, f.geometry)
                                  : !ds.inner_geometry.empty(k) &&
-                                       internal::AppendPolygonCommands(ds.inner_geometry, static_cast<size_t>(k), projection,
-                                                                       options.extent, options.buffer, scratch, f.geometry);
+                                       internal::AppendPolygonCommands(ds.inner_geometry, static_cast<size_t>(k),
+                                                                       projection, options.extent, options.buffer,
+                                                                       scratch, f.geometry);
     if (drawn && kMinZoom[level] <= tile.z) layers[level].push_back(std::move(f));
-    if (level < deepest) {
-      const auto children = view.Children(NodeId(k));
-      for (size_t c = children.size(); c-- > 0;) stack.push_back(children[c].value);
-    }
-  }
+    return level < deepest;
+  });
   std::string out;
   protozero::pbf_writer tile_writer(out);
   const size_t m = view.metric_count();

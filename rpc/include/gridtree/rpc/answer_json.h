@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "gridtree.capnp.h"
+#include "gridtree/engine/engine.h"
 
 namespace gridtree::rpc {
 
@@ -44,5 +45,12 @@ std::string RegionJson(proto::RegionResult::Reader result, const MetricNames& na
 // under "per_km2" (TopEntry.value, the ranking key, is not written as such).
 std::string TopKJson(capnp::List<proto::TopEntry>::Reader entries, std::string_view metric, bool density,
                      uint64_t dataset_version, uint64_t version);
+
+// The same documents for answers computed by an engine in this process
+// (gridtree aggregate and top on a local file): the answer goes through the
+// RPC form first, so that there is still one writer per answer.
+std::string NodeJson(const View& view, NodeId node);
+std::string RegionJson(const View& view, const RegionResult& result);
+std::string TopKJson(const View& view, const TopKResult& result, std::string_view metric, bool density);
 
 }  // namespace gridtree::rpc
