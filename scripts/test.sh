@@ -11,6 +11,10 @@ if [ "$preset" = tsan ]; then
   cmake --preset tsan >/dev/null
   cmake --build --preset tsan --target gridtree_update_tests gridtree_cluster_log_tests
 else
+  # The map page's browser test needs Chromium and puppeteer-core (npm);
+  # without them it would be skipped.
+  scripts/install-deps.sh --browser
+  [ -d tests/browser/node_modules/puppeteer-core ] || npm ci --prefix tests/browser --no-audit --no-fund
   scripts/build.sh "$preset"
 fi
 ctest --preset "$preset" -j 2
