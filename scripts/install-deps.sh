@@ -8,7 +8,7 @@
 set -euo pipefail
 packages=(cmake ninja-build g++ pkg-config ccache libssl-dev
   libboost-dev libtbb-dev capnproto libcapnp-dev libsimdjson-dev libcli11-dev
-  libbenchmark-dev libgtest-dev curl gdal-bin libprotozero-dev libgeos-dev
+  libbenchmark-dev libgtest-dev curl gdal-bin libprotozero-dev libgeos-dev zlib1g-dev
   nats-server libnats-dev
   pybind11-dev python3-dev python3-numpy python3-pandas python3-geopandas python3-shapely python3-rtree
   python3-pytest python3-matplotlib jupyter-nbconvert python3-ipykernel python3-nbclient fonts-noto-cjk)

@@ -165,17 +165,73 @@ TEST(Tiles, BadCoordinatesAndTagsThatFollowUpdates) {
   const Status s = CheckTile({3, 0, 9});
   EXPECT_NE(s.message().find("tile y 9"), std::string::npos) << s.message();
   EXPECT_TRUE(CheckTile({16, 65535, 65535}).ok());
+}
+
+// The web-mercator tile of zoom z holding a point (the slippy-map formula).
+TileId TileAt(double lon, double lat, int z) {
+  const double n = std::ldexp(1.0, z), r = lat * M_PI / 180;
+  return {z, static_cast<int>((lon + 180) / 360 * n), static_cast<int>((1 - std::asinh(std::tan(r)) / M_PI) / 2 * n)};
+}
+
+// A tile's tag follows what the tile shows: after an update every tile whose
+// rendered bytes changed has a new tag, the tile over the leaf among them,
+// while a tile over another county keeps its bytes and its tag. RenderTile
+// is the oracle.
+TEST(Tiles, TagsChangeWithTheTilesWhoseContentChanges) {
   auto opened = Engine::Open(testing::SharedJiangmen().path);
   ASSERT_TRUE(opened.ok());
   Engine& engine = *opened.value();
   const auto before = engine.Read();
-  const std::string tag = TileETag(*before);
+  const Dataset& ds = before->dataset();
+  const LeafId leaf(0);
+  const NodeId node = before->NodeOf(leaf);
+  const index::Box& b = ds.node_bounds[node.value];
+  const double lon = (b.min_x + b.max_x) / 2, lat = (b.min_y + b.max_y) / 2;
+  // The leaf farthest from the updated leaf's county: its tiles do not show
+  // that county.
+  const index::Box& c = ds.node_bounds[before->ChainOf(node).nodes[1].value];
+  std::optional<NodeId> elsewhere;
+  double farthest = 0;
+  for (int32_t l = 0; l < static_cast<int32_t>(ds.leaf_count()); ++l) {
+    const index::Box& o = ds.node_bounds[before->NodeOf(LeafId(l)).value];
+    const double d = std::hypot((o.min_x + o.max_x - c.min_x - c.max_x) / 2, (o.min_y + o.max_y - c.min_y - c.max_y) / 2);
+    if (d > farthest) farthest = d, elsewhere = before->NodeOf(LeafId(l));
+  }
+  ASSERT_TRUE(elsewhere.has_value());
+  const index::Box& e = ds.node_bounds[elsewhere->value];
+  std::vector<TileId> tiles;
+  for (int z : {12, 14}) {
+    const TileId at = TileAt(lon, lat, z);
+    for (int dx = -1; dx <= 1; ++dx)
+      for (int dy = -1; dy <= 1; ++dy) tiles.push_back({z, at.x + dx, at.y + dy});
+    tiles.push_back(TileAt((e.min_x + e.max_x) / 2, (e.min_y + e.max_y) / 2, z));
+  }
+  std::vector<std::string> tags, bytes;
+  for (const TileId& t : tiles) {
+    tags.push_back(TileETag(*before, t));
+    bytes.push_back(RenderTile(*before, t).value());
+  }
   UpdateBatch batch;
-  batch.updates.push_back({std::string(before->id(before->NodeOf(LeafId(0)))), before->dataset().metric_names[0],
-                           MetricUpdate::Op::kAdd, 1});
+  batch.updates.push_back({std::string(before->id(node)), ds.metric_names[0], MetricUpdate::Op::kAdd, 1});
   ASSERT_TRUE(engine.Apply(batch).ok());
-  EXPECT_NE(TileETag(*engine.Read()), tag);
-  EXPECT_EQ(TileETag(*before), tag);
+  const auto after = engine.Read();
+  size_t changed = 0;
+  for (size_t i = 0; i < tiles.size(); ++i) {
+    const TileId& t = tiles[i];
+    const bool content_changed = RenderTile(*after, t).value() != bytes[i];
+    const bool tag_changed = TileETag(*after, t) != tags[i];
+    if (content_changed) EXPECT_TRUE(tag_changed) << t.z << "/" << t.x << "/" << t.y;
+    changed += content_changed;
+    EXPECT_EQ(TileETag(*before, t), tags[i]);  // a View's tiles never change
+  }
+  EXPECT_GT(changed, 0u);
+  for (size_t i : {size_t{4}, size_t{14}}) {  // the tile over the leaf, at each zoom
+    EXPECT_NE(TileETag(*after, tiles[i]), tags[i]) << "z" << tiles[i].z;
+  }
+  for (size_t i : {size_t{9}, size_t{19}}) {  // the tile over the other county, at each zoom
+    EXPECT_EQ(RenderTile(*after, tiles[i]).value(), bytes[i]) << "z" << tiles[i].z;
+    EXPECT_EQ(TileETag(*after, tiles[i]), tags[i]) << "z" << tiles[i].z;
+  }
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 
 #include "convert.h"
 #include "gridtree/engine/json_text.h"
+#include "gzip.h"
 #include "gridtree/engine/region.h"
 #include "gridtree/engine/tiles.h"
 #include "gridtree/engine/utf8.h"
@@ -34,6 +35,10 @@ namespace internal {
 namespace {
 
 using Params = std::map<std::string, std::string, std::less<>>;
+
+// zlib's fastest level: a tile is compressed on every request it misses
+// (docs/tiles.md has the sizes).
+constexpr int kTileGzipLevel = 1;
 
 // A value for an error message: at most 64 bytes, control characters and
 // bytes that are not UTF-8 escaped, so that a reply is always valid UTF-8.
@@ -147,7 +152,7 @@ class HttpApi final : public kj::HttpService {
         if (std::string failure = state_.options.write_log->status().failure; !failure.empty())
           return Send(response, 503, "Service Unavailable", "text/plain", kj::str(failure, "\n"));
       std::string why;
-      if (!state_.listeners.empty() && !Accepting(&why))
+      if (!state_.connections.listeners.empty() && !Accepting(&why))
         return Send(response, 503, "Service Unavailable", "text/plain", kj::str(why, "\n"));
       return Send(response, 200, "OK", "text/plain", kj::str("ok\n"));
     }
@@ -408,30 +413,36 @@ class HttpApi final : public kj::HttpService {
     ThrowFailed("unknown path");
   }
 
-  // GET /tiles/{z}/{x}/{y}.mvt from the live View (docs/tiles.md), with an
-  // entity tag of the dataset and metric versions: a client revalidating
-  // a tile that has not changed gets 304 and no body.
+  // GET /tiles/{z}/{x}/{y}.mvt from the live View (docs/tiles.md), with the
+  // entity tag of what the tile shows: a client revalidating a tile that has
+  // not changed gets 304 and no body. gzipped for a client that accepts it,
+  // under the tag of that representation.
   kj::Promise<void> SendTile(const std::string& path, const kj::HttpHeaders& headers, Response& response) {
     TileId tile;
     if (auto error = ParseTilePath(path, &tile); !error.empty()) return SendError(response, 400, "Bad Request", error);
     if (Status s = CheckTile(tile); !s.ok()) return SendError(response, 400, "Bad Request", s.message());
     std::shared_ptr<const View> view = state_.engine.Read();
-    const std::string etag = TileETag(*view);
+    const bool gzip = internal::AcceptsGzip(HeaderValue(headers, "Accept-Encoding"));
+    std::string etag = TileETag(*view, tile);
+    if (gzip) etag.insert(etag.size() - 1, "-gz");
     if (IfNoneMatch(headers, etag)) {
       kj::HttpHeaders h(table_);
       h.add("ETag", kj::str(etag));
       h.add("Cache-Control", "no-cache");
+      h.add("Vary", "Accept-Encoding");
       response.send(304, "Not Modified", h, uint64_t{0});
       return kj::READY_NOW;
     }
     // Once the reply has started, a failure (the client went away mid-write)
     // must not start a second one.
     auto sent = std::make_shared<bool>(false);
-    auto send = [this, &response, etag, sent](Result<std::string> rendered) -> kj::Promise<void> {
+    auto send = [this, &response, etag, gzip, sent](Result<std::string> rendered) -> kj::Promise<void> {
       *sent = true;
       if (!rendered.ok()) return SendError(response, 400, "Bad Request", rendered.status().message());
       kj::HttpHeaders h(table_);
       h.set(kj::HttpHeaderId::CONTENT_TYPE, "application/vnd.mapbox-vector-tile");
+      if (gzip) h.add("Content-Encoding", "gzip");
+      h.add("Vary", "Accept-Encoding");
       h.add("ETag", kj::str(etag));
       h.add("Cache-Control", "no-cache");
       h.add("Access-Control-Allow-Origin", "*");
@@ -443,9 +454,15 @@ class HttpApi final : public kj::HttpService {
     };
     return state_
         .Call(nullptr, "http_tile",
-              [this, view, tile, send = kj::mv(send)]() mutable -> kj::Promise<void> {
+              [this, view, tile, gzip, send = kj::mv(send)]() mutable -> kj::Promise<void> {
+                // Rendered and compressed on the executor, off the loop.
+                auto render = [view, tile, gzip]() -> Result<std::string> {
+                  auto rendered = RenderTile(*view, tile);
+                  if (!rendered.ok() || !gzip) return rendered;
+                  return internal::Gzip(rendered.value(), kTileGzipLevel);
+                };
                 // kj::mv: then() keeps an lvalue function by reference, and this lambda ends first.
-                return state_.Offload([view, tile]() { return RenderTile(*view, tile); }).then(kj::mv(send));
+                return state_.Offload(kj::mv(render)).then(kj::mv(send));
               })
         .catch_([this, &response, sent](kj::Exception&& e) -> kj::Promise<void> {
           if (*sent) return kj::READY_NOW;
@@ -453,6 +470,15 @@ class HttpApi final : public kj::HttpService {
           return SendError(response, code, code == 503 ? "Service Unavailable" : "Internal Server Error",
                            e.getDescription().cStr());
         });
+  }
+
+  // The value of a header named `name` (any case), empty when absent.
+  static std::string HeaderValue(const kj::HttpHeaders& headers, std::string_view name) {
+    std::string value;
+    headers.forEach([&](kj::StringPtr n, kj::StringPtr v) {
+      if (n.size() == name.size() && strncasecmp(n.cStr(), name.data(), name.size()) == 0) value = v.cStr();
+    });
+    return value;
   }
 
   // GET /tiles.json: the TileJSON 3.0 document, its tile URL on the host
@@ -649,14 +675,14 @@ kj::Promise<void> Server::ListenHttp(kj::ConnectionReceiver& listener) {
   internal::ServerState& s = *state_;
   auto port = kj::heap<internal::HttpPort>(s, [this] { return MetricsText(); },
                                            [this](std::string* why) { return accepting(why); });
-  s.listeners.push_back({"http:" + std::to_string(listener.getPort()), true, ""});
+  s.connections.listeners.push_back({"http:" + std::to_string(listener.getPort()), true, ""});
   internal::HttpPort* http = port.get();
   auto loop = s.AcceptLoop(
-      listener, s.listeners.size() - 1,
+      listener, s.connections.listeners.size() - 1,
       [&s, http](kj::Own<kj::AsyncIoStream> stream) {
         const std::string peer = internal::PeerOf(*stream);
-        if (s.connections_open >= s.options.max_connections) {
-          ++s.connections_refused;
+        if (s.connections.open >= s.options.max_connections) {
+          ++s.connections.refused;
           s.Log("warn", "connection_refused", {{"peer", peer}, {"proto", "http"}, {"reason", "max_connections"}});
           const std::string body = "{\"error\":\"server has too many connections open (max_connections " +
                                    std::to_string(s.options.max_connections) + "); try again later\"}\n";
@@ -673,7 +699,7 @@ kj::Promise<void> Server::ListenHttp(kj::ConnectionReceiver& listener) {
                           .catch_([](kj::Exception&&) {}));
           return;
         }
-        ++s.connections_open;
+        ++s.connections.open;
         auto limited = kj::heap<internal::HeaderLimitStream>(*stream, internal::kMaxHttpHeaderBytes,
                                                              [&s, peer](unsigned status) {
           s.Log("warn", "http_refused", {{"peer", peer}, {"status", std::to_string(status)},
@@ -684,7 +710,7 @@ kj::Promise<void> Server::ListenHttp(kj::ConnectionReceiver& listener) {
                         .attach(kj::mv(limited))
                         .then([](bool) {}, [](kj::Exception&&) {})
                         .then([&s, stream = kj::mv(stream)]() mutable { return internal::DrainAndClose(s, kj::mv(stream)); })
-                        .attach(kj::defer([&s] { --s.connections_open; })));
+                        .attach(kj::defer([&s] { --s.connections.open; })));
       },
       0 * kj::SECONDS);
   return loop.attach(kj::mv(port));

@@ -65,35 +65,36 @@ ServerState::ServerState(Engine& e, ServerOptions o, kj::Timer& t)
   sweep_loop = Sweep().eagerlyEvaluate([this](kj::Exception&& e) {
     Log("error", "sweep_failed", {{"error", e.getDescription().cStr()}});
   });
-  events_loop = EventLoop().eagerlyEvaluate([this](kj::Exception&& e) {
+  event_streams.loop = EventLoop().eagerlyEvaluate([this](kj::Exception&& e) {
     Log("error", "events_loop_failed", {{"error", e.getDescription().cStr()}});
   });
-  batches_loop = BatchLoop().eagerlyEvaluate([this](kj::Exception&& e) {
+  watches.batches_loop = BatchLoop().eagerlyEvaluate([this](kj::Exception&& e) {
     Log("error", "subscription_loop_failed", {{"error", e.getDescription().cStr()}});
   });
-  listener_id = engine.AddListener(
-      [inbox = inbox, watching = watching](const std::shared_ptr<const View>& view, std::span<const LeafId> leaves) {
+  watches.listener_id =
+      engine.AddListener([inbox = watches.inbox, watching = watches.watching](const std::shared_ptr<const View>& view,
+                                                                              std::span<const LeafId> leaves) {
         if (!watching->load(std::memory_order_relaxed)) return;
-        inbox->Post(Batch{view, std::vector<LeafId>(leaves.begin(), leaves.end())});
+        inbox->Post(Watches::Batch{view, std::vector<LeafId>(leaves.begin(), leaves.end())});
       });
 }
 
 ServerState::~ServerState() {
   {
-    inbox->Close();
+    watches.inbox->Close();
   }
-  engine.RemoveListener(listener_id);
+  engine.RemoveListener(watches.listener_id);
   {
-    event_inbox->Close();
+    event_streams.inbox->Close();
   }
-  for (auto& [id, sub] : event_subscriptions) engine.UnsubscribeObjectEvents(sub.engine_id);
-  events_loop = nullptr;
-  event_subscriptions.clear();
+  for (auto& [id, sub] : event_streams.subscriptions) engine.UnsubscribeObjectEvents(sub.engine_id);
+  event_streams.loop = nullptr;
+  event_streams.subscriptions.clear();
   sweep_loop = nullptr;
   FlushSuppressed(true);
-  batches_loop = nullptr;
-  subscriptions.clear();
-  while (running.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  watches.batches_loop = nullptr;
+  watches.subscriptions.clear();
+  while (calls.running.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 void ServerState::taskFailed(kj::Exception&& e) {
@@ -111,7 +112,7 @@ void ServerState::Emit(const std::string& line) {
 
 int64_t ServerState::Second() const { return (timer.now() - kj::origin<kj::TimePoint>()) / kj::SECONDS; }
 
-void ServerState::EmitSuppressed(std::string_view event, LogBudget& budget) {
+void ServerState::EmitSuppressed(std::string_view event, LogLimiter::Budget& budget) {
   Emit(FormatLogLine("warn", "log_suppressed",
                      {{"suppressed_event", std::string(event)}, {"count", std::to_string(budget.suppressed)}}));
   budget.suppressed = 0;
@@ -120,12 +121,12 @@ void ServerState::EmitSuppressed(std::string_view event, LogBudget& budget) {
 void ServerState::Log(std::string_view level, std::string_view event,
                       std::initializer_list<std::pair<std::string_view, std::string>> fields) {
   const int64_t second = Second();
-  auto it = log_budgets.find(event);
-  if (it == log_budgets.end()) it = log_budgets.emplace(std::string(event), LogBudget{}).first;
-  LogBudget& b = it->second;
+  auto it = log_limiter.budgets.find(event);
+  if (it == log_limiter.budgets.end()) it = log_limiter.budgets.emplace(std::string(event), LogLimiter::Budget{}).first;
+  LogLimiter::Budget& b = it->second;
   if (b.second != second) {
     if (b.suppressed > 0) EmitSuppressed(event, b);
-    b = LogBudget{second, 0, 0};
+    b = LogLimiter::Budget{second, 0, 0};
   }
   if (options.log_lines_per_event_per_second && b.lines >= options.log_lines_per_event_per_second) {
     ++b.suppressed;
@@ -137,13 +138,13 @@ void ServerState::Log(std::string_view level, std::string_view event,
 
 void ServerState::FlushSuppressed(bool all) {
   const int64_t second = Second();
-  for (auto& [event, b] : log_budgets)
+  for (auto& [event, b] : log_limiter.budgets)
     if (b.suppressed > 0 && (all || b.second != second)) EmitSuppressed(event, b);
 }
 
 void ServerState::CloseConnection(ConnState& conn, const std::string& reason, kj::Duration delay) {
   if (!conn.close || !conn.close->isWaiting()) return;
-  ++connections_closed_by_server;
+  ++connections.closed_by_server;
   Log("warn", "connection_closed", {{"conn", std::to_string(conn.id)}, {"peer", conn.peer}, {"reason", reason}});
   if (conn.stream && UnsentBytes(*conn.stream, conn.traffic.get()) > 0) {
     // Replies wait for a client that does not read: reset instead of a
@@ -159,7 +160,7 @@ void ServerState::CloseConnection(ConnState& conn, const std::string& reason, kj
     return;
   }
   std::weak_ptr<ConnState> weak;
-  if (auto it = rpc_connections.find(conn.id); it != rpc_connections.end()) weak = it->second;
+  if (auto it = connections.rpc.find(conn.id); it != connections.rpc.end()) weak = it->second;
   tasks.add(timer.afterDelay(delay).then([weak]() {
     if (auto c = weak.lock(); c && c->close && c->close->isWaiting()) c->close->fulfill();
   }));
@@ -173,7 +174,7 @@ kj::Promise<void> ServerState::AcceptLoop(kj::ConnectionReceiver& listener, size
   return kj::evalNow([&listener]() { return listener.accept(); })
       .then(
       [this, &listener, health, on_stream](kj::Own<kj::AsyncIoStream> stream) mutable -> kj::Promise<void> {
-        ListenerHealth& h = listeners[health];
+        ListenerHealth& h = connections.listeners[health];
         if (!h.accepting) Log("info", "accepting_again", {{"listener", h.name}});
         h.accepting = true;
         h.error.clear();
@@ -181,7 +182,7 @@ kj::Promise<void> ServerState::AcceptLoop(kj::ConnectionReceiver& listener, size
         return AcceptLoop(listener, health, kj::mv(on_stream), 0 * kj::SECONDS);
       },
       [this, &listener, health, on_stream, pause](kj::Exception&& e) mutable -> kj::Promise<void> {
-        ListenerHealth& h = listeners[health];
+        ListenerHealth& h = connections.listeners[health];
         h.accepting = false;
         h.error = e.getDescription().cStr();
         Log("error", "accept_failed", {{"listener", h.name}, {"error", h.error}});
@@ -220,7 +221,7 @@ kj::Promise<void> ServerState::Sweep() {
       const kj::Duration idle = static_cast<int64_t>(options.idle_timeout_seconds * 1000) * kj::MILLISECONDS;
       const kj::TimePoint now = timer.now();
       std::vector<std::shared_ptr<ConnState>> idle_ones;
-      for (auto& [id, c] : rpc_connections)
+      for (auto& [id, c] : connections.rpc)
         if (c->in_flight == 0 && c->watches == 0 && c->traffic && now - c->traffic->last_message > idle)
           idle_ones.push_back(c);
       for (auto& c : idle_ones)
@@ -231,14 +232,14 @@ kj::Promise<void> ServerState::Sweep() {
     if (options.write_log) {
       // In a cluster, expiry goes through the log, at the log's time.
       options.write_log->ExpireObjects();
-    } else if (engine.object_count() > 0 && !expiry_running.exchange(true)) {
+    } else if (engine.object_count() > 0 && !event_streams.expiry_running.exchange(true)) {
       // Objects not heard from in time leave, with exit events (on a
       // worker: it scans every object; one expiry at a time).
-      running.fetch_add(1);
+      calls.running.fetch_add(1);
       Enqueue([this]() {
         engine.ExpireObjects();
-        expiry_running = false;
-        running.fetch_sub(1);
+        event_streams.expiry_running = false;
+        calls.running.fetch_sub(1);
       });
     }
     // A served image truncated or written over in place faults the next
@@ -267,10 +268,10 @@ kj::Promise<void> ServerState::Sweep() {
       // Answers and queues of closed connections go back to the system, not
       // only to malloc's free lists.
       trim_wanted = false;
-      running.fetch_add(1);
+      calls.running.fetch_add(1);
       Enqueue([this]() {  // on a worker: on a large heap it takes a while
         malloc_trim(0);
-        running.fetch_sub(1);
+        calls.running.fetch_sub(1);
       });
     }
     return Sweep();
@@ -279,8 +280,8 @@ kj::Promise<void> ServerState::Sweep() {
 
 void ServerState::Record(std::string_view method, Clock::time_point t0, const kj::Exception* error) {
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  auto it = stats.find(method);
-  if (it == stats.end()) it = stats.emplace(std::string(method), MethodStats{}).first;
+  auto it = calls.stats.find(method);
+  if (it == calls.stats.end()) it = calls.stats.emplace(std::string(method), MethodStats{}).first;
   MethodStats& s = it->second;
   ++s.calls;
   s.seconds += secs;
@@ -310,18 +311,18 @@ void ServerState::Record(std::string_view method, Clock::time_point t0, const kj
 void ServerState::Enqueue(std::function<void()> task) { engine.executor().Enqueue(std::move(task)); }
 
 kj::Promise<void> ServerState::BatchLoop() {
-  return inbox->Next().then([this](std::deque<Batch> ready) {
-    for (const Batch& b : ready) Deliver(b);
+  return watches.inbox->Next().then([this](std::deque<Watches::Batch> ready) {
+    for (const Watches::Batch& b : ready) Deliver(b);
     return BatchLoop();
   });
 }
 
 kj::Promise<void> ServerState::EventLoop() {
-  return event_inbox->Next().then([this](std::deque<EventBatch> ready) {
+  return event_streams.inbox->Next().then([this](std::deque<EventStreams::Batch> ready) {
     std::vector<uint64_t> touched;
     for (auto& [id, events] : ready) {
-      auto it = event_subscriptions.find(id);
-      if (it == event_subscriptions.end()) continue;
+      auto it = event_streams.subscriptions.find(id);
+      if (it == event_streams.subscriptions.end()) continue;
       EventSubscription& sub = it->second;
       // A sink that does not keep up loses the oldest events past a bound,
       // counted in its next push's log line; it never holds the server's memory.
@@ -339,8 +340,8 @@ kj::Promise<void> ServerState::EventLoop() {
 }
 
 void ServerState::PushEvents(uint64_t sub_id) {
-  auto it = event_subscriptions.find(sub_id);
-  if (it == event_subscriptions.end()) return;
+  auto it = event_streams.subscriptions.find(sub_id);
+  if (it == event_streams.subscriptions.end()) return;
   EventSubscription& sub = it->second;
   if (sub.sending || sub.pending.empty()) return;
   if (sub.dropped) {
@@ -363,8 +364,8 @@ void ServerState::PushEvents(uint64_t sub_id) {
   sub.pending.erase(sub.pending.begin(), sub.pending.begin() + static_cast<std::ptrdiff_t>(n));
   tasks.add(req.send().then(
       [this, sub_id](auto&&) {
-        auto it = event_subscriptions.find(sub_id);
-        if (it == event_subscriptions.end()) return;
+        auto it = event_streams.subscriptions.find(sub_id);
+        if (it == event_streams.subscriptions.end()) return;
         it->second.sending = false;
         PushEvents(sub_id);
       },
@@ -376,29 +377,30 @@ void ServerState::PushEvents(uint64_t sub_id) {
 }
 
 void ServerState::CancelWatch(uint64_t sub_id) {
-  if (subscriptions.erase(sub_id)) Log("info", "unwatch", {{"subscription", std::to_string(sub_id)}});
+  if (watches.subscriptions.erase(sub_id)) Log("info", "unwatch", {{"subscription", std::to_string(sub_id)}});
   WatchesChanged();
 }
 
 void ServerState::WatchesChanged() {
-  watching->store(!subscriptions.empty(), std::memory_order_relaxed);
-  if (subscriptions.empty()) newest_delivered.reset();
+  watches.watching->store(!watches.subscriptions.empty(), std::memory_order_relaxed);
+  if (watches.subscriptions.empty()) watches.newest_delivered.reset();
 }
 
 void ServerState::CancelEvents(uint64_t sub_id) {
-  auto it = event_subscriptions.find(sub_id);
-  if (it == event_subscriptions.end()) return;
+  auto it = event_streams.subscriptions.find(sub_id);
+  if (it == event_streams.subscriptions.end()) return;
   engine.UnsubscribeObjectEvents(it->second.engine_id);
-  event_subscriptions.erase(it);
+  event_streams.subscriptions.erase(it);
 }
 
-void ServerState::Deliver(const Batch& batch) {
+void ServerState::Deliver(const Watches::Batch& batch) {
   auto key = [](const View& v) { return std::make_tuple(v.dataset_version(), v.version(), v.objects_version()); };
   // A batch of an older dataset than the newest delivered changes nothing
   // a watcher can still see (its reload has been, or will be, pushed).
-  if (newest_delivered && batch.view->dataset_version() < newest_delivered->dataset_version()) return;
-  if (!newest_delivered || key(*batch.view) > key(*newest_delivered)) newest_delivered = batch.view;
-  const View& view = *newest_delivered;
+  if (watches.newest_delivered && batch.view->dataset_version() < watches.newest_delivered->dataset_version()) return;
+  if (!watches.newest_delivered || key(*batch.view) > key(*watches.newest_delivered))
+    watches.newest_delivered = batch.view;
+  const View& view = *watches.newest_delivered;
   const Dataset& ds = view.dataset();
   // Listener leaves are leaf numbers of the batch's own dataset; another
   // dataset, or anything out of range, means "treat every watched node as
@@ -414,7 +416,7 @@ void ServerState::Deliver(const Batch& batch) {
   }
   std::sort(changed.begin(), changed.end());
   std::vector<uint64_t> to_push;
-  for (auto& [id, sub] : subscriptions) {
+  for (auto& [id, sub] : watches.subscriptions) {
     bool hit = all;
     for (size_t i = 0; i < sub.ids.size() && !hit; ++i) {
       auto n = view.Find(sub.ids[i]);
@@ -424,12 +426,12 @@ void ServerState::Deliver(const Batch& batch) {
     }
     if (hit) to_push.push_back(id);
   }
-  for (uint64_t id : to_push) Push(id, newest_delivered);
+  for (uint64_t id : to_push) Push(id, watches.newest_delivered);
 }
 
 void ServerState::Push(uint64_t sub_id, std::shared_ptr<const View> view) {
-  auto it = subscriptions.find(sub_id);
-  if (it == subscriptions.end()) return;
+  auto it = watches.subscriptions.find(sub_id);
+  if (it == watches.subscriptions.end()) return;
   Subscription& sub = it->second;
   if (sub.sending) {
     sub.pending = std::move(view);  // coalesce: the client gets the latest state next
@@ -446,8 +448,8 @@ void ServerState::Push(uint64_t sub_id, std::shared_ptr<const View> view) {
   for (size_t i = 0; i < nodes.size(); ++i) FillAggregate(out[static_cast<unsigned>(i)], *view, nodes[i]);
   tasks.add(req.send().then(
       [this, sub_id](auto&&) {
-        auto it = subscriptions.find(sub_id);
-        if (it == subscriptions.end()) return;
+        auto it = watches.subscriptions.find(sub_id);
+        if (it == watches.subscriptions.end()) return;
         it->second.sending = false;
         if (it->second.pending) {
           auto next = std::move(it->second.pending);
@@ -457,7 +459,7 @@ void ServerState::Push(uint64_t sub_id, std::shared_ptr<const View> view) {
       },
       [this, sub_id](kj::Exception&& e) {
         // A watcher that cannot take a push is dropped (it unsubscribed or went away).
-        if (subscriptions.erase(sub_id))
+        if (watches.subscriptions.erase(sub_id))
           Log("warn", "push_failed", {{"subscription", std::to_string(sub_id)}, {"error", e.getDescription().cStr()}});
         WatchesChanged();
       }));
@@ -498,15 +500,15 @@ Server::~Server() = default;
 
 capnp::Capability::Client Server::Bootstrap() {
   auto conn = std::make_shared<ConnState>();
-  conn->id = state_->next_conn_id++;
+  conn->id = state_->connections.next_id++;
   return internal::NewGridTree(*state_, std::move(conn));
 }
 
 void Server::Accept(kj::Own<kj::AsyncIoStream> stream) {
   State& s = *state_;
   const std::string peer = internal::PeerOf(*stream);
-  if (s.connections_open >= s.options.max_connections) {
-    ++s.connections_refused;
+  if (s.connections.open >= s.options.max_connections) {
+    ++s.connections.refused;
     const std::string reason = "server has too many connections open (max_connections " +
                                std::to_string(s.options.max_connections) + "); try again later";
     s.Log("warn", "connection_refused", {{"peer", peer}, {"proto", "capnp"}, {"reason", reason}});
@@ -527,7 +529,7 @@ void Server::Accept(kj::Own<kj::AsyncIoStream> stream) {
     return;
   }
   auto conn_state = std::make_shared<ConnState>();
-  conn_state->id = s.next_conn_id++;
+  conn_state->id = s.connections.next_id++;
   conn_state->peer = peer;
   conn_state->traffic = std::make_shared<internal::ConnectionTraffic>();
   auto closed = kj::newPromiseAndFulfiller<void>();
@@ -549,27 +551,27 @@ void Server::Accept(kj::Own<kj::AsyncIoStream> stream) {
                                        s.timer, limits, conn_state->traffic, std::move(on_violation),
                                        std::move(on_read_error));
   conn_state->stream = conn->stream.get();
-  ++s.connections_open;
-  s.rpc_connections.emplace(conn_state->id, conn_state);
+  ++s.connections.open;
+  s.connections.rpc.emplace(conn_state->id, conn_state);
   State* sp = state_.get();
   const uint64_t id = conn_state->id;
   auto done = conn->network.onDisconnect().exclusiveJoin(kj::mv(closed.promise));
   s.tasks.add(done.attach(kj::mv(conn), kj::defer([sp, id, raw] {
     raw->stream = nullptr;
-    --sp->connections_open;
-    sp->rpc_connections.erase(id);
+    --sp->connections.open;
+    sp->connections.rpc.erase(id);
     sp->trim_wanted = true;
   })));
 }
 
 kj::Promise<void> Server::Listen(kj::ConnectionReceiver& listener) {
-  state_->listeners.push_back({"capnp:" + std::to_string(listener.getPort()), true, ""});
-  return state_->AcceptLoop(listener, state_->listeners.size() - 1,
+  state_->connections.listeners.push_back({"capnp:" + std::to_string(listener.getPort()), true, ""});
+  return state_->AcceptLoop(listener, state_->connections.listeners.size() - 1,
                             [this](kj::Own<kj::AsyncIoStream> stream) { Accept(kj::mv(stream)); }, 0 * kj::SECONDS);
 }
 
 bool Server::accepting(std::string* why) const {
-  for (const auto& h : state_->listeners)
+  for (const auto& h : state_->connections.listeners)
     if (!h.accepting) {
       if (why) *why = h.name + " is not accepting connections: " + h.error;
       return false;
@@ -585,7 +587,7 @@ kj::Promise<void> Server::Drain(kj::Duration timeout) {
     kj::TimePoint deadline;
     kj::Promise<void> Next() {
       auto& st = *server->state_;
-      if (st.in_flight == 0 || st.timer.now() >= deadline) return kj::READY_NOW;
+      if (st.calls.in_flight == 0 || st.timer.now() >= deadline) return kj::READY_NOW;
       return st.timer.afterDelay(5 * kj::MILLISECONDS).then([this]() { return Next(); });
     }
   };
@@ -594,7 +596,7 @@ kj::Promise<void> Server::Drain(kj::Duration timeout) {
   return p.attach(kj::mv(l));
 }
 
-size_t Server::in_flight() const { return state_->in_flight; }
+size_t Server::in_flight() const { return state_->calls.in_flight; }
 
 std::string Server::MetricsText() const {
   const State& s = *state_;
@@ -607,14 +609,16 @@ std::string Server::MetricsText() const {
     out += buf;
   };
   out += "# HELP gridtree_calls_total Calls served, by method (RPC and HTTP).\n# TYPE gridtree_calls_total counter\n";
-  for (const auto& [m, st] : s.stats) line("gridtree_calls_total", "method=\"" + m + "\"", static_cast<double>(st.calls));
+  for (const auto& [m, st] : s.calls.stats)
+    line("gridtree_calls_total", "method=\"" + m + "\"", static_cast<double>(st.calls));
   out += "# HELP gridtree_errors_total Calls that failed, by method.\n# TYPE gridtree_errors_total counter\n";
-  for (const auto& [m, st] : s.stats) line("gridtree_errors_total", "method=\"" + m + "\"", static_cast<double>(st.errors));
+  for (const auto& [m, st] : s.calls.stats)
+    line("gridtree_errors_total", "method=\"" + m + "\"", static_cast<double>(st.errors));
   out += "# HELP gridtree_overloaded_total Calls refused as OVERLOADED, by method.\n# TYPE gridtree_overloaded_total counter\n";
-  for (const auto& [m, st] : s.stats)
+  for (const auto& [m, st] : s.calls.stats)
     line("gridtree_overloaded_total", "method=\"" + m + "\"", static_cast<double>(st.overloaded));
   out += "# HELP gridtree_call_seconds Call latency, by method.\n# TYPE gridtree_call_seconds histogram\n";
-  for (const auto& [m, st] : s.stats) {
+  for (const auto& [m, st] : s.calls.stats) {
     uint64_t cum = 0;
     for (size_t b = 0; b <= internal::kBucketCount; ++b) {
       cum += st.buckets[b];
@@ -632,9 +636,9 @@ std::string Server::MetricsText() const {
     line(name, "", v);
   };
   gauge("gridtree_points_located_total", "Points located (locate, locateBatch, HTTP).", "counter",
-        static_cast<double>(s.points_located));
+        static_cast<double>(s.calls.points_located));
   gauge("gridtree_writer_refusals_total", "writer() calls with a wrong token.", "counter",
-        static_cast<double>(s.writer_refusals));
+        static_cast<double>(s.calls.writer_refusals));
   gauge("gridtree_dataset_version", "Dataset version (reloads).", "gauge", static_cast<double>(view->dataset_version()));
   gauge("gridtree_metric_version", "Metric version (applied update batches).", "gauge",
         static_cast<double>(view->version()));
@@ -654,17 +658,19 @@ std::string Server::MetricsText() const {
         static_cast<double>(view->spatial_index().stats().memory_bytes));
   gauge("gridtree_resident_memory_bytes", "Resident set size of the process.", "gauge",
         static_cast<double>(internal::ResidentBytes()));
-  gauge("gridtree_connections_open", "Open connections, RPC and HTTP.", "gauge", static_cast<double>(s.connections_open));
+  gauge("gridtree_connections_open", "Open connections, RPC and HTTP.", "gauge",
+        static_cast<double>(s.connections.open));
   gauge("gridtree_connections_refused_total", "Connections refused past max_connections.", "counter",
-        static_cast<double>(s.connections_refused));
+        static_cast<double>(s.connections.refused));
   gauge("gridtree_connections_closed_total", "Connections the server closed (idle, limits, token attempts).", "counter",
-        static_cast<double>(s.connections_closed_by_server));
-  gauge("gridtree_calls_in_flight", "Calls in flight.", "gauge", static_cast<double>(s.in_flight));
+        static_cast<double>(s.connections.closed_by_server));
+  gauge("gridtree_calls_in_flight", "Calls in flight.", "gauge", static_cast<double>(s.calls.in_flight));
   gauge("gridtree_queued_work", "Heavy calls queued or running on the engine executor.", "gauge",
-        static_cast<double>(s.running.load()));
-  gauge("gridtree_subscriptions", "Active watch subscriptions.", "gauge", static_cast<double>(s.subscriptions.size()));
+        static_cast<double>(s.calls.running.load()));
+  gauge("gridtree_subscriptions", "Active watch subscriptions.", "gauge",
+        static_cast<double>(s.watches.subscriptions.size()));
   gauge("gridtree_uptime_seconds", "Seconds since the server started.", "gauge",
-        std::chrono::duration<double>(internal::Clock::now() - s.started).count());
+        std::chrono::duration<double>(internal::Clock::now() - s.calls.started).count());
   return out;
 }
 

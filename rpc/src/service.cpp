@@ -266,7 +266,7 @@ class GridTreeImpl final : public proto::GridTree::Server {
       LocateOptions lo;
       lo.max_distance_m = d;
       const LocateResult r = view->Locate({lon, lat}, lo);
-      ++state_.points_located;
+      ++state_.calls.points_located;
       CheckAnswerSize("locate", LocateWords(*view, r), "", state_.options.max_message_bytes, kRaiseLimit);
       FillLocate(ctx.getResults().initResult(), *view, r);
       return kj::READY_NOW;
@@ -403,19 +403,19 @@ class GridTreeImpl final : public proto::GridTree::Server {
       // connection that has not failed is always compared, so guessers
       // cannot lock the real writer out.
       const int64_t second = state_.Second();
-      if (second != state_.token_failure_second) {
-        state_.token_failure_second = second;
-        state_.token_failures_this_second = 0;
+      if (second != state_.connections.token_failure_second) {
+        state_.connections.token_failure_second = second;
+        state_.connections.token_failures_this_second = 0;
       }
       if (conn_->token_failures >= state_.options.max_token_failures_per_connection)
         ThrowFailed("token: too many failed token attempts on this connection");
       if (conn_->token_failures > 0 &&
-          state_.token_failures_this_second >= state_.options.max_token_failures_per_second)
+          state_.connections.token_failures_this_second >= state_.options.max_token_failures_per_second)
         ThrowOverloaded("token: too many failed token attempts on this server; retry in a second");
       auto t = ctx.getParams().getToken();
       if (!TokenEquals(std::string_view(t.begin(), t.size()), state_.options.writer_token)) {
-        ++state_.writer_refusals;
-        ++state_.token_failures_this_second;
+        ++state_.calls.writer_refusals;
+        ++state_.connections.token_failures_this_second;
         const uint32_t failures = ++conn_->token_failures;
         state_.Log("warn", "writer_refused", {{"conn", std::to_string(conn_->id)}, {"peer", conn_->peer},
                                                {"token_bytes", std::to_string(t.size())}});
@@ -515,13 +515,13 @@ class GridTreeImpl final : public proto::GridTree::Server {
       for (auto id : p.getNodes()) filter.node_ids.push_back(Str(id));
       for (auto level : p.getLevels()) filter.levels.push_back(FromProto(level));
       for (auto kind : p.getKinds()) filter.kinds.push_back(Str(kind));
-      const uint64_t id = state_.next_subscription++;
-      auto inbox = state_.event_inbox;
+      const uint64_t id = state_.watches.next_subscription++;
+      auto inbox = state_.event_streams.inbox;
       auto subscribed = state_.engine.SubscribeObjectEvents(std::move(filter), [inbox, id](std::span<const ObjectEvent> events) {
         inbox->Post({id, std::vector<ObjectEvent>(events.begin(), events.end())});
       });
       if (!subscribed.ok()) ThrowStatus(subscribed.status());
-      state_.event_subscriptions.emplace(id, ServerState::EventSubscription(subscribed.value(), p.getSink()));
+      state_.event_streams.subscriptions.emplace(id, EventSubscription(subscribed.value(), p.getSink()));
       state_.Log("info", "events", {{"subscription", std::to_string(id)}});
       ctx.getResults().setHandle(kj::heap<SubscriptionHandleImpl>(state_, id, conn_, &ServerState::CancelEvents));
       return kj::READY_NOW;
@@ -549,8 +549,8 @@ class GridTreeImpl final : public proto::GridTree::Server {
       for (const auto& sid : sub.ids) words += AggregateWords(*view, *view->Find(sid));
       CheckAnswerSize("watch", words, "(each push) for " + std::to_string(ids.size()) + " ids",
                       state_.options.max_message_bytes, "watch fewer ids per subscription");
-      const uint64_t id = state_.next_subscription++;
-      state_.subscriptions.emplace(id, std::move(sub));
+      const uint64_t id = state_.watches.next_subscription++;
+      state_.watches.subscriptions.emplace(id, std::move(sub));
       state_.WatchesChanged();
       state_.Log("info", "watch", {{"subscription", std::to_string(id)}, {"ids", std::to_string(ids.size())}});
       ctx.getResults().setHandle(kj::heap<SubscriptionHandleImpl>(state_, id, conn_, &ServerState::CancelWatch));
@@ -630,7 +630,7 @@ kj::Promise<BatchAnswer> LocateBatchAsync(ServerState& state, capnp::List<double
     if (!std::isfinite(xs[i])) ThrowFailed("lon[" + std::to_string(i) + "]: must be a finite number");
     if (!std::isfinite(ys[i])) ThrowFailed("lat[" + std::to_string(i) + "]: must be a finite number");
   }
-  state.points_located += xs.size();
+  state.calls.points_located += xs.size();
   return state.Offload([view = state.engine.Read(), xs = std::move(xs), ys = std::move(ys), with_chains, max_bytes]() {
     // One View for the points and their chains: the leaf numbers and the
     // node names always come from the same dataset.

@@ -3,7 +3,8 @@
 // helpers that move work to the engine executor and back.
 //
 // Thread safety: everything here is touched on the loop thread only, except
-// `running` (atomic) and what Offload's lambda captures (owned by the task).
+// the atomics and inboxes each part's comment names, and what Offload's
+// lambda captures (owned by the task).
 #pragma once
 
 #include <capnp/message.h>
@@ -64,11 +65,22 @@ struct ListenerHealth {
   std::string error;  // the last accept error while not accepting
 };
 
+// One watch subscription (GridTree.watch).
 struct Subscription {
   std::vector<std::string> ids;
   proto::Watcher::Client callback;
   bool sending = false;
   std::shared_ptr<const View> pending;  // a newer state to push once the one in flight is done
+};
+
+// One object event subscription (GridTree.events).
+struct EventSubscription {
+  EventSubscription(int id, proto::EventSink::Client s) : engine_id(id), sink(kj::mv(s)) {}
+  int engine_id = -1;
+  proto::EventSink::Client sink;
+  bool sending = false;
+  std::deque<ObjectEvent> pending;
+  uint64_t dropped = 0;  // events dropped while the sink was too slow
 };
 
 // Throws the kj exception a Status maps to (docs/rpc.md "Errors").
@@ -140,6 +152,87 @@ class LoopInbox {
   kj::Own<kj::CrossThreadPromiseFulfiller<void>> wakeup_;  // guarded by mu_
 };
 
+// The parts of a ServerState, by job. Unless a field says otherwise, each is
+// read and written on the event loop thread only; the fields other threads
+// touch are atomics, or a LoopInbox (locked inside) held by shared_ptr.
+
+// The accepted connections and their counters, the accept loops' health and
+// the server-wide budget of failed token attempts. Loop thread only.
+struct Connections {
+  uint64_t next_id = 1;
+  uint64_t open = 0;  // RPC and HTTP together (max_connections)
+  uint64_t refused = 0;
+  uint64_t closed_by_server = 0;                       // idle, limits, token attempts
+  std::map<uint64_t, std::shared_ptr<ConnState>> rpc;  // accepted RPC connections, for the sweep
+  std::vector<ListenerHealth> listeners;
+  // Server-wide failed token attempts in the current second.
+  int64_t token_failure_second = 0;
+  uint32_t token_failures_this_second = 0;
+};
+
+// Calls in flight and what finished calls add up to (/metrics). Loop thread
+// only, except `running`.
+struct CallStats {
+  std::atomic<int64_t> running{0};  // heavy calls queued or running on the executor, until each ends (any thread)
+  size_t in_flight = 0;             // calls in flight, all connections and HTTP
+  uint64_t points_located = 0;
+  uint64_t writer_refusals = 0;
+  std::map<std::string, MethodStats, std::less<>> stats;  // by method
+  Clock::time_point started = Clock::now();
+};
+
+// Watch subscriptions, and the hand-off from the engine's listener (any
+// thread: it posts to `inbox` and reads `watching`) to the loop, which
+// drains the inbox in `batches_loop` and owns everything else.
+struct Watches {
+  struct Batch {
+    std::shared_ptr<const View> view;
+    std::vector<LeafId> leaves;  // empty: everything changed (a reload)
+  };
+  std::map<uint64_t, Subscription> subscriptions;
+  // The newest view delivered so far: two writers' notifications can arrive
+  // out of order, and a watcher must never see values go back.
+  std::shared_ptr<const View> newest_delivered;
+  uint64_t next_subscription = 1;  // also numbers event subscriptions: one id space
+  int listener_id = -1;
+  // Filled by the engine listener, which may still run (on a writer's
+  // thread) after RemoveListener returns.
+  std::shared_ptr<LoopInbox<Batch>> inbox = std::make_shared<LoopInbox<Batch>>();
+  // Whether any watch is live: without one the listener posts nothing, so
+  // that a server nobody watches (a replica catching up) does not hand
+  // every applied version to its loop. Set by WatchesChanged on the loop.
+  std::shared_ptr<std::atomic<bool>> watching = std::make_shared<std::atomic<bool>>(false);
+  kj::Promise<void> batches_loop = nullptr;
+};
+
+// Object event subscriptions (GridTree.events): the engine calls back on
+// the tracking thread and posts to `inbox`; the loop drains it in `loop`
+// and pushes the events to each sink one push at a time (events arriving
+// meanwhile go in the next push). `expiry_running` is set on the loop and
+// cleared on the executor; everything else is loop thread only.
+struct EventStreams {
+  using Batch = std::pair<uint64_t, std::vector<ObjectEvent>>;  // subscription, events
+  std::map<uint64_t, EventSubscription> subscriptions;
+  std::shared_ptr<LoopInbox<Batch>> inbox = std::make_shared<LoopInbox<Batch>>();
+  kj::Promise<void> loop = nullptr;
+  std::atomic<bool> expiry_running{false};  // one expiry at a time (Sweep)
+};
+
+// The log rate limiter: per event, the lines written and held back in the
+// current second (ServerState::Log, FlushSuppressed). Loop thread only.
+struct LogLimiter {
+  struct Budget {
+    int64_t second = 0;
+    uint32_t lines = 0;
+    uint64_t suppressed = 0;
+  };
+  std::map<std::string, Budget, std::less<>> budgets;
+};
+
+// Owns the parts above, in an order that keeps destruction safe: members go
+// in reverse order, so the TaskSet goes first, then the sweep, the log
+// limiter, the event streams, the watches, and last the call stats and the
+// connections its tasks touch on the way out.
 struct ServerState : kj::TaskSet::ErrorHandler {
   ServerState(Engine& e, ServerOptions o, kj::Timer& t);
   ~ServerState();
@@ -149,63 +242,15 @@ struct ServerState : kj::TaskSet::ErrorHandler {
   ServerOptions options;
   kj::Timer& timer;
   capnp::ReaderOptions reader_options;
-  std::atomic<int64_t> running{0};  // heavy calls queued or running on the executor, until each ends (any thread)
-  size_t in_flight = 0;             // calls in flight, all connections and HTTP
-  uint64_t next_conn_id = 1;
-  uint64_t connections_open = 0;  // RPC and HTTP together (max_connections)
-  uint64_t connections_refused = 0;
-  uint64_t connections_closed_by_server = 0;  // idle, limits, token attempts
-  std::map<uint64_t, std::shared_ptr<ConnState>> rpc_connections;  // accepted RPC connections, for the sweep
-  std::vector<ListenerHealth> listeners;
-  // Server-wide failed token attempts in the current second.
-  int64_t token_failure_second = 0;
-  uint32_t token_failures_this_second = 0;
-  uint64_t points_located = 0;
-  uint64_t writer_refusals = 0;
-  std::map<std::string, MethodStats, std::less<>> stats;
-  Clock::time_point started = Clock::now();
+  Connections connections;
+  CallStats calls;
+  Watches watches;
+  EventStreams event_streams;
+  LogLimiter log_limiter;
 
-  // Subscriptions, and the hand-off from the engine's listener (any thread)
-  // to the loop.
-  std::map<uint64_t, Subscription> subscriptions;
-  // The newest view delivered so far: two writers' notifications can arrive
-  // out of order, and a watcher must never see values go back.
-  std::shared_ptr<const View> newest_delivered;
-  uint64_t next_subscription = 1;
-  int listener_id = -1;
-  struct Batch {
-    std::shared_ptr<const View> view;
-    std::vector<LeafId> leaves;  // empty: everything changed (a reload)
-  };
-  // Filled by the engine listener, which may still run (on a writer's
-  // thread) after RemoveListener returns.
-  std::shared_ptr<LoopInbox<Batch>> inbox = std::make_shared<LoopInbox<Batch>>();
-  // Whether any watch is live: without one the listener posts nothing, so
-  // that a server nobody watches (a replica catching up) does not hand
-  // every applied version to its loop. Set by WatchesChanged on the loop.
-  std::shared_ptr<std::atomic<bool>> watching = std::make_shared<std::atomic<bool>>(false);
-  // After subscriptions changed: updates `watching`, and drops the newest
-  // delivered view when none is left (it would pin an old dataset).
+  // After subscriptions changed: updates `watches.watching`, and drops the
+  // newest delivered view when none is left (it would pin an old dataset).
   void WatchesChanged();
-  kj::Promise<void> batches_loop = nullptr;
-
-  // Object event subscriptions (GridTree.events): the engine calls back on
-  // the tracking thread; the events wait in a shared inbox for the loop,
-  // which pushes them to each sink one push at a time (events arriving
-  // meanwhile go in the next push).
-  struct EventSubscription {
-    EventSubscription(int id, proto::EventSink::Client s) : engine_id(id), sink(kj::mv(s)) {}
-    int engine_id = -1;
-    proto::EventSink::Client sink;
-    bool sending = false;
-    std::deque<ObjectEvent> pending;
-    uint64_t dropped = 0;  // events dropped while the sink was too slow
-  };
-  std::map<uint64_t, EventSubscription> event_subscriptions;
-  using EventBatch = std::pair<uint64_t, std::vector<ObjectEvent>>;  // subscription, events
-  std::shared_ptr<LoopInbox<EventBatch>> event_inbox = std::make_shared<LoopInbox<EventBatch>>();
-  kj::Promise<void> events_loop = nullptr;
-  std::atomic<bool> expiry_running{false};  // one expiry at a time (Sweep)
   kj::Promise<void> EventLoop();
   void PushEvents(uint64_t sub_id);
   // End a subscription (idempotent).
@@ -220,13 +265,7 @@ struct ServerState : kj::TaskSet::ErrorHandler {
   void Emit(const std::string& line);
   // Seconds on the loop's timer: the window of the log and token budgets.
   int64_t Second() const;
-  struct LogBudget {
-    int64_t second = 0;
-    uint32_t lines = 0;
-    uint64_t suppressed = 0;
-  };
-  std::map<std::string, LogBudget, std::less<>> log_budgets;
-  void EmitSuppressed(std::string_view event, LogBudget& budget);
+  void EmitSuppressed(std::string_view event, LogLimiter::Budget& budget);
   void FlushSuppressed(bool all);
 
   // Drops an accepted connection now (after `delay`, so that an Abort or a
@@ -238,6 +277,7 @@ struct ServerState : kj::TaskSet::ErrorHandler {
   kj::Promise<void> AcceptLoop(kj::ConnectionReceiver& listener, size_t health,
                                std::function<void(kj::Own<kj::AsyncIoStream>)> on_stream, kj::Duration pause);
   // Every second: idle connections, suppressed log counts, memory given back.
+  // Its state, below, is touched on the loop thread only.
   kj::Promise<void> Sweep();
   kj::Promise<void> sweep_loop = nullptr;
   bool trim_wanted = false;
@@ -264,7 +304,7 @@ struct ServerState : kj::TaskSet::ErrorHandler {
       return kj::mv(e);
     }
     if (conn) ++conn->in_flight;
-    ++in_flight;
+    ++calls.in_flight;
     kj::Promise<void> started = kj::evalNow([&body]() -> kj::Promise<void> { return body(); });
     return started
         .then(
@@ -278,7 +318,7 @@ struct ServerState : kj::TaskSet::ErrorHandler {
               })
         .attach(kj::defer([this, conn]() {
           if (conn) --conn->in_flight;
-          --in_flight;
+          --calls.in_flight;
         }));
   }
 
@@ -289,13 +329,13 @@ struct ServerState : kj::TaskSet::ErrorHandler {
     using T = decltype(fn());
     // Counted until the task ends, not until its caller goes: a client that
     // disconnects leaves its work queued, and that work still counts.
-    if (const int64_t now = running.load(); now >= static_cast<int64_t>(options.max_queued_work))
+    if (const int64_t now = calls.running.load(); now >= static_cast<int64_t>(options.max_queued_work))
       ThrowOverloaded("server busy: " + std::to_string(now) + " heavy calls queued (max_queued_work " +
                       std::to_string(options.max_queued_work) + ")");
     auto paf = kj::newPromiseAndCrossThreadFulfiller<T>();
     // kj::Own has a noexcept(false) destructor: box it for the TBB task (FIELD_NOTES P2).
     auto fulfiller = std::make_shared<kj::Own<kj::CrossThreadPromiseFulfiller<T>>>(kj::mv(paf.fulfiller));
-    running.fetch_add(1);
+    calls.running.fetch_add(1);
     Enqueue([fulfiller, fn = std::move(fn), this]() mutable {
       // What fn holds (a View, maybe the last reference to a dataset) is
       // released below, before `running` says the task is over.
@@ -315,7 +355,7 @@ struct ServerState : kj::TaskSet::ErrorHandler {
       }
       work.reset();
       fulfiller.reset();
-      running.fetch_sub(1);
+      calls.running.fetch_sub(1);
     });
     return kj::mv(paf.promise);
   }
@@ -336,7 +376,7 @@ struct ServerState : kj::TaskSet::ErrorHandler {
   // after timeout_ms (0: options.default_position_wait_ms).
   kj::Promise<void> WaitForPosition(uint64_t position, uint32_t timeout_ms);
 
-  void Deliver(const Batch& batch);
+  void Deliver(const Watches::Batch& batch);
   kj::Promise<void> BatchLoop();
   void Push(uint64_t sub_id, std::shared_ptr<const View> view);
 };

@@ -41,7 +41,10 @@ async function api(path) {
 }
 
 function property() { return state.density ? state.metric + '_per_km2' : state.metric; }
-function tileUrl() { return location.origin + '/tiles/{z}/{x}/{y}.mvt?v=' + state.version; }
+// One URL per tile, whatever the version: each tile carries an entity tag of
+// what it shows, so a reload after an update revalidates every tile and
+// downloads only those over what changed (the others answer 304).
+function tileUrl() { return location.origin + '/tiles/{z}/{x}/{y}.mvt'; }
 
 // ---- Map layers: a fill per level (only the chosen one shown), outlines of
 // the chosen level thin and of the level above it thick.
@@ -223,7 +226,7 @@ async function poll() {
         el('metric').innerHTML = now.metric_names
           .map((m) => `<option ${m === state.metric ? 'selected' : ''}>${escapeHtml(m)}</option>`).join('');
       info = now;
-      map.getSource('grid').setTiles([tileUrl()]);
+      map.getSource('grid').setTiles([tileUrl()]);  // the same URL: a reload, revalidating each tile
       await Promise.all([refreshScale(), refreshTop(), state.place ? showPlace(state.place.lon, state.place.lat) : null, runRegion()]);
       window.gridtreeVersion = version;
     }

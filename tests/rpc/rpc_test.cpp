@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <capnp/rpc-twoparty.h>
 #include <gtest/gtest.h>
+#include <zlib.h>
 #include <kj/compat/http.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -980,21 +981,40 @@ TEST(RpcWatch, CancelFreesTheSlotOnceWithoutARelease) {
   ExpectThrows(watch(), ws);
 }
 
+// The bytes of a gzip member.
+std::string Gunzip(const std::string& in) {
+  z_stream z{};
+  EXPECT_EQ(inflateInit2(&z, 15 + 16), Z_OK);
+  std::string out(in.size() * 20 + 1024, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(inflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  inflateEnd(&z);
+  return out;
+}
+
 // GET with optional If-None-Match; the status, the body and the ETag.
 struct HttpReply {
   unsigned status = 0;
-  std::string body, etag, type;
+  std::string body, etag, type, encoding, vary;
 };
 HttpReply HttpGetTagged(kj::HttpClient& client, kj::WaitScope& ws, kj::HttpHeaderTable& table, unsigned port,
-                        const std::string& path, const std::string& if_none_match = "") {
+                        const std::string& path, const std::string& if_none_match = "",
+                        const std::string& accept_encoding = "") {
   kj::HttpHeaders headers(table);
   if (!if_none_match.empty()) headers.add("If-None-Match", if_none_match);
+  if (!accept_encoding.empty()) headers.add("Accept-Encoding", accept_encoding);
   auto resp = client.request(kj::HttpMethod::GET, kj::str("http://127.0.0.1:", port, path), headers).response.wait(ws);
   HttpReply r;
   r.status = resp.statusCode;
   resp.headers->forEach([&](kj::StringPtr name, kj::StringPtr value) {
     if (name == "ETag") r.etag = value.cStr();
     if (name == "Content-Type") r.type = value.cStr();
+    if (name == "Content-Encoding") r.encoding = value.cStr();
+    if (name == "Vary") r.vary = value.cStr();
   });
   auto bytes = resp.body->readAllBytes().wait(ws);  // a tile holds NUL bytes
   r.body.assign(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
@@ -1009,8 +1029,9 @@ struct HttpServed {
   kj::HttpHeaderTable table;
   kj::Own<kj::HttpClient> client =
       kj::newHttpClient(io.provider->getTimer(), table, io.provider->getNetwork(), nullptr);
-  HttpReply Get(const std::string& path, const std::string& if_none_match = "") {
-    return HttpGetTagged(*client, io.waitScope, table, server.http_port(), path, if_none_match);
+  HttpReply Get(const std::string& path, const std::string& if_none_match = "",
+                const std::string& accept_encoding = "") {
+    return HttpGetTagged(*client, io.waitScope, table, server.http_port(), path, if_none_match, accept_encoding);
   }
 };
 
@@ -1097,7 +1118,7 @@ TEST(RpcHttp, VectorTilesWithTagsThatFollowUpdates) {
   auto direct = RenderTile(*view, {12, 3322, 1790});
   ASSERT_TRUE(direct.ok());
   EXPECT_TRUE(tile.body == direct.value());  // the live View's tile, byte for byte
-  EXPECT_EQ(tile.etag, TileETag(*view));
+  EXPECT_EQ(tile.etag, TileETag(*view, {12, 3322, 1790}));
   // Revalidation: unchanged -> 304 with no body; after an update the tag moves.
   HttpReply again = get(path, tile.etag);
   EXPECT_EQ(again.status, 304u);
@@ -1109,6 +1130,22 @@ TEST(RpcHttp, VectorTilesWithTagsThatFollowUpdates) {
   EXPECT_EQ(changed.status, 200u);
   EXPECT_NE(changed.etag, tile.etag);
   EXPECT_TRUE(changed.body != tile.body);  // the new population is in it (no dump of binary bodies)
+  // gzip for a client that accepts it: the same bytes once inflated (by
+  // zlib's own inflate), under the tag of that representation; never for
+  // one that refuses it with q=0.
+  HttpReply zipped = http.Get(path, "", "deflate, gzip;q=0.5");
+  EXPECT_EQ(zipped.status, 200u);
+  EXPECT_EQ(zipped.encoding, "gzip");
+  EXPECT_EQ(zipped.vary, "Accept-Encoding");
+  EXPECT_LT(zipped.body.size(), changed.body.size());
+  EXPECT_EQ(Gunzip(zipped.body), changed.body);
+  EXPECT_EQ(zipped.etag, changed.etag.substr(0, changed.etag.size() - 1) + "-gz\"");
+  EXPECT_EQ(http.Get(path, zipped.etag, "gzip").status, 304u);
+  EXPECT_EQ(http.Get(path, zipped.etag).status, 200u);  // another representation
+  EXPECT_EQ(http.Get(path, "W/" + changed.etag + ", \"other\"").status, 304u);  // weak and listed tags
+  HttpReply refused = http.Get(path, "", "gzip;q=0, br");
+  EXPECT_EQ(refused.encoding, "");
+  EXPECT_EQ(refused.body, changed.body);
   // TileJSON names the host the client used.
   HttpReply json = get("/tiles.json");
   EXPECT_EQ(json.status, 200u);

@@ -76,6 +76,14 @@ struct Feature {
   std::vector<uint32_t> geometry;
 };
 
+// The deepest level a tile of zoom z shows (-1: none).
+int DeepestLevel(int z) {
+  int deepest = -1;
+  for (int l = 0; l < kLevelCount; ++l)
+    if (kMinZoom[l] <= z) deepest = l;
+  return deepest;
+}
+
 }  // namespace
 
 int LevelMinZoom(Level level) { return kMinZoom[static_cast<size_t>(level)]; }
@@ -95,9 +103,7 @@ Result<std::string> RenderTile(const View& view, const TileId& tile, const TileO
   const internal::TileProjection projection(tile, options.extent);
   const index::Box box = projection.LonLatBox(options.buffer);
   // The deepest level this zoom shows; the walk descends no further.
-  int deepest = -1;
-  for (int l = 0; l < kLevelCount; ++l)
-    if (kMinZoom[l] <= tile.z) deepest = l;
+  const int deepest = DeepestLevel(tile.z);
   std::array<std::vector<Feature>, kLevelCount> layers;
   internal::RingScratch scratch;
   const index::FlatPolygons& leaves = view.spatial_index().geometry();
@@ -200,10 +206,33 @@ std::string TileJson(const View& view, std::string_view tiles_url, const TileOpt
   return j;
 }
 
-std::string TileETag(const View& view) {
-  char buf[100];
-  std::snprintf(buf, sizeof buf, "\"%016" PRIx64 "-%" PRIu64 "-%" PRIu64 "-%" PRIu64 "\"", view.dataset().fingerprint,
-                view.dataset_version(), view.version(), view.objects_version());
+std::string TileETag(const View& view, const TileId& tile, const TileOptions& options) {
+  const Dataset& ds = view.dataset();
+  const internal::TileProjection projection(tile, options.extent);
+  const index::Box box = projection.LonLatBox(options.buffer);
+  const int deepest = DeepestLevel(tile.z);
+  const size_t m = view.metric_count();
+  // FNV-1a, 64 bits, over the same walk as RenderTile's.
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](uint64_t v) {
+    for (int i = 0; i < 8; ++i, v >>= 8) h = (h ^ (v & 0xFF)) * 1099511628211ull;
+  };
+  mix(ds.fingerprint);
+  mix(view.dataset_version());
+  mix(m);
+  internal::WalkTree(ds, [&](int32_t k) {
+    if (!ds.node_bounds[k].Intersects(box)) return false;
+    const int level = static_cast<int>(ds.levels[k]);
+    if (level > deepest) return false;
+    // A node with an outline to draw (RenderTile draws no other).
+    if (kMinZoom[level] <= tile.z && (ds.leaf_of_node[k] >= 0 || !ds.inner_geometry.empty(k))) {
+      mix(static_cast<uint64_t>(k));
+      for (size_t j = 0; j < m; ++j) mix(static_cast<uint64_t>(view.Metric(NodeId(k), static_cast<int>(j))));
+    }
+    return level < deepest;
+  });
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "\"%016" PRIx64 "\"", h);
   return buf;
 }
 

@@ -49,9 +49,15 @@ Result<std::string> RenderTile(const View& view, const TileId& tile, const TileO
 // "http://127.0.0.1:7480/tiles/{z}/{x}/{y}.mvt".
 std::string TileJson(const View& view, std::string_view tiles_url, const TileOptions& options = {});
 
-// An entity tag for the tiles of a View: the dataset's fingerprint, the
-// dataset version and the metric version, quoted ("..."): it changes with
-// every update or reload.
-std::string TileETag(const View& view);
+// An entity tag for one tile of a View, quoted ("..."), from what the tile
+// may show: the dataset, and the number and metric values of every node
+// the tile's walk visits (each node with an outline drawn at this zoom
+// whose box meets the tile: the tile's features, and any whose outline
+// misses the tile though its box does not). It changes when a value shown
+// in the tile changes or the dataset is reloaded, and only then: an update
+// in one grid makes stale the tiles over that grid and over the ancestors
+// drawn at that zoom, not the others. Costs the walk without the geometry
+// (a small fraction of RenderTile).
+std::string TileETag(const View& view, const TileId& tile, const TileOptions& options = {});
 
 }  // namespace gridtree
