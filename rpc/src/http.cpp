@@ -502,10 +502,8 @@ class HttpApi final : public kj::HttpService {
     if (it == q.end() || it->second.empty()) return SendError(response, 400, "Bad Request", "q: missing query parameter");
     if (it->second.size() > 256) return SendError(response, 400, "Bad Request", "q: longer than 256 bytes");
     std::shared_ptr<const View> view = state_.engine.Read();
-    std::vector<NodeId> found;
-    if (auto exact = view->Find(it->second)) found.push_back(*exact);
-    for (NodeId n : view->FindByNamePrefix(it->second, 20))
-      if (found.size() < 20 && (found.empty() || found[0] != n)) found.push_back(n);
+    // Ranked: the id itself, then names starting with q, then names or ids containing it.
+    const std::vector<NodeId> found = view->FindByName(it->second, 20);
     std::string body = "{\"results\":[";
     for (size_t i = 0; i < found.size(); ++i) {
       const NodeId n = found[i];

@@ -3,9 +3,14 @@
 // Jiangmen dataset. Checks, each against the server's own JSON answers or
 // the dataset, not against the page's code:
 //   - the page loads with no console error and no request to another host;
+//   - the first screen has features drawn, at a level that follows the zoom
+//     (county at city scale, micro_grid at zoom 13);
 //   - tiles render: the map canvas is not blank (many colours);
 //   - clicking the city hall shows Pengjiang and the grid that holds it;
 //   - a search finds Country Garden (碧桂园) community;
+//   - a search for 鲲鹏 (the middle of a village's name) finds it, and
+//     choosing it fills the card, outlines it and flies to where its
+//     children are drawn;
 //   - an update sent over RPC changes the number the card shows;
 //   - tracked objects reported over RPC appear as a metric (objects.boat).
 // Usage: node map_test.mjs GRIDTREE_BINARY DATASET WORKDIR
@@ -58,10 +63,26 @@ try {
   await page.goto(origin + '/', { waitUntil: 'load' });
   await page.waitForFunction(() => window.gridtreeReady === true, { timeout: 60000 });
 
-  // Zoom to the centre so that communities and grids are drawn.
-  await page.evaluate(({ lon, lat }) => window.gridtreeMap.jumpTo({ center: [lon, lat], zoom: 13 }), hall);
+  // The first screen, at the city's scale: something is drawn, at the level
+  // that follows the zoom.
   await page.waitForFunction(() => window.gridtreeMap.loaded() && window.gridtreeMap.areTilesLoaded(), { timeout: 60000 });
   await sleep(500);
+  const first = await page.evaluate(() => ({
+    zoom: window.gridtreeMap.getZoom(),
+    level: document.getElementById('level-shown').textContent,
+    features: window.gridtreeMap.queryRenderedFeatures().filter((f) => f.source === 'grid').length,
+  }));
+  check(first.features > 0, `the first screen has features drawn (${first.features} at zoom ${first.zoom.toFixed(1)})`);
+  check(first.level === 'county', `the first screen shows counties (${first.level})`);
+
+  // Zoom to the centre so that communities and grids are drawn: the level
+  // follows the zoom down to micro_grid.
+  await page.evaluate(({ lon, lat }) => window.gridtreeMap.jumpTo({ center: [lon, lat], zoom: 13 }), hall);
+  await page.waitForFunction(() => window.gridtreeMap.loaded() && window.gridtreeMap.areTilesLoaded(), { timeout: 60000 });
+  await page.waitForFunction(() => document.getElementById('level-shown').textContent === 'micro_grid', { timeout: 20000 });
+  await sleep(500);
+  const drawn = await page.evaluate(() => window.gridtreeMap.queryRenderedFeatures({ layers: ['fill-micro_grid'] }).length);
+  check(drawn > 0, `at zoom 13 the level shown is micro_grid, with ${drawn} micro-grids drawn`);
   const colours = await page.evaluate(() => {
     const c = window.gridtreeMap.getCanvas();
     const copy = document.createElement('canvas');
@@ -96,6 +117,35 @@ try {
   await page.type('#search', '碧桂园');
   await page.waitForFunction(() => document.getElementById('results').textContent.includes('碧桂园社区'), { timeout: 20000 });
   check(true, 'a search for 碧桂园 finds Country Garden community');
+
+  // Search by the middle of a name: 鲲鹏 (a village "…鲲鹏村…"). The first
+  // result the server gives is chosen; the card names it, the map outlines
+  // it and lands where its children are drawn.
+  const kunpeng = (await json('/search?q=' + encodeURIComponent('鲲鹏'))).results;
+  check(kunpeng.length > 0 && kunpeng.every((r) => r.name.includes('鲲鹏')),
+        `the server finds ${kunpeng.length} places named …鲲鹏… (${kunpeng.map((r) => r.name).join(', ')})`);
+  const target = kunpeng[0];
+  await page.click('#search', { clickCount: 3 });
+  await page.keyboard.press('Backspace');
+  await page.type('#search', '鲲鹏');
+  await page.waitForFunction((id) => document.querySelector(`#results li[data-id="${id}"]`), { timeout: 20000 }, target.id);
+  check(true, `the page lists ${target.name}`);
+  await page.click(`#results li[data-id="${target.id}"]`);
+  await page.waitForFunction((name) => document.getElementById('card').textContent.includes(name), { timeout: 20000 }, target.name);
+  check(true, `choosing it fills the card with ${target.name}`);
+  await page.waitForFunction(() => !window.gridtreeMap.isMoving(), { timeout: 20000 });
+  const landed = await page.evaluate((t) => ({
+    zoom: window.gridtreeMap.getZoom(),
+    outlined: JSON.stringify(window.gridtreeMap.getFilter('picked-' + t.level)).includes(t.id),
+    visible: window.gridtreeMap.getLayoutProperty('picked-' + t.level, 'visibility'),
+  }), target);
+  const childZoom = { city: 6, county: 9, town: 11, community: 12, grid: 13, micro_grid: 13 }[target.level];
+  check(landed.outlined && landed.visible === 'visible', `the map outlines ${target.id}`);
+  check(landed.zoom >= childZoom, `it lands at zoom ${landed.zoom.toFixed(1)}, where the ${target.level}'s children are drawn (${childZoom})`);
+  // Back to the city hall's leaf for the update checks below.
+  await page.evaluate(({ lon, lat }) => window.gridtreeMap.jumpTo({ center: [lon, lat], zoom: 13 }), hall);
+  await page.mouse.click(at.x, at.y);
+  await page.waitForFunction((name) => document.getElementById('card').textContent.includes(name), { timeout: 20000 }, grid.name);
 
   // An update over RPC: the leaf's population, as the card shows it, follows.
   const leafId = expected.chain[expected.chain.length - 1].id;

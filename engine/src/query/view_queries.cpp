@@ -1,6 +1,7 @@
 // View reads: node navigation, aggregates by node, name search, top-k.
 #include <algorithm>
 #include <queue>
+#include <tuple>
 
 #include "state/topology.h"
 
@@ -31,6 +32,35 @@ std::vector<NodeId> View::FindByNamePrefix(std::string_view prefix, size_t limit
   for (; it != by_name.end() && names[*it].substr(0, prefix.size()) == prefix; ++it) out.push_back(NodeId(*it));
   std::sort(out.begin(), out.end());
   if (out.size() > limit) out.resize(limit);
+  return out;
+}
+
+std::vector<NodeId> View::FindByName(std::string_view text, size_t limit) const {
+  std::vector<NodeId> out;
+  if (text.empty() || limit == 0) return out;
+  const Dataset& ds = dataset();
+  // (rank, level, node): rank 0 id equal, 1 name prefix, 2 name or id contains.
+  std::vector<std::tuple<int, int, int32_t>> hits;
+  const auto n = static_cast<int32_t>(ds.node_count());
+  for (int32_t v = 0; v < n; ++v) {
+    const std::string_view node_name = name(NodeId(v));
+    const std::string_view node_id = id(NodeId(v));
+    int rank;
+    if (node_id == text) {
+      rank = 0;
+    } else if (node_name.starts_with(text)) {
+      rank = 1;
+    } else if (node_name.find(text) != std::string_view::npos || node_id.find(text) != std::string_view::npos) {
+      rank = 2;
+    } else {
+      continue;
+    }
+    hits.emplace_back(rank, static_cast<int>(ds.levels[v]), v);
+  }
+  const size_t keep = std::min(limit, hits.size());
+  std::partial_sort(hits.begin(), hits.begin() + static_cast<std::ptrdiff_t>(keep), hits.end());
+  out.reserve(keep);
+  for (size_t i = 0; i < keep; ++i) out.push_back(NodeId(std::get<2>(hits[i])));
   return out;
 }
 

@@ -224,6 +224,12 @@ class View {
   double AreaKm2(NodeId node) const;  // ellipsoidal area of the node's leaves
   // Nodes whose name starts with prefix (UTF-8 bytes), in node order, at most limit.
   std::vector<NodeId> FindByNamePrefix(std::string_view prefix, size_t limit = 100) const;
+  // Search by any part of a name or an id (UTF-8 bytes; a substring of whole
+  // characters matches whole characters), at most limit, ranked: the node
+  // whose id equals text, then nodes whose name starts with text, then nodes
+  // whose name or id contains text. Within a rank: higher levels first
+  // (city before county ...), then node order. Empty text finds nothing.
+  std::vector<NodeId> FindByName(std::string_view text, size_t limit = 20) const;
 
  private:
   // Views are made by the Engine only (internal::ViewAccess).
