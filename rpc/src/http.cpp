@@ -237,6 +237,7 @@ class HttpApi final : public kj::HttpService {
     if (path == "/aggregate") return "http_aggregate";
     if (path == "/region") return "http_region";
     if (path == "/topk") return "http_topk";
+    if (path == "/objects") return "http_objects";
     return nullptr;
   }
 
@@ -410,7 +411,51 @@ class HttpApi final : public kj::HttpService {
         return TopKJson(r.getEntries(), metric, density, r.getDatasetVersion(), r.getVersion());
       });
     }
+    if (path == "/objects") return SendObjects(q, response);
     ThrowFailed("unknown path");
+  }
+
+  // GET /objects?bbox=W,S,E,N[&kind=K][&limit=N]: the tracked objects in a box
+  // (docs/json.md), for the map's points. At most kMaxObjects; "cut" says
+  // when more matched ("total" counts them all).
+  static constexpr size_t kDefaultObjects = 5000, kMaxObjects = 20000;
+  kj::Promise<void> SendObjects(const Params& q, Response& response) {
+    auto v = ParseDoubles(Require(q, "bbox"), 4, "bbox");
+    if (v[0] < -180 || v[2] > 180 || v[1] < -90 || v[3] > 90 || v[0] > v[2] || v[1] > v[3])
+      ThrowFailed("bbox: expected W,S,E,N within longitudes [-180, 180] and latitudes [-90, 90], W <= E, S <= N");
+    ObjectQuery query;
+    query.box = index::Box{v[0], v[1], v[2], v[3]};
+    if (auto it = q.find("kind"); it != q.end()) query.kind = it->second;
+    query.limit = kDefaultObjects;
+    if (auto it = q.find("limit"); it != q.end())
+      query.limit = std::min<size_t>(ParseCount(it->second, "limit"), kMaxObjects);
+    Engine* engine = &state_.engine;
+    return state_.Offload([engine, query = std::move(query)]() { return engine->Objects(query); })
+        .then([this, &response](Result<ObjectPage> r) {
+          if (!r.ok()) ThrowStatus(r.status());
+          std::string body = "{\"objects\":[";
+          for (size_t i = 0; i < r->objects.size(); ++i) {
+            const TrackedObject& o = r->objects[i];
+            body += i ? ",{\"id\":" : "{\"id\":";
+            AppendJsonString(body, o.id);
+            body += ",\"kind\":";
+            AppendJsonString(body, o.kind);
+            body += ",\"lon\":";
+            AppendJsonNumber(body, o.lon);
+            body += ",\"lat\":";
+            AppendJsonNumber(body, o.lat);
+            body += ",\"time\":";
+            AppendJsonNumber(body, o.time);
+            body += ",\"leaf_id\":";
+            if (o.leaf_id.empty()) body += "null";
+            else AppendJsonString(body, o.leaf_id);
+            body += '}';
+          }
+          body += "],\"total\":" + std::to_string(r->total);
+          body += std::string(",\"cut\":") + (r->total > r->objects.size() ? "true" : "false");
+          body += ",\"objects_version\":" + std::to_string(r->objects_version) + "}\n";
+          return Send(response, 200, "OK", "application/json", kj::heapString(body.data(), body.size()));
+        });
   }
 
   // GET /tiles/{z}/{x}/{y}.mvt from the live View (docs/tiles.md), with the

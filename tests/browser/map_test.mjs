@@ -12,7 +12,11 @@
 //     choosing it fills the card, outlines it and flies to where its
 //     children are drawn;
 //   - an update sent over RPC changes the number the card shows;
-//   - tracked objects reported over RPC appear as a metric (objects.boat).
+//   - tracked objects reported over RPC appear as a metric (objects.boat)
+//     and as points drawn on the map;
+//   - the interface is Chinese by default (the metric select shows 人口);
+//   - the card after a click starts with the clicked place, and its
+//     children table shows the populations /aggregate gives for them.
 // Usage: node map_test.mjs GRIDTREE_BINARY DATASET WORKDIR
 import { spawn, execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -53,7 +57,13 @@ try {
   const page = await browser.newPage();
   await page.setViewport({ width: 1200, height: 800 });
   const errors = [], foreign = [];
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    // An Error object logs as "JSHandle@error": its message says more.
+    Promise.all(m.args().map((a) => a.evaluate((v) => (v instanceof Error ? v.message : String(v))).catch(() => '')))
+      .then((texts) => errors.push(texts.join(' ') || m.text()));
+    errors.push(m.text());
+  });
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('response', (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
   page.on('request', (r) => {
@@ -69,17 +79,20 @@ try {
   await sleep(500);
   const first = await page.evaluate(() => ({
     zoom: window.gridtreeMap.getZoom(),
-    level: document.getElementById('level-shown').textContent,
+    level: document.getElementById('level-shown').dataset.level,
+    metric: document.querySelector('#metric option:checked')?.textContent,
+    lang: document.documentElement.lang,
     features: window.gridtreeMap.queryRenderedFeatures().filter((f) => f.source === 'grid').length,
   }));
   check(first.features > 0, `the first screen has features drawn (${first.features} at zoom ${first.zoom.toFixed(1)})`);
   check(first.level === 'county', `the first screen shows counties (${first.level})`);
+  check(first.metric === '人口' && first.lang === 'zh-CN', `the interface is Chinese by default (${first.lang}, metric ${first.metric})`);
 
   // Zoom to the centre so that communities and grids are drawn: the level
   // follows the zoom down to micro_grid.
   await page.evaluate(({ lon, lat }) => window.gridtreeMap.jumpTo({ center: [lon, lat], zoom: 13 }), hall);
   await page.waitForFunction(() => window.gridtreeMap.loaded() && window.gridtreeMap.areTilesLoaded(), { timeout: 60000 });
-  await page.waitForFunction(() => document.getElementById('level-shown').textContent === 'micro_grid', { timeout: 20000 });
+  await page.waitForFunction(() => document.getElementById('level-shown').dataset.level === 'micro_grid', { timeout: 20000 });
   await sleep(500);
   const drawn = await page.evaluate(() => window.gridtreeMap.queryRenderedFeatures({ layers: ['fill-micro_grid'] }).length);
   check(drawn > 0, `at zoom 13 the level shown is micro_grid, with ${drawn} micro-grids drawn`);
@@ -112,6 +125,31 @@ try {
   const card = await page.$eval('#card', (e) => e.textContent);
   check(county.name === '蓬江区' && card.includes('蓬江区'), `the card shows Pengjiang (${county.name})`);
   check(card.includes(grid.name), `the card shows the grid ${grid.name}`);
+
+  // The card starts with the clicked place: at community level, the
+  // community of the city hall, then its children (grids) with the
+  // populations the server's /aggregate gives for them.
+  const community = expected.chain.find((n) => n.level === 'community');
+  await page.select('#level', 'community');
+  await page.mouse.click(at.x, at.y);
+  await page.waitForFunction((id) => document.getElementById('card-place')?.dataset.id === id, { timeout: 20000 }, community.id);
+  const diagram = await page.evaluate(() => ({
+    first: document.getElementById('card').firstElementChild?.id,
+    head: document.querySelector('#card-place .place-name')?.textContent,
+    rows: [...document.querySelectorAll('#card-children tr[data-id]')].map((tr) => ({
+      id: tr.dataset.id,
+      population: tr.querySelector('td[data-metric="population"]')?.textContent,
+    })),
+  }));
+  check(diagram.first === 'card-place' && diagram.head === community.name,
+        `the card starts with the clicked place ${diagram.head} (${community.name})`);
+  const kids = (await json('/children?id=' + community.id)).children.map((c) => c.id);
+  const kidAgg = await json('/aggregate?id=' + kids.join(','));
+  const want = new Map(kidAgg.nodes.map((n) => [n.id, n.metrics.population]));
+  check(diagram.rows.length === kids.length && diagram.rows.length > 0 &&
+        diagram.rows.every((r) => Number(r.population.replaceAll(',', '')) === want.get(r.id)),
+        `its ${diagram.rows.length} children rows show the populations of /aggregate (${kids.length} children)`);
+  await page.select('#level', '');
 
   // Search by name: Country Garden community.
   await page.type('#search', '碧桂园');
@@ -164,13 +202,43 @@ try {
   writeFileSync(`${work}/boats.csv`, 'id,kind,lon,lat\n' +
       [1, 2, 3, 4, 5].map((i) => `boat-${i},boat,${hall.lon},${hall.lat}`).join('\n') + '\n');
   execFileSync(binary, ['call', '--connect', `127.0.0.1:${rpcPort}`, 'track', '--token-file', `${work}/token`, '--file', `${work}/boats.csv`]);
-  await page.waitForFunction(() => [...document.querySelectorAll('#metric option')].some((o) => o.textContent === 'objects.boat'),
+  await page.waitForFunction(() => [...document.querySelectorAll('#metric option')].some((o) => o.value === 'objects.boat'),
       { timeout: 20000 });
   check(true, 'a new kind of tracked object appears in the metric list as objects.boat');
   await page.waitForFunction(
       (id) => [...document.querySelectorAll(`#card td[data-node="${id}"][data-metric="objects.boat"]`)].some((td) => td.textContent === '5'),
       { timeout: 20000 }, leafId);
   check(true, 'the card shows the five boats at the city hall\'s leaf');
+  await page.waitForFunction(() => {
+    const f = window.gridtreeMap.queryRenderedFeatures({ layers: ['objects-in', 'objects-out'] });
+    return new Set(f.map((x) => x.properties.id)).size >= 5;
+  }, { timeout: 20000 });
+  const points = await page.evaluate(() => [...new Set(window.gridtreeMap.queryRenderedFeatures({ layers: ['objects-in', 'objects-out'] })
+    .map((x) => x.properties.id))].sort());
+  check([1, 2, 3, 4, 5].every((i) => points.includes(`boat-${i}`)), `the boats are drawn as points (${points.join(', ')})`);
+
+  // A boat beyond the dataset's bounds is in no grid: drawn hollow, and
+  // counted in the objects' line.
+  writeFileSync(`${work}/sea.csv`, 'id,kind,lon,lat\nboat-sea,boat,113.5,21.2\n');
+  execFileSync(binary, ['call', '--connect', `127.0.0.1:${rpcPort}`, 'track', '--token-file', `${work}/token`, '--file', `${work}/sea.csv`]);
+  await page.evaluate(() => window.gridtreeMap.jumpTo({ center: [113.5, 21.2], zoom: 10 }));
+  await page.waitForFunction(() => window.gridtreeMap.queryRenderedFeatures({ layers: ['objects-out'] })
+    .some((f) => f.properties.id === 'boat-sea'), { timeout: 20000 });
+  const line = await page.$eval('#objects-line', (e) => e.textContent);
+  check(line.includes('1 个船不在任何网格内'), `a boat outside every grid is drawn hollow and counted (${line})`);
+
+  // English as a choice, remembered.
+  await page.click('#lang');
+  await page.waitForFunction(() => document.querySelector('#metric option[value="population"]')?.textContent === 'population',
+      { timeout: 5000 });
+  const remembered = await page.evaluate(() => localStorage.getItem('gridtree.lang'));
+  check(remembered === 'en', `the English toggle names metrics as keys and is remembered (${remembered})`);
+  await page.click('#lang');
+  await page.waitForFunction(() => document.querySelector('#metric option[value="population"]')?.textContent === '人口',
+      { timeout: 5000 });
+  await page.evaluate(({ lon, lat }) => window.gridtreeMap.jumpTo({ center: [lon, lat], zoom: 13 }), hall);
+  await page.waitForFunction(() => window.gridtreeMap.loaded() && window.gridtreeMap.areTilesLoaded(), { timeout: 60000 });
+  await page.evaluate(() => new Promise((done) => setTimeout(done, 500)));  // the last frame drawn
 
   await page.screenshot({ path: `${work}/map.png` });  // docs/map.png is one of these
   check(errors.length === 0, `no console errors${errors.length ? ': ' + errors.join(' | ') : ''}`);

@@ -1103,6 +1103,63 @@ TEST(RpcHttp, HealthMetricsAndJsonQueries) {
   EXPECT_NE(body.find("gridtree_points_located_total 1"), std::string::npos);
 }
 
+// GET /objects?bbox=: the tracked objects in a box, as tracked (docs/json.md).
+TEST(RpcHttp, ObjectsInABoxByKind) {
+  HttpServed http;
+  auto& engine = http.engine;
+  const std::vector<ObjectReport> reports = {{"boat-1", "boat", 112.055, 22.035, 100},
+                                             {"boat-2", "boat", 112.005, 22.005, 100},
+                                             {"staff-1", "staff", 112.056, 22.036, 100},
+                                             {"boat-far", "boat", 120.5, 30.5, 100}};
+  ASSERT_TRUE(engine->Track(reports, 200).ok());
+  const auto view = engine->Read();
+  const std::string leaf(view->id(view->Locate({112.055, 22.035}).node));
+  HttpReply r = http.Get("/objects?bbox=111.9,21.9,112.2,22.2");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  JsonDoc doc = ParseJson(r.body);
+  ASSERT_TRUE(doc.ok()) << r.body;
+  std::map<std::string, std::pair<double, double>> seen;
+  for (simdjson::dom::element o : simdjson::dom::array(doc.root["objects"]))
+    seen[std::string(std::string_view(o["id"]))] = {double(o["lon"]), double(o["lat"])};
+  ASSERT_EQ(seen.size(), 3u) << r.body;  // boat-far is outside the box
+  EXPECT_EQ(seen.count("boat-far"), 0u) << r.body;
+  for (const ObjectReport& t : reports) {
+    if (t.id == "boat-far") continue;
+    ASSERT_EQ(seen.count(t.id), 1u) << t.id << " " << r.body;
+    EXPECT_DOUBLE_EQ(seen[t.id].first, t.lon) << r.body;
+    EXPECT_DOUBLE_EQ(seen[t.id].second, t.lat) << r.body;
+  }
+  EXPECT_EQ(int64_t(doc.root["total"]), 3) << r.body;
+  EXPECT_FALSE(bool(doc.root["cut"])) << r.body;
+  EXPECT_GT(int64_t(doc.root["objects_version"]), 0) << r.body;
+  simdjson::dom::element first = doc.root["objects"].at(0);  // by id: boat-1
+  EXPECT_EQ(std::string_view(first["id"]), "boat-1") << r.body;
+  EXPECT_EQ(std::string_view(first["kind"]), "boat") << r.body;
+  EXPECT_EQ(std::string_view(first["leaf_id"]), leaf) << r.body;
+  EXPECT_EQ(int64_t(first["time"]), 100) << r.body;
+
+  // The kind filter, and a limit that cuts the answer.
+  doc = ParseJson(http.Get("/objects?bbox=111.9,21.9,112.2,22.2&kind=staff").body);
+  ASSERT_TRUE(doc.ok()) << doc.text;
+  ASSERT_EQ(simdjson::dom::array(doc.root["objects"]).size(), 1u) << doc.text;
+  EXPECT_EQ(std::string_view(doc.root["objects"].at(0)["id"]), "staff-1") << doc.text;
+  doc = ParseJson(http.Get("/objects?bbox=111.9,21.9,112.2,22.2&limit=1").body);
+  ASSERT_TRUE(doc.ok()) << doc.text;
+  EXPECT_EQ(simdjson::dom::array(doc.root["objects"]).size(), 1u) << doc.text;
+  EXPECT_EQ(int64_t(doc.root["total"]), 3) << doc.text;
+  EXPECT_TRUE(bool(doc.root["cut"])) << doc.text;
+
+  // A box around the far boat only: it is outside every leaf (leaf_id null).
+  doc = ParseJson(http.Get("/objects?bbox=120,30,121,31").body);
+  ASSERT_TRUE(doc.ok()) << doc.text;
+  ASSERT_EQ(simdjson::dom::array(doc.root["objects"]).size(), 1u) << doc.text;
+  EXPECT_EQ(std::string_view(doc.root["objects"].at(0)["id"]), "boat-far") << doc.text;
+  EXPECT_TRUE(doc.root["objects"].at(0)["leaf_id"].is_null()) << doc.text;
+
+  EXPECT_EQ(http.Get("/objects").status, 400u);
+  EXPECT_EQ(http.Get("/objects?bbox=1,2,3").status, 400u);
+}
+
 TEST(RpcHttp, VectorTilesWithTagsThatFollowUpdates) {
   HttpServed http;
   auto& engine = http.engine;
