@@ -59,6 +59,34 @@ TEST_F(DurabilityTest, BatchesSurviveRestartWithAndWithoutCheckpoint) {
   EXPECT_NE(e->recovery_report().find("1 replayed"), std::string::npos) << e->recovery_report();
 }
 
+// A data directory of an earlier version holds its checkpoint as
+// snapshot.bin: it is read when there is no wal.checkpoint, and the next
+// checkpoint replaces it (storage/wal.h).
+TEST_F(DurabilityTest, AnEarlierVersionsSnapshotBinIsReadThenReplaced) {
+  std::vector<int64_t> expected;
+  {
+    auto e = Open();
+    ASSERT_TRUE(e->Apply({{{"g1_1", "population", Op::kSet, 42}}}).ok());
+    ASSERT_TRUE(e->Checkpoint().ok());
+    ASSERT_TRUE(e->Apply({{{"g2_2", "households", Op::kAdd, 5}}}).ok());
+    expected = LeafValues(*e);
+  }
+  const fs::path data = dir_ / "data";
+  ASSERT_TRUE(fs::exists(data / "wal.checkpoint"));
+  fs::rename(data / "wal.checkpoint", data / "snapshot.bin");  // as the earlier version named it
+  {
+    auto e = Open();
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->Read()->version(), 2u);
+    EXPECT_EQ(LeafValues(*e), expected);
+    ASSERT_TRUE(e->Checkpoint().ok());
+  }
+  EXPECT_TRUE(fs::exists(data / "wal.checkpoint"));
+  EXPECT_FALSE(fs::exists(data / "snapshot.bin"));
+  auto e = Open();
+  EXPECT_EQ(LeafValues(*e), expected);
+}
+
 TEST_F(DurabilityTest, TornTailIsReportedAndIgnored) {
   std::vector<int64_t> after_two;
   {
